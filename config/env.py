@@ -1,0 +1,93 @@
+"""Strict parsing of settings that come from the environment.
+
+A deployment that sets a variable to something we cannot read must stop at start-up with a
+message naming the variable, rather than run with a silently different meaning.
+"""
+
+import os
+from urllib.parse import urlparse
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str | None = None, *, environ=os.environ) -> str | None:
+    return environ.get(name, default)
+
+
+def env_bool(name: str, default: bool, *, environ=os.environ) -> bool:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use one of true/false, 1/0, yes/no, on/off.")
+
+
+def env_int(name: str, default: int, *, environ=os.environ, minimum: int | None = None) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum}.")
+    return value
+
+
+def env_list(name: str, default: list[str], *, environ=os.environ) -> list[str]:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_database(name: str, default_sqlite_path, *, environ=os.environ) -> dict:
+    """DATABASE_URL selects PostgreSQL; without it, a SQLite file is the embedded default."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(default_sqlite_path),
+            "OPTIONS": {"timeout": 20},
+        }
+    scheme = urlparse(raw).scheme
+    if scheme not in {"postgres", "postgresql", "sqlite"}:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a database URL we support: expected postgres://user@host:port/name "
+            "or sqlite:///path."
+        )
+    try:
+        config = dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
+    except Exception as exc:  # dj_database_url raises several types on malformed input
+        raise ImproperlyConfigured(f"{name}={raw!r} could not be parsed: {exc}") from None
+    if scheme != "sqlite" and not config.get("NAME"):
+        raise ImproperlyConfigured(f"{name}={raw!r} names no database (the path after the host).")
+    if scheme != "sqlite" and config.get("PORT") not in ("", None):
+        try:
+            int(config["PORT"])
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={raw!r} has a port that is not a number.") from None
+    return config
+
+
+def env_redis_url(name: str, *, environ=os.environ) -> str | None:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    parsed = urlparse(raw)
+    if parsed.scheme not in {"redis", "rediss"} or not parsed.hostname:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a Redis URL: expected redis://host:port/db.")
+    try:
+        parsed.port
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} has a port that is not a number.") from None
+    return raw

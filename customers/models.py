@@ -1,0 +1,119 @@
+"""The business's customer data, as imported from its own systems (see PRODUCT.md, CSV import).
+
+Order lines carry their order's customer and date as well: the nightly metrics read one
+covering index over lines by (customer, date) instead of joining 10M lines to their orders.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class Customer(models.Model):
+    external_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    signed_up_on = models.DateField(null=True, blank=True)
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_customers",
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        permissions = [("import_data", "Can import customer data from CSV")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.external_id})"
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    category = models.CharField(max_length=100)
+    launched_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sku"]
+        indexes = [models.Index(fields=["launched_on"], name="product_launched_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+
+class Order(models.Model):
+    order_id = models.CharField(max_length=64, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="orders")
+    placed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-placed_at"], name="order_customer_placed_idx")]
+
+    def __str__(self) -> str:
+        return self.order_id
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
+    # Copies of the order's customer and date, kept in step by the importer.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="order_lines", db_index=False)
+    placed_at = models.DateTimeField()
+    quantity = models.PositiveIntegerField()
+    amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="Line total charged to the customer.")
+    cost = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, help_text="Line total cost to the business."
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["order", "product"], name="orderline_order_product_uniq")]
+        indexes = [
+            # Covering index for the nightly per-customer aggregate (PERF-NOTES.md).
+            models.Index(
+                fields=["customer", "placed_at"],
+                include=["amount", "cost", "product"],
+                name="orderline_customer_placed_idx",
+            ),
+        ]
+
+
+class Ticket(models.Model):
+    class Kind(models.TextChoices):
+        COMPLAINT = "complaint"
+        QUESTION = "question"
+        RETURN = "return"
+        OTHER = "other"
+
+    class Outcome(models.TextChoices):
+        UPHELD = "upheld"
+        REJECTED = "rejected", "rejected (unfounded)"
+        PENDING = "pending"
+
+    ticket_id = models.CharField(max_length=64, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tickets", db_index=False)
+    opened_at = models.DateTimeField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    compensation = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        help_text="Money value of any discount, refund, credit or free goods given.",
+    )
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["customer", "opened_at"],
+                include=["kind", "outcome", "compensation"],
+                name="ticket_customer_opened_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.ticket_id

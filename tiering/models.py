@@ -1,0 +1,168 @@
+"""Tiers, the versioned rules that place customers in them, and what the nightly run wrote.
+
+`CustomerMetrics` is the one table the pages read: each customer's latest metrics and tier,
+indexed for the sorts and filters of the tier lists.
+"""
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class Tier(models.Model):
+    level = models.PositiveSmallIntegerField(unique=True)
+    name = models.CharField(max_length=50)
+    description = models.TextField(blank=True)
+    colour = models.CharField(max_length=7, default="#64748b", help_text="Hex colour, e.g. #2563eb.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["level"]
+
+    def __str__(self) -> str:
+        return f"{self.level} — {self.name}"
+
+
+class RuleSet(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        PUBLISHED = "published", "in force"
+        RETIRED = "retired"
+
+    version = models.PositiveIntegerField(unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    notes = models.TextField(blank=True)
+    grace_runs = models.PositiveSmallIntegerField(
+        default=0, help_text="A customer drops a tier only after this many runs in a row below it (0: at once)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=models.Q(status="published"), name="one_published_ruleset"),
+        ]
+        permissions = [("publish_ruleset", "Can publish a rule set"), ("run_retier", "Can start a re-tier")]
+
+    def __str__(self) -> str:
+        return f"Rule set v{self.version} ({self.get_status_display()})"
+
+
+class RuleGroup(models.Model):
+    class Match(models.TextChoices):
+        ALL = "all", "ALL of these hold"
+        ANY = "any", "ANY of these holds"
+
+    ruleset = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="groups")
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-tier__level"]
+        constraints = [models.UniqueConstraint(fields=["ruleset", "tier"], name="one_group_per_tier")]
+
+    def __str__(self) -> str:
+        return f"Tier {self.tier.level}: {self.get_match_display()}"
+
+
+class Condition(models.Model):
+    class Op(models.TextChoices):
+        GT = "gt", ">"
+        GTE = "gte", "≥"
+        LT = "lt", "<"
+        LTE = "lte", "≤"
+        EQ = "eq", "="
+        NE = "ne", "≠"
+
+    group = models.ForeignKey(RuleGroup, on_delete=models.CASCADE, related_name="conditions")
+    metric = models.CharField(max_length=40)
+    op = models.CharField(max_length=3, choices=Op.choices)
+    value = models.DecimalField(max_digits=14, decimal_places=4)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.get_op_display()} {self.value}"
+
+
+class RetierRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        SKIPPED = "skipped", "skipped (another run was going)"
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    as_of = models.DateField()
+    dry_run = models.BooleanField(default=False)
+    ruleset = models.ForeignKey(RuleSet, null=True, on_delete=models.PROTECT, related_name="runs")
+    triggered_by = models.CharField(max_length=100, blank=True, help_text="nightly, a username, or the command line.")
+    counts = models.JSONField(default=dict, blank=True, help_text="Customers per tier level after the run.")
+    matrix = models.JSONField(default=dict, blank=True, help_text='Movements as {"from->to": count}.')
+    moved = models.PositiveIntegerField(default=0)
+    progress = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} as of {self.as_of} ({self.status})"
+
+
+class CustomerMetrics(models.Model):
+    """A customer's metrics as of the last run, and the tier they hold."""
+
+    customer = models.OneToOneField("customers.Customer", primary_key=True, on_delete=models.CASCADE, related_name="metrics")
+    as_of = models.DateField()
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    compensation = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    net_margin = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    orders = models.PositiveIntegerField(default=0)
+    active_months = models.PositiveSmallIntegerField(default=0)
+    first_order_at = models.DateTimeField(null=True, blank=True)
+    last_order_at = models.DateTimeField(null=True, blank=True)
+    tenure_days = models.PositiveIntegerField(default=0)
+    days_since_last_order = models.PositiveIntegerField(null=True, blank=True)
+    median_gap_days = models.DecimalField(max_digits=8, decimal_places=1, null=True, blank=True)
+    categories = models.PositiveSmallIntegerField(default=0)
+    new_products = models.PositiveSmallIntegerField(default=0)
+    complaints = models.PositiveIntegerField(default=0)
+    rejected_complaints = models.PositiveIntegerField(default=0)
+    compensation_share = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    tier = models.PositiveSmallIntegerField(default=1, help_text="Level of the tier held.")
+    tier_since = models.DateTimeField(null=True, blank=True)
+    below_runs = models.PositiveSmallIntegerField(default=0, help_text="Runs in a row the rules placed this customer below their tier.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tier", "net_margin", "customer"], name="metrics_tier_margin_idx"),
+            models.Index(fields=["tier", "revenue", "customer"], name="metrics_tier_revenue_idx"),
+            models.Index(fields=["net_margin", "customer"], name="metrics_margin_idx"),
+            models.Index(fields=["last_order_at"], name="metrics_last_order_idx"),
+        ]
+
+
+class TierChange(models.Model):
+    """One customer moving between tiers, and why."""
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="tier_changes", db_index=False)
+    run = models.ForeignKey(RetierRun, on_delete=models.CASCADE, related_name="changes")
+    from_tier = models.PositiveSmallIntegerField(null=True, help_text="Empty for a customer's first tier.")
+    to_tier = models.PositiveSmallIntegerField()
+    changed_at = models.DateTimeField()
+    why = models.JSONField(default=dict, help_text="The conditions that held and failed, with the values.")
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-changed_at"], name="tierchange_customer_idx")]
