@@ -51,7 +51,7 @@ demo: $(VENV)/.runtime-installed
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	@$(call require_command,seed_demo,seed)
-	@if [ "$$($(MANAGE) shell -c 'from customers.models import Customer; print(Customer.objects.exists())')" = False ]; then \
+	@if $(PY) -c 'import django, sys; django.setup(); from customers.models import Customer; sys.exit(Customer.objects.exists())'; then \
 		echo "$(MANAGE) seed_demo"; $(MANAGE) seed_demo | tee $(DEMO_LOG); \
 	else echo "Demo data already in $(DEMO_DB): not seeding again (delete the file to start over)."; fi
 	@$(call require_command,retier,retier)
