@@ -264,6 +264,6 @@ def _check_json(c: Check) -> dict:
         "op": c.op,
         "symbol": OPS[c.op][1],
         "threshold": _plain(c.threshold),
-        "value": None if c.value is None else _plain(Decimal(c.value) if isinstance(c.value, int) else c.value),
+        "value": None if c.value is None else f"{Decimal(c.value):f}",  # as stored: 3120.50 stays 3120.50
         "held": c.held,
     }
