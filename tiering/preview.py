@@ -9,6 +9,7 @@ runs. Customers never re-tiered (no CustomerMetrics row yet) are not counted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db import connection, transaction
 
@@ -27,6 +28,7 @@ class Mover:
     external_id: str
     from_tier: int
     to_tier: int
+    net_margin: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def preview_rules(*, rules: Rules, sample: int = SAMPLE_SIZE) -> Preview:
 
 def _sample_movers(cursor, table, expression, params, matrix, sample) -> list[Mover]:
     """Query 2: up to `sample` movers, shared out across the kinds of move so a rare move still
-    shows, the biggest net margins first within each."""
+    shows; from the highest tier first, the biggest net margins first within each move."""
     moves = [pair for pair, n in matrix.items() if pair[0] != pair[1] and n]
     if not moves or sample <= 0:
         return []
@@ -76,14 +78,14 @@ def _sample_movers(cursor, table, expression, params, matrix, sample) -> list[Mo
     customer = connection.ops.quote_name(Customer._meta.db_table)
     cursor.execute(
         f"""
-        SELECT s.customer_id, c.name, c.external_id, s.tier, s.new_tier FROM (
-            SELECT customer_id, tier, new_tier,
+        SELECT s.customer_id, c.name, c.external_id, s.tier, s.new_tier, s.net_margin FROM (
+            SELECT customer_id, tier, new_tier, net_margin,
                    ROW_NUMBER() OVER (PARTITION BY tier, new_tier ORDER BY net_margin DESC, customer_id) AS rank
             FROM (SELECT m.customer_id, m.tier, m.net_margin, {expression} AS new_tier FROM {table} m) AS t
             WHERE tier <> new_tier
         ) AS s JOIN {customer} c ON c.id = s.customer_id
         WHERE s.rank <= %s
-        ORDER BY s.tier, s.new_tier, s.rank
+        ORDER BY s.tier DESC, s.new_tier DESC, s.rank
         LIMIT %s
         """,
         [*params, per_move, sample],

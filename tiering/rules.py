@@ -158,8 +158,15 @@ def tier_sql(rules: Rules, column: Callable[[str], str] = lambda m: m) -> tuple[
 
 
 def rules_from_ruleset(ruleset) -> Rules:
-    """The plain Rules of a stored RuleSet (two queries: groups with tiers, conditions)."""
-    groups = ruleset.groups.select_related("tier").prefetch_related("conditions")
+    """The plain Rules of a stored RuleSet.
+
+    Two queries (groups with tiers, conditions), or none when the caller prefetched
+    "groups__tier" and "groups__conditions" (list pages).
+    """
+    if "groups" in getattr(ruleset, "_prefetched_objects_cache", {}):
+        groups = ruleset.groups.all()
+    else:
+        groups = ruleset.groups.select_related("tier").prefetch_related("conditions")
     return Rules(
         groups=tuple(
             Group(g.tier.level, g.match, tuple(Cond(c.metric, c.op, c.value) for c in g.conditions.all()))
@@ -188,6 +195,12 @@ def format_value(metric: str, value) -> str:
     return f"{text} days" if kind == "days" else text
 
 
+def describe_condition(metric: str, op: str, value) -> str:
+    """One condition in plain words: "Net margin ≥ 5,000"."""
+    label = METRICS[metric].label if metric in METRICS else metric
+    return f"{label} {OPS.get(op, (op, op))[1]} {format_value(metric, value)}"
+
+
 def describe_why(why: dict) -> list[dict]:
     """Each group of a stored why as plain words, for pages.
 
@@ -203,7 +216,7 @@ def describe_why(why: dict) -> list[dict]:
             "text": f"Tier {group['level']} needs {needs}:",
             "conditions": [
                 {
-                    "text": f"{c['label']} {c['symbol']} {format_value(c['metric'], c['threshold'])}",
+                    "text": describe_condition(c["metric"], c["op"], c["threshold"]),
                     "has": format_value(c["metric"], c["value"]),
                     "held": c["held"],
                 }
