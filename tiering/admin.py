@@ -37,6 +37,13 @@ def _is_draft(ruleset: RuleSet | None) -> bool:
     return ruleset is None or ruleset.status == RuleSet.Status.DRAFT
 
 
+def _tier_choice(formfield):
+    """Tiers are edited on their own page: no add/change/view icons beside a group's tier."""
+    widget = formfield.widget
+    widget.can_add_related = widget.can_change_related = widget.can_view_related = widget.can_delete_related = False
+    return formfield
+
+
 # --- tiers ------------------------------------------------------------------------------------
 
 
@@ -94,6 +101,10 @@ class RuleGroupInline(admin.TabularInline):
         if db_field.name == "tier":
             kwargs["queryset"] = Tier.objects.filter(level__gt=FALLBACK_LEVEL).order_by("-level")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        return _tier_choice(formfield) if db_field.name == "tier" and formfield else formfield
 
     def has_add_permission(self, request, obj=None):
         return _is_draft(obj) and super().has_add_permission(request, obj)
@@ -210,11 +221,11 @@ class RuleSetAdmin(SimpleHistoryAdmin):
         try:
             publish_ruleset(ruleset=ruleset, user=request.user)
         except ValidationError as exc:
+            messages.error(request, f"Rule set v{ruleset.version} was not published:")
             for message in exc.messages:
                 messages.error(request, message)
-            messages.error(request, f"v{ruleset.version} was not published.")
         else:
-            messages.success(request, f"v{ruleset.version} is now in force; the previous version is retired. "
+            messages.success(request, f"Rule set v{ruleset.version} is now in force; the previous version is retired. "
                                       "The next re-tier run applies it.")
         return HttpResponseRedirect(reverse("admin:tiering_ruleset_change", args=[pk]))
 
@@ -280,7 +291,6 @@ class ConditionInline(admin.TabularInline):
 
 @admin.register(RuleGroup)
 class RuleGroupAdmin(SimpleHistoryAdmin):
-    fields = ["ruleset", "tier", "match"]
     inlines = [ConditionInline]
 
     def get_model_perms(self, request):
@@ -289,8 +299,12 @@ class RuleGroupAdmin(SimpleHistoryAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("ruleset", "tier")
 
-    def get_readonly_fields(self, request, obj=None):
-        return ["ruleset"] if obj else []
+    def get_fields(self, request, obj=None):
+        return ["tier", "match"] if obj else ["ruleset", "tier", "match"]  # the page header names the rule set
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        return _tier_choice(formfield) if db_field.name in ("tier", "ruleset") and formfield else formfield
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "tier":
