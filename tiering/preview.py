@@ -81,7 +81,8 @@ def _sample_movers(cursor, table, expression, params, matrix, sample) -> list[Mo
         SELECT s.customer_id, c.name, c.external_id, s.tier, s.new_tier, s.net_margin FROM (
             SELECT customer_id, tier, new_tier, net_margin,
                    ROW_NUMBER() OVER (PARTITION BY tier, new_tier ORDER BY net_margin DESC, customer_id) AS rank
-            FROM (SELECT m.customer_id, m.tier, m.net_margin, {expression} AS new_tier FROM {table} m) AS t
+            -- OFFSET 0 keeps this subquery whole, so the tier expression is computed once a row
+            FROM (SELECT m.customer_id, m.tier, m.net_margin, {expression} AS new_tier FROM {table} m OFFSET 0) AS t
             WHERE tier <> new_tier
         ) AS s JOIN {customer} c ON c.id = s.customer_id
         WHERE s.rank <= %s
