@@ -76,13 +76,15 @@ def _sample_movers(cursor, table, expression, params, matrix, sample) -> list[Mo
         return []
     per_move = -(-sample // len(moves))
     customer = connection.ops.quote_name(Customer._meta.db_table)
+    # OFFSET 0 stops PostgreSQL pulling the subquery up, which would compute the tier expression
+    # twice a row (in the WHERE and in the window); SQLite has no such rewrite and no bare OFFSET.
+    fence = "OFFSET 0" if connection.vendor == "postgresql" else ""
     cursor.execute(
         f"""
         SELECT s.customer_id, c.name, c.external_id, s.tier, s.new_tier, s.net_margin FROM (
             SELECT customer_id, tier, new_tier, net_margin,
                    ROW_NUMBER() OVER (PARTITION BY tier, new_tier ORDER BY net_margin DESC, customer_id) AS rank
-            -- OFFSET 0 keeps this subquery whole, so the tier expression is computed once a row
-            FROM (SELECT m.customer_id, m.tier, m.net_margin, {expression} AS new_tier FROM {table} m OFFSET 0) AS t
+            FROM (SELECT m.customer_id, m.tier, m.net_margin, {expression} AS new_tier FROM {table} m {fence}) AS t
             WHERE tier <> new_tier
         ) AS s JOIN {customer} c ON c.id = s.customer_id
         WHERE s.rank <= %s
@@ -91,4 +93,5 @@ def _sample_movers(cursor, table, expression, params, matrix, sample) -> list[Mo
         """,
         [*params, per_move, sample],
     )
-    return [Mover(*row) for row in cursor.fetchall()]
+    # SQLite hands decimals back as floats: keep Decimal for the page either way.
+    return [Mover(*row[:5], net_margin=None if row[5] is None else Decimal(str(row[5]))) for row in cursor.fetchall()]
