@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import CustomerMetricsFactory
-from tiering.models import Condition, RuleSet
+from tiering.models import Condition, RuleSet, Tier
 
 from .rulesets import make_ruleset
 
@@ -148,3 +148,36 @@ def test_the_rule_set_list_runs_the_same_queries_however_many_versions(admin_cli
     # session, user, permissions (user's and group's), COUNT for the result, COUNT of all,
     # the page of rule sets with their users, their groups, the groups' tiers, the conditions.
     assert len(queries.captured_queries) == 10
+
+
+def test_adding_a_rule_set_makes_the_next_draft_version_with_its_author(admin_client):
+    data = {"notes": "Try a lower tier-3 bar", "grace_runs": 1,
+            "groups-TOTAL_FORMS": 0, "groups-INITIAL_FORMS": 0, "groups-MIN_NUM_FORMS": 0, "groups-MAX_NUM_FORMS": 1000}
+    response = admin_client.post(reverse("admin:tiering_ruleset_add"), data)
+    assert response.status_code == 302
+    added = RuleSet.objects.get(notes="Try a lower tier-3 bar")
+    assert (added.version, added.status, added.created_by) == (2, RuleSet.Status.DRAFT, admin_client.user)
+
+
+def test_a_tier_group_cannot_be_added_for_tier_1(admin_client):
+    draft = make_ruleset({})
+    tier1 = Tier.objects.get(level=1)
+    form = admin_client.get(reverse("admin:tiering_rulegroup_add")).content.decode()
+    assert "3 — Lifetime" in form and "1 — Lowest" not in form  # not even offered
+    response = admin_client.post(reverse("admin:tiering_rulegroup_add"), {
+        "ruleset": draft.pk, "tier": tier1.pk, "match": "all",
+        "conditions-TOTAL_FORMS": 0, "conditions-INITIAL_FORMS": 0, "conditions-MIN_NUM_FORMS": 0, "conditions-MAX_NUM_FORMS": 1000,
+    })
+    assert "Select a valid choice" in response.content.decode()
+    assert not draft.groups.exists()
+
+
+def test_a_tier_can_be_renamed_and_recoloured_but_not_given_a_bad_colour(admin_client):
+    tier = Tier.objects.get(level=3)
+    url = reverse("admin:tiering_tier_change", args=[tier.pk])
+    response = admin_client.post(url, {"name": "Lifetime", "colour": "purple", "description": "x"})
+    assert "“purple” is not a colour: write it as # and six hex digits, e.g. #2f6fba." in response.content.decode()
+    admin_client.post(url, {"name": "Champions", "colour": "#AA00CC", "description": "Our best.", "level": 1})
+    tier.refresh_from_db()
+    assert (tier.level, tier.name, tier.colour) == (3, "Champions", "#aa00cc")  # the level stays
+    assert tier.history.first().history_user == admin_client.user
