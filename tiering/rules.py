@@ -61,10 +61,10 @@ class Cond:
         if not isinstance(self.value, Decimal):
             object.__setattr__(self, "value", Decimal(str(self.value)))
 
-    def holds(self, value: Decimal | int | None) -> bool:
+    def holds(self, value: Decimal | int | float | None) -> bool:
         if value is None:
             return False
-        return _compare(Decimal(value) if isinstance(value, int) else value, self.op, self.value)
+        return _compare(as_decimal(value), self.op, self.value)
 
 
 @dataclass(frozen=True)
@@ -236,6 +236,14 @@ def describe_why(why: dict) -> list[dict]:
 # --- internals --------------------------------------------------------------------------------
 
 
+def as_decimal(value: Decimal | int | float) -> Decimal:
+    """Exact Decimal of a metric value. SQLite hands stored decimals back as floats: read 0.05 as
+    Decimal("0.05") (its shortest repr), as the database compares it, not as 0.05000000000000000277."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
 def _compare(value: Decimal, op: str, threshold: Decimal) -> bool:
     if op == "gt":
         return value > threshold
@@ -308,6 +316,6 @@ def _check_json(c: Check) -> dict:
         "op": c.op,
         "symbol": OPS[c.op][1],
         "threshold": _plain(c.threshold),
-        "value": None if c.value is None else f"{Decimal(c.value):f}",  # as stored: 3120.50 stays 3120.50
+        "value": None if c.value is None else f"{as_decimal(c.value):f}",  # as stored: 3120.50 stays 3120.50
         "held": c.held,
     }
