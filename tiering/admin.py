@@ -250,6 +250,7 @@ class ConditionForm(forms.ModelForm):
     class Meta:
         model = Condition
         fields = ["metric", "op", "value"]
+        labels = {"op": "Comparison"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
