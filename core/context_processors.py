@@ -6,6 +6,8 @@ from django.urls import NoReverseMatch, reverse
 NAVIGATION = [
     ("Import data", "customers:import", "customers.import_data"),
     ("Runs", "tiering:runs", "tiering.view_retierrun"),
+    ("Promotions", "promotions:list", "promotions.view_promotion"),
+    ("Export log", "promotions:export_log", "promotions.view_exportlog"),
 ]
 
 
