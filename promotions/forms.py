@@ -60,8 +60,8 @@ class PromotionForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        _check_not_both(self, data, "bought_category", "not_bought_category", "a category")
-        _check_not_both(self, data, "bought_product", "not_bought_product", "a product")
+        _check_not_both(self, data, "bought_category", "not_bought_category", "category")
+        _check_not_both(self, data, "bought_product", "not_bought_product", "product")
         active, lapsed = data.get("active_within_days"), data.get("lapsed_over_days")
         if active is not None and lapsed is not None and active <= lapsed:
             self.add_error(
