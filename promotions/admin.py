@@ -14,7 +14,7 @@ class PromotionAdmin(admin.ModelAdmin):
 class ExportLogAdmin(admin.ModelAdmin):
     """Read-only: the log is a record of what happened, nobody edits it."""
 
-    list_display = ["created_at", "actor", "source", "promotion", "row_count", "format"]
+    list_display = ["created_at", "actor", "source", "promotion", "filters_text", "row_count", "format"]
     list_filter = ["source", "format"]
     search_fields = ["actor", "promotion__name"]
     list_select_related = ["promotion"]

@@ -45,3 +45,25 @@ def parse_tiers(raw: str) -> tuple[int, ...]:
     if not levels:
         raise ValueError("no tier given: use 1, 2 or 3, comma-separated (e.g. 2,3).")
     return tuple(sorted(set(levels)))
+
+
+_WORDING = {
+    "active_within_days": "ordered within {} days",
+    "lapsed_over_days": "no order for more than {} days",
+    "bought_category": "bought in {}",
+    "not_bought_category": "never bought in {}",
+    "bought_product_id": "bought product #{}",
+    "not_bought_product_id": "never bought product #{}",
+    "account_manager_id": "account manager #{}",
+    "exclude_open_complaint": "no pending complaint",
+    "exclude_open_follow_up": "no open follow-up",
+}
+
+
+def describe(filters_json: dict) -> str:
+    """A logged filter set as a reader would say it: "tiers 2, 3 · ordered within 30 days"."""
+    parts = ["tiers " + ", ".join(str(level) for level in filters_json.get("tiers", []))]
+    for key, wording in _WORDING.items():
+        if key in filters_json:
+            parts.append(wording.format(filters_json[key]))
+    return " · ".join(parts)

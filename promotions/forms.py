@@ -39,6 +39,7 @@ class PromotionForm(forms.ModelForm):
             "exclude_open_complaint": "Leave out customers with a pending complaint",
             "exclude_open_follow_up": "Leave out customers with an open churn follow-up",
         }  # fmt: skip
+        help_texts = {"active_within_days": "", "lapsed_over_days": ""}  # the labels say it
         widgets = {"starts_on": forms.DateInput(attrs={"type": "date"}), "ends_on": forms.DateInput(attrs={"type": "date"})}
 
     def __init__(self, *args, **kwargs):
@@ -46,6 +47,8 @@ class PromotionForm(forms.ModelForm):
         categories = [("", "— any —")] + [(c, c) for c in _categories()]
         self.fields["bought_category"].choices = categories
         self.fields["not_bought_category"].choices = categories
+        for name in ("bought_product", "not_bought_product", "account_manager"):
+            self.fields[name].empty_label = "— any —"
         self.fields["bought_product"].queryset = Product.objects.order_by("name")
         self.fields["not_bought_product"].queryset = Product.objects.order_by("name")
         self.fields["account_manager"].queryset = get_user_model().objects.filter(groups__name=ACCOUNT_MANAGER).order_by("username")

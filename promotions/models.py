@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from .filters import DEFAULT_TIERS, TargetFilters
+from .filters import DEFAULT_TIERS, TargetFilters, describe
 
 
 def default_tiers() -> list[int]:
@@ -65,8 +65,8 @@ class ExportLog(models.Model):
     """One export of promotion targets: tiers are confidential, so who took which list is kept."""
 
     class Format(models.TextChoices):
-        CSV = "csv", "CSV (UTF-8)"
-        EXCEL = "csv-excel", "CSV for Excel (UTF-8 with BOM)"
+        CSV = "csv", "CSV"
+        EXCEL = "csv-excel", "CSV for Excel (BOM)"
 
     class Source(models.TextChoices):
         WEB = "web"
@@ -87,3 +87,6 @@ class ExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"Export {self.pk} by {self.actor}"
+
+    def filters_text(self) -> str:
+        return describe(self.filters)

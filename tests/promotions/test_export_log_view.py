@@ -34,3 +34,8 @@ def test_admins_read_it_in_the_django_admin_but_cannot_change_it(client, db, dja
     page = client.get(reverse("admin:promotions_exportlog_change", args=[entry.pk])).content.decode()
     assert 'name="_save"' not in page  # read-only: no save button
     assert client.get(reverse("admin:promotions_exportlog_add")).status_code == 403
+
+
+def test_the_filters_read_as_words():
+    entry = ExportLog(filters={"tiers": [3], "not_bought_category": "analytics", "exclude_open_complaint": True})
+    assert entry.filters_text() == "tiers 3 · never bought in analytics · no pending complaint"
