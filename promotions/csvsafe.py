@@ -2,7 +2,7 @@
 leading single quote. Numbers are never passed through here, so tier 2 stays 2 and -1 stays -1.
 
 The same rule exists twice on purpose: in SQL for PostgreSQL's COPY (so the export runs at COPY's
-rate) and in Python for the SQLite fallback. Tests hold both to the same answers.
+rate) and in Python for the SQLite fallback. Tests hold both to the same bytes.
 """
 
 from django.db.models import Func, TextField
@@ -17,12 +17,15 @@ def neutralise(value: str | None) -> str | None:
 
 
 class Neutralised(Func):
-    """SQL twin of `neutralise` for one text expression; empty strings become NULL so COPY writes
-    an empty cell (as csv.writer does) instead of the quoted "" it uses for empty strings."""
+    """SQL twin of `neutralise` for one text column (named three times, so it must carry no
+    parameters). Empty strings become NULL so COPY writes an empty cell, as csv.writer does,
+    instead of the quoted "" it uses for empty strings."""
 
     output_field = TextField()
+    # ASCII() is the first character's code (0 for ''): integer compares per cell instead of a
+    # substring and six text compares, which keeps the export near COPY's own rate.
     template = (
-        "NULLIF(CASE WHEN SUBSTR(%(expressions)s, 1, 1) IN ('=', '+', '-', '@', CHR(9), CHR(13)) "
-        "THEN '''' || %(expressions)s ELSE %(expressions)s END, '')"
+        "CASE WHEN ASCII(%(expressions)s) IN (61, 43, 45, 64, 9, 13) "  # = + - @ tab CR
+        "THEN '''' || %(expressions)s ELSE NULLIF(%(expressions)s, '') END"
     )
     arity = 1
