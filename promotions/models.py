@@ -69,7 +69,7 @@ class ExportLog(models.Model):
         EXCEL = "csv-excel", "CSV for Excel (BOM)"
 
     class Source(models.TextChoices):
-        WEB = "web"
+        WEB = "web", "web page"
         COMMAND = "command", "command line"
 
     created_at = models.DateTimeField(auto_now_add=True)

@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('actor', models.CharField(help_text='The username, or "command line (os user)".', max_length=200)),
-                ('source', models.CharField(choices=[('web', 'Web'), ('command', 'command line')], max_length=16)),
+                ('source', models.CharField(choices=[('web', 'web page'), ('command', 'command line')], max_length=16)),
                 ('filters', models.JSONField(default=dict)),
                 ('format', models.CharField(choices=[('csv', 'CSV'), ('csv-excel', 'CSV for Excel (BOM)')], default='csv', max_length=16)),
                 ('row_count', models.PositiveIntegerField(blank=True, help_text='Empty while running, or if it was interrupted.', null=True)),

@@ -53,3 +53,14 @@ def test_both_paths_count_the_rows_they_wrote(target):
     b"".join(_copy_chunks(targets_queryset(), copy_count))
     b"".join(_python_chunks(targets_queryset(), python_count))
     assert copy_count.rows == python_count.rows == 3
+
+
+@pytest.mark.django_db
+def test_the_copy_export_streams_in_bounded_chunks_rather_than_one_blob(target):
+    from promotions.exports import CHUNK_BYTES, csv_chunks
+
+    for i in range(1500):
+        target(name=f"{'A long customer name ' * 4}{i}")  # ~100 bytes a row, ~150 KB in all
+    chunks = list(csv_chunks(targets_queryset()))
+    assert len(chunks) >= 3
+    assert max(len(chunk) for chunk in chunks) < CHUNK_BYTES + 1024  # one chunk plus at most a row
