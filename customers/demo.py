@@ -467,6 +467,7 @@ class DemoDataExists(Exception):
 class SeedResult:
     counts: dict[str, int]
     users: list[tuple[str, str, str]]  # username, group, password
+    rebuild_seconds: float = 0.0
 
 
 def seed_demo(*, customers: int, seed: int, today: dt.date, reset: bool = False,
@@ -508,7 +509,8 @@ def seed_demo(*, customers: int, seed: int, today: dt.date, reset: bool = False,
                     counts[name] += chunk.size(table)
                 if progress:
                     progress(counts)
-    return SeedResult(counts=counts, users=[(u, g, p) for u, g, p, *_ in DEMO_USERS])
+    return SeedResult(counts=counts, users=[(u, g, p) for u, g, p, *_ in DEMO_USERS],
+                      rebuild_seconds=writer.rebuild_seconds)
 
 
 def ensure_demo_users():
