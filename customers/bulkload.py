@@ -94,6 +94,8 @@ class PostgresWriter(BulkWriter):
     def wipe(self) -> None:
         # CASCADE also empties what is derived from customers (metrics, tier history, churn work).
         with connection.cursor() as cursor:
+            # TRUNCATE refuses tables with deferred FK checks still queued in this transaction.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {', '.join(self.tables)} RESTART IDENTITY CASCADE")
 
 

@@ -190,7 +190,8 @@ class _CustomerMaker:
     def __init__(self, plan: Plan, catalogue: Catalogue, rng: random.Random):
         self.plan, self.cat, self.rng = plan, catalogue, rng
         self.order_no = self.ticket_no = 0
-        self.today = plan.today.toordinal()
+        # The newest data is from yesterday, as after a nightly import: nothing is placed later today.
+        self.today = plan.today.toordinal() - 1
         self.freq = plan.frequency
         self.out = Chunk()
         self.cat_index = {name: i for i, name in enumerate(catalogue.categories)}
@@ -482,18 +483,19 @@ def seed_demo(*, customers: int, seed: int, today: dt.date, reset: bool = False,
     from customers.models import Customer, Order, OrderLine, Product, Ticket
 
     models = {"product": Product, "customer": Customer, "order": Order, "orderline": OrderLine, "ticket": Ticket}
-    existing = Customer.objects.count()
-    if (existing or Product.objects.exists()) and not reset:
+    existing, products = Customer.objects.count(), Product.objects.count()
+    if (existing or products) and not reset:
         raise DemoDataExists(
-            f"The database already has customer data ({existing:,} customers). seed_demo would mix demo "
-            "data into it; run it again with --reset to delete all customer data first."
+            f"The database already has customer data ({existing:,} customers, {products:,} products). "
+            "seed_demo would mix demo data into it; run it again with --reset to delete all customer "
+            "data (customers, products, orders, tickets and what was computed from them) first."
         )
     writer = bulkload.writer_for(models.values())
     with transaction.atomic():
         if reset:
             writer.wipe()
         users = ensure_demo_users()
-        managers = tuple(user.pk for user in users if user.groups.filter(name="Account manager").exists())
+        managers = tuple(user.pk for user, spec in zip(users, DEMO_USERS) if spec[1] == "Account manager")
         plan = Plan(customers=customers, seed=seed, today=today, manager_ids=managers,
                     lines_per_customer=lines_per_customer,
                     tz_suffix="+00" if writer.vendor == "postgresql" else "")
