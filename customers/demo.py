@@ -349,8 +349,8 @@ class _CustomerMaker:
 
     def _line(self, lid: int, oid: int, cid: int, placed: str, product: DemoProduct, quantity: int) -> int:
         rnd = self.rng.random
-        if product.price_cents >= 100_000:
-            quantity = 1  # nobody buys five espresso machines at once
+        if product.price_cents >= 30_000:
+            quantity = 1  # machines, grinders and service plans come one at a time
         gross = product.price_cents * quantity
         cost = int(gross * (0.55 + 0.25 * rnd()))
         amount = 0 if rnd() < 0.03 else int(gross * (0.9 + 0.1 * rnd()))  # some free items
@@ -406,7 +406,8 @@ def _identity(rng: random.Random) -> tuple[str, str, str]:
         domain = f"{_ascii(head + tail)}.example.com"
     else:
         company, domain = "", rng.choice(("mail.example.com", "post.example.net", "inbox.example.org"))
-    return f"{first} {last}", f"{_ascii(first)}.{_ascii(last)}{rng.randint(1, 99)}@{domain}", company
+    number = str(rng.randint(1, 99)) if rng.random() < 0.3 else ""
+    return f"{first} {last}", f"{_ascii(first)}.{_ascii(last)}{number}@{domain}", company
 
 
 _ASCII_CACHE: dict[str, str] = {}
