@@ -1,33 +1,30 @@
-"""The "open follow-up" exclusion comes from the churn app, which this app does not own.
+"""The "open follow-up" exclusion reads the churn app, which this app does not own.
 
-When `churn` is installed it is expected to offer `churn.selectors.open_follow_ups()`: a QuerySet
-of its open follow-up items with a `customer_id` column. Without it the filter is not offered
-(the form hides it and refuses it), so a promotion never silently ignores an exclusion.
+With `churn` installed, an open follow-up is a churn.FollowUp whose status is still active
+(churn.policy.ACTIVE_STATUSES: open or contacted); at most one exists per customer, under a
+partial unique index, so the EXISTS stays an index probe. Without the app the filter is not
+offered (the form hides it, the selector refuses it), so a promotion never silently ignores an
+exclusion it asked for.
 """
 
 from django.apps import apps
 from django.db.models import QuerySet
-from django.utils.module_loading import import_string
-
-OPEN_FOLLOW_UPS = "churn.selectors.open_follow_ups"
 
 
 def open_follow_ups() -> QuerySet | None:
-    if not apps.is_installed("churn"):
+    if not follow_up_filter_available():
         return None
-    try:
-        return import_string(OPEN_FOLLOW_UPS)()
-    except ImportError:
-        return None
+    from churn.policy import ACTIVE_STATUSES
+
+    return apps.get_model("churn", "FollowUp").objects.filter(status__in=ACTIVE_STATUSES)
 
 
 def follow_up_filter_available() -> bool:
-    return apps.is_installed("churn") and _importable()
-
-
-def _importable() -> bool:
+    if not apps.is_installed("churn"):
+        return False
     try:
-        import_string(OPEN_FOLLOW_UPS)
-    except ImportError:
+        apps.get_model("churn", "FollowUp")
+        from churn.policy import ACTIVE_STATUSES  # noqa: F401
+    except (LookupError, ImportError):
         return False
     return True
