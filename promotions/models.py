@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from .filters import DEFAULT_TIERS, TargetFilters, describe
+from .filters import DEFAULT_TIERS, TIER_LEVELS, TargetFilters, describe
 
 
 def default_tiers() -> list[int]:
@@ -43,8 +43,13 @@ class Promotion(models.Model):
         return self.name
 
     def clean(self) -> None:
+        errors = {}
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
-            raise ValidationError({"ends_on": "The period ends before it starts."})
+            errors["ends_on"] = "The period ends before it starts."
+        if not isinstance(self.tiers, list) or not self.tiers or any(type(t) is not int or t not in TIER_LEVELS for t in self.tiers):
+            errors["tiers"] = "Tiers are a list of levels 1, 2 or 3, e.g. [2, 3]."
+        if errors:
+            raise ValidationError(errors)
 
     def target_filters(self) -> TargetFilters:
         return TargetFilters(

@@ -120,3 +120,12 @@ def test_editing_shows_the_export_button_to_marketing(client, marketer):
     html = client.get(reverse("promotions:edit", args=[promotion.pk])).content.decode()
     assert reverse("promotions:export", args=[promotion.pk]) in html
     assert "Excel-friendly" in html
+
+
+@pytest.mark.parametrize("tiers", [[], [4], "2,3", [True]])
+def test_the_model_refuses_tiers_that_are_not_levels_even_from_the_admin(tiers):
+    from django.core.exceptions import ValidationError
+
+    promotion = Promotion(name="P", starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2026, 1, 2), tiers=tiers)
+    with pytest.raises(ValidationError, match="Tiers are a list of levels 1, 2 or 3"):
+        promotion.full_clean()
