@@ -6,6 +6,8 @@ The same CSV the page's export button gives (PRODUCT.md, Export), recorded in th
 
 import dataclasses
 import getpass
+import os
+import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from promotions.filters import TargetFilters, parse_tiers
@@ -62,9 +64,13 @@ class Command(BaseCommand):
             return
         out = self.stdout._out  # the real stream: CSV bytes must pass through untouched
         binary = getattr(out, "buffer", None)
-        for chunk in chunks:
-            if binary is not None:
-                binary.write(chunk)
-            else:  # a text stream given by a caller (call_command(stdout=StringIO()))
-                out.write(chunk.decode())
-        out.flush()
+        try:
+            for chunk in chunks:
+                if binary is not None:
+                    binary.write(chunk)
+                else:  # a text stream given by a caller (call_command(stdout=StringIO()))
+                    out.write(chunk.decode())
+            out.flush()
+        except BrokenPipeError:  # e.g. `| head`: the log keeps the export as not finished
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            raise CommandError("the reader closed stdout before the end; the export is logged as not finished.") from None
