@@ -95,3 +95,11 @@ check-deploy: $(VENV)/.runtime-installed
 	$(MANAGE) check --deploy --fail-level WARNING
 
 # --- bench, bench-small: added with bench/ ---
+# Benchmarks (bench/README.md). BENCH_ARGS adds options, e.g. BENCH_ARGS="--sections import --keep-db".
+bench: $(VENV)/.dev-installed services
+	$(PY) bench/run.py --customers 1000000 $(BENCH_ARGS)
+
+bench-small: $(VENV)/.dev-installed services
+	$(PY) bench/run.py --customers 2000 --output bench/results/small.json $(BENCH_ARGS)
+
+.PHONY: bench bench-small
