@@ -333,49 +333,66 @@ def _missing_message(missing: list[str], unknown: list[str]) -> str:
 
 def _stage_rows(cursor, spec, stream, report, errors, progress) -> set[str]:
     """Check every row and stage the clean ones; return the names of the columns the file has."""
-    lines = _decoded_lines(stream)
-    reader = csv.reader(lines)
-    try:
-        positions, width = _read_header(reader, spec)
-        fields = [(positions.get(c.name), c.name, c.required, c.parse) for c in spec.columns]
-        with _stage_writer(cursor, spec) as write:
-            last_line = reader.line_num
-            for row in reader:
-                line, last_line = last_line + 1, reader.line_num
-                if not row:
-                    continue  # blank line
-                report.rows += 1
-                if progress and report.rows % PROGRESS_EVERY == 0:
-                    progress(report.rows)
-                values = _convert_row(row, line, fields, width, errors)
-                if values is not None:
-                    write(values)
-    except csv.Error as exc:
-        raise FileProblem(reader.line_num, "file", f"is not valid CSV: {exc}") from None
+    reader = csv.reader(_decoded_lines(stream))
+    positions, width = _guard_csv(reader, lambda: _read_header(reader, spec))
+    fields = [(positions.get(c.name), c.name, c.required, c.parse) for c in spec.columns]
+    with _stage_writer(cursor, spec) as write:
+        # A problem found mid-file must not abort the COPY (that would abort the transaction).
+        problem = _guard_csv(reader, lambda: _stage_body(reader, fields, width, write, report, errors, progress))
+    if problem:
+        raise problem
     return set(positions)
 
 
+def _guard_csv(reader, read):
+    """Run `read`; a FileProblem is raised (header) or returned (body), malformed CSV becomes one."""
+    try:
+        return read()
+    except csv.Error as exc:
+        raise FileProblem(reader.line_num, "file", f"is not valid CSV: {exc}") from None
+
+
+def _stage_body(reader, fields, width, write, report, errors, progress) -> FileProblem | None:
+    last_line = reader.line_num
+    try:
+        for row in reader:
+            line, last_line = last_line + 1, reader.line_num
+            if not row:
+                continue  # blank line
+            report.rows += 1
+            if progress and report.rows % PROGRESS_EVERY == 0:
+                progress(report.rows)
+            values = _convert_row(row, line, fields, width, errors)
+            if values is not None:
+                write(values)  # rows with bad values too: their keys still take part in the checks
+    except FileProblem as problem:
+        return problem
+    except csv.Error as exc:
+        return FileProblem(reader.line_num, "file", f"is not valid CSV: {exc}")
+    return None
+
+
 def _convert_row(row: list[str], line: int, fields, width: int, errors: _Errors) -> list | None:
-    """The row's values for the staging table (line number first), or None if any is bad."""
+    """The row's values for the staging table (line number first; a bad value is None).
+
+    None for a row whose values cannot be told apart (wrong number of them)."""
     if len(row) != width:
         errors.add(line, "row", f"has {len(row)} values but the header has {width} columns (quote values that contain commas)")
         return None
     values: list[Any] = [line]
-    ok = True
     for index, name, required, parse in fields:
         raw = row[index].strip() if index is not None else ""
         if not raw:
             if required:
                 errors.add(line, name, "is required")
-                ok = False
             values.append(None)
             continue
         try:
             values.append(parse(raw))
         except ValueError as exc:
             errors.add(line, name, str(exc))
-            ok = False
-    return values if ok else None
+            values.append(None)
+    return values
 
 
 # --- the database side: staging, set-based checks, upsert ---
@@ -527,7 +544,8 @@ def _duplicate_key_check(spec: Kind) -> Check:
     return Check(
         spec.key[-1],
         f"SELECT s.line, {shown}, d.first_line FROM {STAGE} s JOIN (SELECT {key}, min(line) AS first_line "
-        f"FROM {STAGE} GROUP BY {key} HAVING count(*) > 1) d ON {same_key} WHERE s.line <> d.first_line",
+        f"FROM {STAGE} WHERE {' AND '.join(f'{k} IS NOT NULL' for k in spec.key)} GROUP BY {key} "
+        f"HAVING count(*) > 1) d ON {same_key} WHERE s.line <> d.first_line",
         f"duplicate key {{!r}} ({' / '.join(spec.key)}), first seen on line {{}}",
     )
 
