@@ -29,7 +29,7 @@ def test_an_admin_imports_a_file_and_sees_what_was_created(client, make_user):
     response = client.post(URL, {"kind": "products", "file": upload(b"sku,name,category\nA1,Apple,fruit\nB2,Bean,veg\n")})
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Imported 2 products rows" in page
+    assert "Imported 2 rows of products" in page
     assert "2 created · 0 updated · 0 unchanged" in page
     assert Product.objects.count() == 2
 
