@@ -35,8 +35,9 @@ MAX_LISTED_ERRORS = 1000
 PROGRESS_EVERY = 50_000
 SQLITE_BATCH = 5_000
 COPY_BLOCK_ROWS = 10_000
+IMPORT_LOCK_ID = 7_411_001  # pg_advisory_xact_lock key that serialises imports
 STAGE = "import_stage"
-CHANGED_ORDERS = "import_changed_orders"
+ORDERS = "import_orders"
 
 
 @dataclass
@@ -406,6 +407,8 @@ def _tune_session(cursor) -> str | None:
     """PostgreSQL settings for this transaction; returns the time zone to restore afterwards."""
     if not _is_postgres():
         return None
+    # One import at a time: two files touching the same orders would otherwise race.
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_ID])
     # Aggregates for the checks stay in memory; JIT costs more than it saves here.
     cursor.execute("SET LOCAL work_mem = '256MB'")
     cursor.execute("SET LOCAL jit = off")
@@ -438,7 +441,7 @@ def _create_stage(cursor, spec: Kind) -> None:
 
 def _drop_temp_tables(cursor) -> None:
     cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
-    cursor.execute(f"DROP TABLE IF EXISTS {CHANGED_ORDERS}")
+    cursor.execute(f"DROP TABLE IF EXISTS {ORDERS}")
 
 
 def _analyze(cursor) -> None:
@@ -652,35 +655,55 @@ def _upsert_tickets(cursor, present: set[str]) -> tuple[int, int]:
     return _execute_counted(cursor, "customers_ticket", sql)
 
 
-# The order of each order_id: its lines agree on customer and date (checked before this runs).
-ORDERS_IN_FILE = (
-    f"SELECT s.order_id, c.id AS customer_id, s.placed_at FROM (SELECT order_id, min(customer_id) AS customer_id, "
-    f"min(placed_at) AS placed_at FROM {STAGE} GROUP BY order_id) s "
-    "JOIN customers_customer c ON c.external_id = s.customer_id WHERE true"
-)
-
-
 def _upsert_orders(cursor, present: set[str]) -> tuple[int, int]:
     """Orders, then their lines; lines carry copies of their order's customer and date."""
+    _stage_orders(cursor)
+    columns = ["customer_id", "placed_at"]
+    select = f"SELECT order_id, customer_id, placed_at FROM {ORDERS} WHERE true"
+    cursor.execute(_upsert_sql("customers_order", ["order_id", *columns], select, ["order_id"], columns))
+    created = _insert_lines_of_new_orders(cursor)
+    upserted, updated = _upsert_lines_of_existing_orders(cursor, present)
+    _realign_other_lines(cursor)
+    return created + upserted, updated
+
+
+def _stage_orders(cursor) -> None:
+    """One row per order in the file (its lines agree, checked before), and whether it existed."""
     cursor.execute(
-        f"CREATE TEMPORARY TABLE {CHANGED_ORDERS} AS SELECT o.id FROM ({ORDERS_IN_FILE}) s "
-        "JOIN customers_order o ON o.order_id = s.order_id "
-        "WHERE o.customer_id IS DISTINCT FROM s.customer_id OR o.placed_at IS DISTINCT FROM s.placed_at"
+        f"CREATE TEMPORARY TABLE {ORDERS} AS SELECT s.order_id, c.id AS customer_id, s.placed_at, "
+        "o.id AS existing_id, "
+        "(o.customer_id IS DISTINCT FROM c.id OR o.placed_at IS DISTINCT FROM s.placed_at) AS changed "
+        f"FROM (SELECT order_id, min(customer_id) AS customer_id, min(placed_at) AS placed_at FROM {STAGE} "
+        "GROUP BY order_id) s JOIN customers_customer c ON c.external_id = s.customer_id "
+        "LEFT JOIN customers_order o ON o.order_id = s.order_id"
     )
-    order_columns = ["customer_id", "placed_at"]
-    cursor.execute(_upsert_sql("customers_order", ["order_id", *order_columns], ORDERS_IN_FILE, ["order_id"], order_columns))
-    line_columns = ["customer_id", "placed_at", "quantity", "amount", "cost"]
-    update = [c for c in line_columns if c != "cost" or "cost" in present]
-    select = (
+    cursor.execute(f"ANALYZE {ORDERS}")
+
+
+LINE_COLUMNS = ["order_id", "product_id", "customer_id", "placed_at", "quantity", "amount", "cost"]
+
+
+def _lines_select(existing: bool) -> str:
+    return (
         f"SELECT o.id, p.id, o.customer_id, o.placed_at, s.quantity, s.amount, s.cost FROM {STAGE} s "
+        f"JOIN {ORDERS} i ON i.order_id = s.order_id AND i.existing_id IS {'NOT ' if existing else ''}NULL "
         "JOIN customers_order o ON o.order_id = s.order_id JOIN customers_product p ON p.sku = s.sku WHERE true"
     )
+
+
+def _insert_lines_of_new_orders(cursor) -> int:
+    """An order created by this import has no lines yet: a plain INSERT, cheaper than an upsert.
+    (Imports are serialised by an advisory lock, so no other import adds lines meanwhile.)"""
+    cursor.execute(f"INSERT INTO customers_orderline ({', '.join(LINE_COLUMNS)}) {_lines_select(existing=False)}")
+    return cursor.rowcount
+
+
+def _upsert_lines_of_existing_orders(cursor, present: set[str]) -> tuple[int, int]:
+    update = [c for c in LINE_COLUMNS[2:] if c != "cost" or "cost" in present]
     sql = _upsert_sql(
-        "customers_orderline", ["order_id", "product_id", *line_columns], select, ["order_id", "product_id"], update
+        "customers_orderline", LINE_COLUMNS, _lines_select(existing=True), ["order_id", "product_id"], update
     )
-    counts = _execute_counted(cursor, "customers_orderline", sql)
-    _realign_other_lines(cursor)
-    return counts
+    return _execute_counted(cursor, "customers_orderline", sql)
 
 
 def _realign_other_lines(cursor) -> None:
@@ -688,7 +711,7 @@ def _realign_other_lines(cursor) -> None:
     line = "customers_orderline"
     cursor.execute(
         f"UPDATE {line} SET customer_id = o.customer_id, placed_at = o.placed_at FROM customers_order o "
-        f"WHERE {line}.order_id = o.id AND o.id IN (SELECT id FROM {CHANGED_ORDERS}) "
+        f"WHERE {line}.order_id = o.id AND o.id IN (SELECT existing_id FROM {ORDERS} WHERE changed) "
         f"AND ({line}.customer_id IS DISTINCT FROM o.customer_id OR {line}.placed_at IS DISTINCT FROM o.placed_at)"
     )
 

@@ -131,6 +131,17 @@ def test_importing_the_same_file_twice_changes_nothing(catalogue):
     assert list(OrderLine.objects.order_by("id").values_list("id", "customer_id", "placed_at", "amount", "cost")) == before
 
 
+def test_a_later_file_can_add_lines_to_an_existing_order_and_change_others(catalogue):
+    run("orders", ORDERS_HEADER + "O1,C1,2026-03-01,A1,1,10.00,\n")
+    report = run("orders", ORDERS_HEADER + "O1,C1,2026-03-01,A1,2,20.00,\nO1,C1,2026-03-01,B2,1,5.00,\nO2,C2,2026-03-01,A1,1,1,\n")
+    assert (report.errors, report.created, report.updated, report.unchanged) == ([], 2, 1, 0)
+    assert sorted(OrderLine.objects.values_list("order__order_id", "product__sku", "quantity")) == [
+        ("O1", "A1", 2),
+        ("O1", "B2", 1),
+        ("O2", "A1", 1),
+    ]
+
+
 def test_a_second_import_of_customers_updates_only_the_changed_rows():
     run("customers", "external_id,name\nC1,Ann\nC2,Bob\n")
     report = run("customers", "external_id,name\nC1,Ann\nC2,Robert\nC3,Cy\n")
