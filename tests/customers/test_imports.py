@@ -292,3 +292,18 @@ def test_a_long_list_of_errors_is_capped_but_all_are_counted(catalogue):
     assert report.error_count == MAX_LISTED_ERRORS + 5
     assert len(report.errors) == MAX_LISTED_ERRORS + 1
     assert report.errors[-1] == "… and 5 more"
+
+
+def test_line_numbers_count_the_physical_lines_of_quoted_multi_line_values():
+    report = run("products", 'sku,name,category\nA1,"Big\nApple",fruit\nB2,,veg\n')
+    assert report.errors == ["line 4: name: is required"]
+
+
+def test_a_nul_character_is_reported_not_sent_to_the_database():
+    report = run("products", "sku,name,category\nA1,Ap\x00ple,fruit\n")
+    assert report.errors == ["line 2: name: contains a NUL character"]
+
+
+def test_blank_lines_are_skipped():
+    report = run("products", "sku,name,category\n\nA1,Apple,fruit\n\n")
+    assert (report.errors, report.rows, report.created) == ([], 1, 1)
