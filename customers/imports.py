@@ -658,9 +658,11 @@ def _upsert_tickets(cursor, present: set[str]) -> tuple[int, int]:
 def _upsert_orders(cursor, present: set[str]) -> tuple[int, int]:
     """Orders, then their lines; lines carry copies of their order's customer and date."""
     _stage_orders(cursor)
-    columns = ["customer_id", "placed_at"]
-    select = f"SELECT order_id, customer_id, placed_at FROM {ORDERS} WHERE true"
-    cursor.execute(_upsert_sql("customers_order", ["order_id", *columns], select, ["order_id"], columns))
+    columns = ["order_id", "customer_id", "placed_at"]
+    select = f"SELECT {', '.join(columns)} FROM {ORDERS} WHERE existing_id IS"
+    # New orders need no conflict handling (imports are serialised); existing ones change only if they differ.
+    cursor.execute(f"INSERT INTO customers_order ({', '.join(columns)}) {select} NULL")
+    cursor.execute(_upsert_sql("customers_order", columns, f"{select} NOT NULL", ["order_id"], columns[1:]))
     created = _insert_lines_of_new_orders(cursor)
     upserted, updated = _upsert_lines_of_existing_orders(cursor, present)
     _realign_other_lines(cursor)
