@@ -1,0 +1,193 @@
+"""Thin views over the selectors: the overview, the tier lists and the customer page.
+
+Who sees what: Admins and Account managers (permission tiering.view_customermetrics) see the
+overview, every tier list and every customer. Account managers see ALL customers, not only
+their own: PRODUCT.md has them browse customers by tier, and a colleague's customer is often
+the one to look at; "Only my customers" narrows a list to theirs. Marketing gets neither
+(403); "/" sends them to the first page they may use.
+"""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import EmptyPage
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django_tables2 import LazyPaginator
+
+from core.context_processors import navigation
+
+from . import selectors
+from .filters import CustomerFilter
+from .params import PER_PAGE_CHOICES, clean_list_params
+from .tables import SORTABLE, CustomerTable
+from .formatting import currency
+from .why import describe, describe_stored
+
+VIEW_METRICS = "tiering.view_customermetrics"
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.has_perm(VIEW_METRICS):
+        return overview(request)
+    items = navigation(request)["nav_items"]
+    if items:
+        return redirect(items[0]["url"])
+    return render(request, "dashboard/no_pages.html")
+
+
+@permission_required(VIEW_METRICS, raise_exception=True)
+def overview(request: HttpRequest) -> HttpResponse:
+    tiers = selectors.tiers_by_level()
+    run = selectors.latest_run()
+    succeeded = run if run and run.status == "succeeded" else selectors.last_succeeded_run()
+    pyramid = selectors.tier_pyramid(tiers=tiers, totals=selectors.tier_totals(run=succeeded))
+    context = {
+        "tiers": tiers,
+        "run": run,
+        "movement_run": succeeded,
+        "pyramid": pyramid,
+        "total_customers": sum(t.customers for t in pyramid),
+        "matrix": _movement_matrix(succeeded, levels=sorted(tiers)),
+        "chart_data": _chart_data(pyramid),
+    }
+    return render(request, "dashboard/overview.html", context)
+
+
+def _movement_matrix(run, *, levels: list[int]) -> dict | None:
+    """Rows "from" × columns "to" from the run's stored {"2->3": n} counts (no query)."""
+    if run is None:
+        return None
+    counts = {}
+    for key, n in (run.matrix or {}).items():
+        source, _, target = str(key).partition("->")
+        counts[(_level(source), _level(target))] = n
+    sources = [None] + levels if any(s is None for s, _ in counts) else levels
+    rows = [{"from": s, "cells": [{"to": t, "n": counts.get((s, t), 0)} for t in levels]} for s in sources]
+    return {"levels": levels, "rows": rows, "moved": sum(n for (s, t), n in counts.items() if s != t)}
+
+
+def _level(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdigit() else None
+
+
+def _chart_data(pyramid) -> str:
+    return json.dumps(
+        {
+            "levels": [t.level for t in pyramid],
+            "names": [t.name for t in pyramid],
+            "customers": [round(t.customers_share * 100, 1) for t in pyramid],
+            "revenue": [round(t.revenue_share * 100, 1) for t in pyramid],
+            "margin": [round(t.margin_share * 100, 1) for t in pyramid],
+        }
+    )
+
+
+@permission_required(VIEW_METRICS, raise_exception=True)
+def tier_list(request: HttpRequest, level: int | None = None) -> HttpResponse:
+    tiers = selectors.tiers_by_level()
+    if level is not None and level not in tiers:
+        raise Http404("No such tier")
+    params = clean_list_params(request.GET, sortable=SORTABLE)
+    filterset = _valid_filterset(request, params.problems)
+    rows = filterset.qs if level is None else filterset.qs.filter(tier=level)
+    table = CustomerTable(rows, tiers=tiers, order_by=params.sort)
+    try:
+        table.paginate(paginator_class=LazyPaginator, page=params.page, per_page=params.per_page)
+    except EmptyPage:
+        params.problems.append(f"There is no page {params.page} for this list; showing the first page.")
+        table.paginate(paginator_class=LazyPaginator, page=1, per_page=params.per_page)
+    for problem in params.problems:
+        messages.warning(request, problem)
+    context = {
+        "tiers": tiers,
+        "level": level,
+        "tier": tiers.get(level),
+        "table": table,
+        "filter": filterset,
+        "filtered": filterset.is_filtered(),
+        "params": params,
+        "per_page_choices": PER_PAGE_CHOICES,
+        "currency": currency(),
+        "known_total": None if filterset.is_filtered() else _known_total(level),
+    }
+    return render(request, "dashboard/tier_list.html", context)
+
+
+def _valid_filterset(request, problems: list[str]) -> CustomerFilter:
+    """The filters with every invalid value dropped (and named in a message), never an error page."""
+    data = request.GET.copy()
+    filterset = CustomerFilter(data, queryset=selectors.customer_rows(), request=request, user=request.user)
+    if filterset.is_valid():
+        return filterset
+    for name, errors in filterset.form.errors.items():
+        label = filterset.form.fields[name].label if name in filterset.form.fields else name
+        problems.append(f"Ignored {label} “{data.get(name)}”: {' '.join(errors)}")
+        data.pop(name, None)
+    return CustomerFilter(data, queryset=selectors.customer_rows(), request=request, user=request.user)
+
+
+def _known_total(level: int | None) -> int | None:
+    """An unfiltered list's size from the last run's per-tier counts: no COUNT(*) over 1M rows."""
+    run = selectors.last_succeeded_run()
+    if run is None or not run.counts:
+        return None
+    counts = {int(k): v for k, v in run.counts.items() if str(k).isdigit()}
+    return counts.get(level, 0) if level is not None else sum(counts.values())
+
+
+@permission_required(["customers.view_customer", VIEW_METRICS], raise_exception=True)
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from customers.models import Customer
+
+    try:
+        customer = selectors.customer_for_page(pk)
+    except Customer.DoesNotExist:
+        raise Http404("No such customer")
+    metrics = getattr(customer, "metrics", None)
+    tiers = selectors.tiers_by_level()
+    history = selectors.tier_history(customer=customer)
+    context = {
+        "customer": customer,
+        "metrics": metrics,
+        "tiers": tiers,
+        "why": _why_now(metrics),
+        "history": [{"change": change, "why": describe_stored(change.why)} for change in history],
+        "orders": selectors.recent_orders(customer=customer),
+        "tickets": selectors.recent_tickets(customer=customer),
+        "metric_rows": _metric_rows(metrics),
+    }
+    return render(request, "dashboard/customer.html", context)
+
+
+def _why_now(metrics) -> dict | None:
+    """Each condition of the rule set in force against this customer's metrics, grouped by tier."""
+    if metrics is None:
+        return None
+    ruleset = selectors.ruleset_in_force()
+    if ruleset is None:
+        return {"ruleset": None, "groups": []}
+    try:
+        from tiering.rules import decide, rules_from_ruleset
+    except ImportError:  # the rules engine is not merged yet
+        return {"ruleset": ruleset, "groups": [], "engine_missing": True}
+    decision = decide(metrics, rules_from_ruleset(ruleset))
+    lines = [describe(check) for check in decision.checks]
+    groups = []
+    for group in ruleset.groups.all():
+        level = group.tier.level
+        group_lines = [line for line in lines if line.level == level]
+        groups.append({"tier": group.tier, "match": group.get_match_display(), "lines": group_lines})
+    return {"ruleset": ruleset, "groups": groups, "decided_level": getattr(decision, "level", None)}
+
+
+def _metric_rows(metrics) -> list[dict]:
+    from tiering.metrics import METRICS
+
+    from .formatting import metric_value
+
+    if metrics is None:
+        return []
+    return [{"label": m.label, "help": m.help, "value": metric_value(name, getattr(metrics, name))} for name, m in METRICS.items()]

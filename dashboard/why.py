@@ -1,0 +1,68 @@
+"""The "why" of a customer's tier, in plain words.
+
+The decision itself lives in tiering.rules (`decide(metrics, rules)` and its `.checks`); this
+module only words each check — "Net margin is €1,240.00; tier 3 needs at least €1,000.00: held" —
+for the customer page and for the history rows' stored `why`.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from tiering.metrics import METRICS
+
+from .formatting import metric_value
+
+OP_WORDS = {
+    "gt": "more than",
+    "gte": "at least",
+    "lt": "less than",
+    "lte": "at most",
+    "eq": "exactly",
+    "ne": "anything but",
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    level: int | None
+    metric: str
+    label: str
+    value: str
+    needs: str
+    held: bool | None
+
+    @property
+    def sentence(self) -> str:
+        verdict = {True: "held", False: "not held", None: "not checked"}[self.held]
+        return f"{self.label} is {self.value}; needs {self.needs}: {verdict}."
+
+
+def describe(check) -> Line:
+    """A check (object or dict with level, metric, op, threshold, value, held) in plain words."""
+    get = check.get if isinstance(check, dict) else lambda name, default=None: getattr(check, name, default)
+    metric = str(get("metric", ""))
+    threshold = _number(get("threshold"))
+    op = str(get("op", ""))
+    return Line(
+        level=get("level"),
+        metric=metric,
+        label=METRICS[metric].label if metric in METRICS else metric.replace("_", " ").capitalize(),
+        value=metric_value(metric, _number(get("value"))),
+        needs=f"{OP_WORDS.get(op, op)} {metric_value(metric, threshold)}",
+        held=get("held"),
+    )
+
+
+def describe_stored(why) -> list[Line]:
+    """The `why` JSON of a TierChange: its "checks" list, whatever else the run stored beside it."""
+    checks = why.get("checks", []) if isinstance(why, dict) else why if isinstance(why, list) else []
+    return [describe(check) for check in checks if isinstance(check, dict)]
+
+
+def _number(value):
+    if value is None or isinstance(value, (int, Decimal)):
+        return value
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return value
