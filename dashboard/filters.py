@@ -15,15 +15,15 @@ def account_managers(request=None):
     return get_user_model().objects.filter(groups__name=ACCOUNT_MANAGER).order_by("first_name", "last_name", "username")
 
 class CustomerFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search", widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email or customer id"}))
+    q = django_filters.CharFilter(method="search", label="Search", widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email or id"}))
     manager = django_filters.ModelChoiceFilter(
         queryset=account_managers, field_name="customer__account_manager", label="Account manager", empty_label="Anyone"
     )
     mine = django_filters.BooleanFilter(method="only_mine", label="Only my customers", widget=forms.CheckboxInput)
-    min_margin = django_filters.NumberFilter(field_name="net_margin", lookup_expr="gte", label="Net margin from")
-    max_margin = django_filters.NumberFilter(field_name="net_margin", lookup_expr="lte", label="Net margin to")
-    min_revenue = django_filters.NumberFilter(field_name="revenue", lookup_expr="gte", label="Revenue from")
-    max_revenue = django_filters.NumberFilter(field_name="revenue", lookup_expr="lte", label="Revenue to")
+    min_margin = django_filters.NumberFilter(field_name="net_margin", lookup_expr="gte", label="Net margin from", widget=forms.NumberInput(attrs={"placeholder": "min", "step": "any"}))
+    max_margin = django_filters.NumberFilter(field_name="net_margin", lookup_expr="lte", label="Net margin to", widget=forms.NumberInput(attrs={"placeholder": "max", "step": "any"}))
+    min_revenue = django_filters.NumberFilter(field_name="revenue", lookup_expr="gte", label="Revenue from", widget=forms.NumberInput(attrs={"placeholder": "min", "step": "any"}))
+    max_revenue = django_filters.NumberFilter(field_name="revenue", lookup_expr="lte", label="Revenue to", widget=forms.NumberInput(attrs={"placeholder": "max", "step": "any"}))
     last_order_from = django_filters.DateFilter(method="last_order_on_or_after", label="Last order from", widget=forms.DateInput(attrs={"type": "date"}))
     last_order_to = django_filters.DateFilter(method="last_order_on_or_before", label="Last order to", widget=forms.DateInput(attrs={"type": "date"}))
     run = django_filters.NumberFilter(method="moved_in_run", label="Moved in run")

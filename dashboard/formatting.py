@@ -22,6 +22,19 @@ def money(value) -> str:
     return f"{sign}{currency()}{abs(amount):,.2f}"
 
 
+def money_short(value) -> str:
+    """€45.0M, €812.4k, €950: for totals where cents are noise. The exact figure goes in a title."""
+    if value is None or value == "":
+        return "—"
+    amount = Decimal(value)
+    sign = MINUS if amount < 0 else ""
+    size = abs(amount)
+    for limit, suffix in ((Decimal(10**9), "bn"), (Decimal(10**6), "M"), (Decimal(10**3), "k")):
+        if size >= limit:
+            return f"{sign}{currency()}{size / limit:,.1f}{suffix}"
+    return f"{sign}{currency()}{size:,.0f}"
+
+
 def percent(value, places: int = 1) -> str:
     """0.254 → 25.4 %."""
     if value is None or value == "":

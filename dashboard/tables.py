@@ -55,8 +55,9 @@ class CustomerTable(tables.Table):
         return formatting.money(value)
 
     def render_net_margin(self, value):
-        css = "neg" if value < 0 else ""
-        return format_html('<span class="{}">{}</span>', css, formatting.money(value))
+        if value < 0:
+            return format_html('<span class="neg">{}</span>', formatting.money(value))
+        return formatting.money(value)
 
     def render_compensation_share(self, value):
         return formatting.percent(value)

@@ -7,8 +7,6 @@ the one to look at; "Only my customers" narrows a list to theirs. Marketing gets
 (403); "/" sends them to the first page they may use.
 """
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import EmptyPage
@@ -17,15 +15,18 @@ from django.shortcuts import redirect, render
 from django_tables2 import LazyPaginator
 
 from core.context_processors import navigation
+from tiering.metrics import METRICS
+from tiering.rules import decide, rules_from_ruleset
 
 from . import selectors
 from .filters import CustomerFilter
 from .params import PER_PAGE_CHOICES, clean_list_params
 from .tables import SORTABLE, CustomerTable
-from .formatting import currency
-from .why import describe, describe_stored
+from .formatting import currency, metric_value
+from .why import describe_groups
 
 VIEW_METRICS = "tiering.view_customermetrics"
+HISTORY_LIMIT = 50  # a customer page shows at most this many tier changes
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -73,16 +74,15 @@ def _level(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _chart_data(pyramid) -> str:
-    return json.dumps(
-        {
+def _chart_data(pyramid) -> dict:
+    """Shares in percent for the chart; the template writes them with json_script."""
+    return {
             "levels": [t.level for t in pyramid],
             "names": [t.name for t in pyramid],
             "customers": [round(t.customers_share * 100, 1) for t in pyramid],
             "revenue": [round(t.revenue_share * 100, 1) for t in pyramid],
             "margin": [round(t.margin_share * 100, 1) for t in pyramid],
-        }
-    )
+    }
 
 
 @permission_required(VIEW_METRICS, raise_exception=True)
@@ -101,7 +101,12 @@ def tier_list(request: HttpRequest, level: int | None = None) -> HttpResponse:
         table.paginate(paginator_class=LazyPaginator, page=1, per_page=params.per_page)
     for problem in params.problems:
         messages.warning(request, problem)
+    page = table.page
+    # LazyPaginator knows no total (that is the point), so Page.start_index() cannot be used.
+    first = (page.number - 1) * params.per_page + 1
     context = {
+        "first_row": first,
+        "last_row": first + len(page.object_list) - 1,
         "tiers": tiers,
         "level": level,
         "tier": tiers.get(level),
@@ -148,46 +153,34 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such customer")
     metrics = getattr(customer, "metrics", None)
     tiers = selectors.tiers_by_level()
-    history = selectors.tier_history(customer=customer)
+    history = selectors.tier_history(customer=customer, limit=HISTORY_LIMIT)
     context = {
         "customer": customer,
         "metrics": metrics,
         "tiers": tiers,
         "why": _why_now(metrics),
-        "history": [{"change": change, "why": describe_stored(change.why)} for change in history],
+        "history": [{"change": change, "why": describe_groups(change.why)} for change in history],
         "orders": selectors.recent_orders(customer=customer),
         "tickets": selectors.recent_tickets(customer=customer),
         "metric_rows": _metric_rows(metrics),
+        "history_limit": HISTORY_LIMIT,
     }
     return render(request, "dashboard/customer.html", context)
 
 
 def _why_now(metrics) -> dict | None:
-    """Each condition of the rule set in force against this customer's metrics, grouped by tier."""
+    """Each condition of the rule set in force against this customer's metrics, tier by tier."""
     if metrics is None:
         return None
     ruleset = selectors.ruleset_in_force()
     if ruleset is None:
         return {"ruleset": None, "groups": []}
-    try:
-        from tiering.rules import decide, rules_from_ruleset
-    except ImportError:  # the rules engine is not merged yet
-        return {"ruleset": ruleset, "groups": [], "engine_missing": True}
-    decision = decide(metrics, rules_from_ruleset(ruleset))
-    lines = [describe(check) for check in decision.checks]
-    groups = []
-    for group in ruleset.groups.all():
-        level = group.tier.level
-        group_lines = [line for line in lines if line.level == level]
-        groups.append({"tier": group.tier, "match": group.get_match_display(), "lines": group_lines})
-    return {"ruleset": ruleset, "groups": groups, "decided_level": getattr(decision, "level", None)}
+    rules = rules_from_ruleset(ruleset)
+    decision = decide({name: getattr(metrics, name) for name in METRICS}, rules)
+    return {"ruleset": ruleset, "groups": describe_groups(decision.why()), "level": decision.level}
 
 
 def _metric_rows(metrics) -> list[dict]:
-    from tiering.metrics import METRICS
-
-    from .formatting import metric_value
-
     if metrics is None:
         return []
     return [{"label": m.label, "help": m.help, "value": metric_value(name, getattr(metrics, name))} for name, m in METRICS.items()]

@@ -41,22 +41,31 @@ def describe(check) -> Line:
     """A check (object or dict with level, metric, op, threshold, value, held) in plain words."""
     get = check.get if isinstance(check, dict) else lambda name, default=None: getattr(check, name, default)
     metric = str(get("metric", ""))
-    threshold = _number(get("threshold"))
+    threshold = _number(get("threshold", None))
     op = str(get("op", ""))
     return Line(
         level=get("level"),
         metric=metric,
-        label=METRICS[metric].label if metric in METRICS else metric.replace("_", " ").capitalize(),
+        label=METRICS[metric].label.split(" (")[0] if metric in METRICS else metric.replace("_", " ").capitalize(),
         value=metric_value(metric, _number(get("value"))),
         needs=f"{OP_WORDS.get(op, op)} {metric_value(metric, threshold)}",
         held=get("held"),
     )
 
 
-def describe_stored(why) -> list[Line]:
-    """The `why` JSON of a TierChange: its "checks" list, whatever else the run stored beside it."""
-    checks = why.get("checks", []) if isinstance(why, dict) else why if isinstance(why, list) else []
-    return [describe(check) for check in checks if isinstance(check, dict)]
+def describe_groups(why) -> list[dict]:
+    """A stored why (tiering.rules `Decision.why()`: {"tier", "version", "groups": [...]}) as
+    plain-word groups: [{"level", "match", "placed", "lines": [Line, ...]}], highest tier first."""
+    if not isinstance(why, dict):
+        return []
+    groups = []
+    for group in why.get("groups") or []:
+        if not isinstance(group, dict):
+            continue
+        level = group.get("level")
+        lines = [describe({"level": level, **c}) for c in group.get("conditions") or [] if isinstance(c, dict)]
+        groups.append({"level": level, "match": group.get("match"), "placed": bool(group.get("held")), "lines": lines})
+    return groups
 
 
 def _number(value):

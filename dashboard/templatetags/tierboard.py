@@ -12,6 +12,11 @@ def money(value):
 
 
 @register.filter
+def money_short(value):
+    return formatting.money_short(value)
+
+
+@register.filter
 def percent(value):
     return formatting.percent(value)
 
