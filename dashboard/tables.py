@@ -63,4 +63,4 @@ class CustomerTable(tables.Table):
         return formatting.percent(value)
 
 
-SORTABLE = {name for name, column in CustomerTable.base_columns.items() if column.orderable}
+SORTABLE = {name for name, column in CustomerTable.base_columns.items() if column.orderable is not False}
