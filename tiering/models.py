@@ -166,3 +166,32 @@ class TierChange(models.Model):
     class Meta:
         ordering = ["-changed_at", "-id"]
         indexes = [models.Index(fields=["customer", "-changed_at"], name="tierchange_customer_idx")]
+
+
+class MetricsStage(models.Model):
+    """Scratch rows of one run: metrics computed per range of customers, waiting for the atomic apply.
+
+    Ranges may be computed by several workers; the apply step reads them all in one transaction and
+    then empties the table. Only one run at a time uses it (single-flight), so a run may clear rows
+    that a dead run left behind. Unlogged on PostgreSQL: it needs no crash safety.
+    """
+
+    run = models.ForeignKey(RetierRun, on_delete=models.CASCADE, related_name="+")
+    customer_id = models.BigIntegerField()
+    as_of = models.DateField()
+    revenue = models.DecimalField(max_digits=14, decimal_places=2)
+    cost = models.DecimalField(max_digits=14, decimal_places=2)
+    compensation = models.DecimalField(max_digits=14, decimal_places=2)
+    net_margin = models.DecimalField(max_digits=14, decimal_places=2)
+    orders = models.IntegerField()
+    active_months = models.IntegerField()
+    first_order_at = models.DateTimeField(null=True)
+    last_order_at = models.DateTimeField(null=True)
+    tenure_days = models.IntegerField()
+    days_since_last_order = models.IntegerField(null=True)
+    median_gap_days = models.DecimalField(max_digits=8, decimal_places=1, null=True)
+    categories = models.IntegerField()
+    new_products = models.IntegerField()
+    complaints = models.IntegerField()
+    rejected_complaints = models.IntegerField()
+    compensation_share = models.DecimalField(max_digits=10, decimal_places=4)

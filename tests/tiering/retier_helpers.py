@@ -1,0 +1,37 @@
+"""Helpers shared by the re-tier tests: hand-made orders and tickets, and staged metrics to read."""
+
+import datetime as dt
+from decimal import Decimal
+
+from tests.factories import OrderFactory, OrderLineFactory, ProductFactory, TicketFactory
+from tiering.metrics import compute_metrics_range
+from tiering.models import MetricsStage, RetierRun
+
+UTC = dt.timezone.utc
+
+
+def at(day: str, time: str = "12:00:00") -> dt.datetime:
+    return dt.datetime.fromisoformat(f"{day}T{time}").replace(tzinfo=UTC)
+
+
+def buy(customer, when: dt.datetime, *, amount="100.00", cost="60.00", product=None, order=None):
+    """One order line (a new order unless `order` is given)."""
+    order = order or OrderFactory(customer=customer, placed_at=when)
+    return OrderLineFactory(
+        order=order, product=product or ProductFactory(), amount=Decimal(amount),
+        cost=None if cost is None else Decimal(cost),
+    )  # fmt: skip
+
+
+def complain(customer, when: dt.datetime, *, outcome="rejected", compensation="0", kind="complaint"):
+    return TicketFactory(customer=customer, opened_at=when, kind=kind, outcome=outcome, compensation=Decimal(compensation))
+
+
+def metrics_as_of(as_of: dt.date, *, ranges=((1, 10**12),)) -> dict[int, MetricsStage]:
+    """Compute every customer's metrics into the stage and read them back, by customer id."""
+    run = RetierRun.objects.create(as_of=as_of, dry_run=True)
+    for lo, hi in ranges:
+        compute_metrics_range(run_id=run.pk, as_of=as_of, lo=lo, hi=hi)
+    rows = {row.customer_id: row for row in MetricsStage.objects.filter(run=run)}
+    MetricsStage.objects.filter(run=run).delete()
+    return rows
