@@ -176,7 +176,9 @@ class MetricsStage(models.Model):
     that a dead run left behind. Unlogged on PostgreSQL: it needs no crash safety.
     """
 
-    run = models.ForeignKey(RetierRun, on_delete=models.CASCADE, related_name="+")
+    # Plain ids, no foreign keys: no per-row constraint checks, and TRUNCATE stays possible inside
+    # the run's transaction (deferred FK checks would block it).
+    run_id = models.BigIntegerField()
     customer_id = models.BigIntegerField()
     as_of = models.DateField()
     revenue = models.DecimalField(max_digits=14, decimal_places=2)

@@ -173,7 +173,7 @@ def _decided_sql(*, run: RetierRun, rules) -> tuple[str, list]:
         LEFT JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
     """
     grace = int(getattr(rules, "grace_runs", 0) or 0)
-    return sql, [*params, grace, grace, run.pk]
+    return sql, [grace, grace, *params, run.pk]  # in the order the %s appear
 
 
 def _apply(*, run: RetierRun, rules) -> None:

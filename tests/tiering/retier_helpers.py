@@ -32,6 +32,28 @@ def metrics_as_of(as_of: dt.date, *, ranges=((1, 10**12),)) -> dict[int, Metrics
     run = RetierRun.objects.create(as_of=as_of, dry_run=True)
     for lo, hi in ranges:
         compute_metrics_range(run_id=run.pk, as_of=as_of, lo=lo, hi=hi)
-    rows = {row.customer_id: row for row in MetricsStage.objects.filter(run=run)}
-    MetricsStage.objects.filter(run=run).delete()
+    rows = {row.customer_id: row for row in MetricsStage.objects.filter(run_id=run.pk)}
+    MetricsStage.objects.filter(run_id=run.pk).delete()
     return rows
+
+
+def publish_rules(*, grace_runs=0, lifetime_revenue="1000", loyal_orders="2"):
+    """Publish a small rule set (retiring the one in force): tier 3 spends >= lifetime_revenue,
+    tier 2 placed >= loyal_orders orders in the window."""
+    from django.db.models import Max
+
+    from tiering.models import Condition, RuleGroup, RuleSet, Tier
+
+    RuleSet.objects.filter(status=RuleSet.Status.PUBLISHED).update(status=RuleSet.Status.RETIRED)
+    version = (RuleSet.objects.aggregate(v=Max("version"))["v"] or 0) + 1
+    ruleset = RuleSet.objects.create(version=version, status=RuleSet.Status.PUBLISHED, grace_runs=grace_runs)
+    for level, metric, value in [(3, "revenue", lifetime_revenue), (2, "orders", loyal_orders)]:
+        group = RuleGroup.objects.create(ruleset=ruleset, tier=Tier.objects.get(level=level), match="all")
+        Condition.objects.create(group=group, metric=metric, op="gte", value=Decimal(value))
+    return ruleset
+
+
+def tiers() -> dict[int, int]:
+    from tiering.models import CustomerMetrics
+
+    return dict(CustomerMetrics.objects.values_list("customer_id", "tier"))

@@ -6,7 +6,6 @@
 - "Nightly re-tier" is a django-celery-beat PeriodicTask at 02:00, editable in the admin.
 """
 
-import django.db.models.deletion
 from django.db import migrations, models
 
 
@@ -50,6 +49,7 @@ class Migration(migrations.Migration):
             name='MetricsStage',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('run_id', models.BigIntegerField()),
                 ('customer_id', models.BigIntegerField()),
                 ('as_of', models.DateField()),
                 ('revenue', models.DecimalField(decimal_places=2, max_digits=14)),
@@ -68,7 +68,6 @@ class Migration(migrations.Migration):
                 ('complaints', models.IntegerField()),
                 ('rejected_complaints', models.IntegerField()),
                 ('compensation_share', models.DecimalField(decimal_places=4, max_digits=10)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tiering.retierrun')),
             ],
         ),
         migrations.RunPython(storage_tweaks, migrations.RunPython.noop),
