@@ -48,7 +48,8 @@ def publish_rules(*, grace_runs=0, lifetime_revenue="1000", loyal_orders="2"):
     version = (RuleSet.objects.aggregate(v=Max("version"))["v"] or 0) + 1
     ruleset = RuleSet.objects.create(version=version, status=RuleSet.Status.PUBLISHED, grace_runs=grace_runs)
     for level, metric, value in [(3, "revenue", lifetime_revenue), (2, "orders", loyal_orders)]:
-        group = RuleGroup.objects.create(ruleset=ruleset, tier=Tier.objects.get(level=level), match="all")
+        tier, _ = Tier.objects.get_or_create(level=level, defaults={"name": f"Tier {level}"})  # flushed by transactional tests
+        group = RuleGroup.objects.create(ruleset=ruleset, tier=tier, match="all")
         Condition.objects.create(group=group, metric=metric, op="gte", value=Decimal(value))
     return ruleset
 
