@@ -5,6 +5,7 @@ indexed for the sorts and filters of the tier lists.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -69,6 +70,12 @@ class RuleGroup(models.Model):
     def __str__(self) -> str:
         return f"Tier {self.tier.level}: {self.get_match_display()}"
 
+    def clean(self):
+        from .rules import FALLBACK_LEVEL
+
+        if self.tier_id and self.tier.level == FALLBACK_LEVEL:
+            raise ValidationError({"tier": f"Tier {FALLBACK_LEVEL} is the fallback for anyone no group places higher; it takes no group."})
+
 
 class Condition(models.Model):
     class Op(models.TextChoices):
@@ -90,6 +97,13 @@ class Condition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric} {self.get_op_display()} {self.value}"
+
+    def clean(self):
+        from .rule_checks import validate_condition
+
+        # A missing value or an unknown comparison is already reported by its field.
+        if self.value is not None and self.op in self.Op.values:
+            validate_condition(self.metric, self.op, self.value)
 
 
 class RetierRun(models.Model):
