@@ -40,7 +40,7 @@ def remove_nightly_schedule(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tiering', '0002_default_tiers'),
+        ('tiering', '0003_default_rules'),
         ('django_celery_beat', '0019_alter_periodictasks_options'),
     ]
 
