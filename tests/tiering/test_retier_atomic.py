@@ -5,17 +5,19 @@ These tests commit for real (transactional_db): the run's own transaction is wha
 
 import datetime as dt
 
-import psycopg
 import pytest
 from django.db import connection
 
 from tests.factories import CustomerFactory
-from tests.tiering.retier_helpers import at, buy, publish_rules, tiers
+from tests.tiering.retier_helpers import at, buy, other_connection, publish_rules, restore_migrated_data, tiers  # noqa: F401
 from tiering.models import CustomerMetrics, MetricsStage, RetierRun, TierChange
 from tiering.services import DEAD_RUN_ERROR, RETIER_LOCK_KEY, retier_all
 from tiering.signals import retier_applied
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),  # each test starts with the migrated data
+    pytest.mark.usefixtures("restore_migrated_data"),  # and the module leaves it behind
+]
 
 AS_OF = dt.date(2026, 11, 22)
 
@@ -30,11 +32,6 @@ def placed():
     buy(climber, at("2026-11-02"))
     buy(star, at("2026-11-03"), amount="5000.00")
     return {climber.pk: 1, star.pk: 1}
-
-
-def other_connection() -> psycopg.Connection:
-    s = connection.settings_dict
-    return psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, user=s["USER"], dbname=s["NAME"], autocommit=True)
 
 
 def test_a_run_that_fails_after_writing_tiers_leaves_everyone_on_their_previous_tier(placed):
