@@ -142,6 +142,8 @@ class RetierRun(models.Model):
         if self.duration is None:
             return ""
         seconds = self.duration.total_seconds()
+        if seconds < 10:
+            return f"{seconds:.2f} s"
         return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
     @property

@@ -21,7 +21,9 @@ def run_list(request: HttpRequest) -> HttpResponse:
 @permission_required("tiering.view_retierrun", raise_exception=True)
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(RetierRun.objects.select_related("ruleset"), pk=pk)
-    return render(request, "tiering/run_detail.html", {"run": run, "levels": LEVELS, "matrix": _matrix_rows(run)})
+    matrix = _matrix_rows(run)
+    context = {"run": run, "levels": LEVELS, "matrix": matrix, "placed": matrix[0]["total"]}
+    return render(request, "tiering/run_detail.html", context)
 
 
 @permission_required("tiering.view_retierrun", raise_exception=True)

@@ -27,7 +27,7 @@ def test_the_runs_page_shows_each_run_with_counts_moved_and_duration(client, mak
 
     page = client.get(reverse("tiering:runs")).content.decode()
 
-    assert "Succeeded" in page and "8.4 s" in page and "700" in page and "nightly" in page
+    assert "Succeeded" in page and "8.40 s" in page and "700" in page and "nightly" in page
     assert "Run re-tier now" in page
 
 
