@@ -190,7 +190,8 @@ class _CustomerMaker:
     def __init__(self, plan: Plan, catalogue: Catalogue, rng: random.Random):
         self.plan, self.cat, self.rng = plan, catalogue, rng
         self.order_no = self.ticket_no = 0
-        self.today = plan.today.toordinal()
+        # The newest data is from yesterday, as after a nightly import: nothing is placed later today.
+        self.today = plan.today.toordinal() - 1
         self.freq = plan.frequency
         self.out = Chunk()
         self.cat_index = {name: i for i, name in enumerate(catalogue.categories)}
@@ -348,8 +349,8 @@ class _CustomerMaker:
 
     def _line(self, lid: int, oid: int, cid: int, placed: str, product: DemoProduct, quantity: int) -> int:
         rnd = self.rng.random
-        if product.price_cents >= 100_000:
-            quantity = 1  # nobody buys five espresso machines at once
+        if product.price_cents >= 30_000:
+            quantity = 1  # machines, grinders and service plans come one at a time
         gross = product.price_cents * quantity
         cost = int(gross * (0.55 + 0.25 * rnd()))
         amount = 0 if rnd() < 0.03 else int(gross * (0.9 + 0.1 * rnd()))  # some free items
@@ -405,7 +406,8 @@ def _identity(rng: random.Random) -> tuple[str, str, str]:
         domain = f"{_ascii(head + tail)}.example.com"
     else:
         company, domain = "", rng.choice(("mail.example.com", "post.example.net", "inbox.example.org"))
-    return f"{first} {last}", f"{_ascii(first)}.{_ascii(last)}{rng.randint(1, 99)}@{domain}", company
+    number = str(rng.randint(1, 99)) if rng.random() < 0.3 else ""
+    return f"{first} {last}", f"{_ascii(first)}.{_ascii(last)}{number}@{domain}", company
 
 
 _ASCII_CACHE: dict[str, str] = {}
@@ -467,6 +469,7 @@ class DemoDataExists(Exception):
 class SeedResult:
     counts: dict[str, int]
     users: list[tuple[str, str, str]]  # username, group, password
+    rebuild_seconds: float = 0.0
 
 
 def seed_demo(*, customers: int, seed: int, today: dt.date, reset: bool = False,
@@ -481,18 +484,19 @@ def seed_demo(*, customers: int, seed: int, today: dt.date, reset: bool = False,
     from customers.models import Customer, Order, OrderLine, Product, Ticket
 
     models = {"product": Product, "customer": Customer, "order": Order, "orderline": OrderLine, "ticket": Ticket}
-    existing = Customer.objects.count()
-    if (existing or Product.objects.exists()) and not reset:
+    existing, products = Customer.objects.count(), Product.objects.count()
+    if (existing or products) and not reset:
         raise DemoDataExists(
-            f"The database already has customer data ({existing:,} customers). seed_demo would mix demo "
-            "data into it; run it again with --reset to delete all customer data first."
+            f"The database already has customer data ({existing:,} customers, {products:,} products). "
+            "seed_demo would mix demo data into it; run it again with --reset to delete all customer "
+            "data (customers, products, orders, tickets and what was computed from them) first."
         )
     writer = bulkload.writer_for(models.values())
     with transaction.atomic():
         if reset:
             writer.wipe()
         users = ensure_demo_users()
-        managers = tuple(user.pk for user in users if user.groups.filter(name="Account manager").exists())
+        managers = tuple(user.pk for user, spec in zip(users, DEMO_USERS) if spec[1] == "Account manager")
         plan = Plan(customers=customers, seed=seed, today=today, manager_ids=managers,
                     lines_per_customer=lines_per_customer,
                     tz_suffix="+00" if writer.vendor == "postgresql" else "")
@@ -508,7 +512,8 @@ def seed_demo(*, customers: int, seed: int, today: dt.date, reset: bool = False,
                     counts[name] += chunk.size(table)
                 if progress:
                     progress(counts)
-    return SeedResult(counts=counts, users=[(u, g, p) for u, g, p, *_ in DEMO_USERS])
+    return SeedResult(counts=counts, users=[(u, g, p) for u, g, p, *_ in DEMO_USERS],
+                      rebuild_seconds=writer.rebuild_seconds)
 
 
 def ensure_demo_users():
