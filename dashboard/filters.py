@@ -4,6 +4,7 @@ import datetime as dt
 
 import django_filters
 from django import forms
+from django.core.validators import RegexValidator
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
@@ -27,7 +28,7 @@ class CustomerFilter(django_filters.FilterSet):
     last_order_from = django_filters.DateFilter(method="last_order_on_or_after", label="Last order from", widget=forms.DateInput(attrs={"type": "date"}))
     last_order_to = django_filters.DateFilter(method="last_order_on_or_before", label="Last order to", widget=forms.DateInput(attrs={"type": "date"}))
     run = django_filters.NumberFilter(method="moved_in_run", label="Moved in run")
-    moved_from = django_filters.NumberFilter(method="noop", label="Moved from tier")
+    moved_from = django_filters.CharFilter(method="noop", label="Moved from tier", validators=[RegexValidator(r"^(new|\d+)$", "Enter a tier level or “new”.")])
     moved_to = django_filters.NumberFilter(method="noop", label="Moved to tier")
 
     class Meta:
@@ -62,8 +63,10 @@ class CustomerFilter(django_filters.FilterSet):
         """Customers with a tier change in that run, optionally from and to given tiers (the matrix links)."""
         changes = TierChange.objects.filter(run_id=value)
         data = self.form.cleaned_data
-        if data.get("moved_from") is not None:
-            changes = changes.filter(from_tier=data["moved_from"])
+        if data.get("moved_from") == "new":  # a first placement: the run's "new->N" cell
+            changes = changes.filter(from_tier__isnull=True)
+        elif data.get("moved_from"):
+            changes = changes.filter(from_tier=int(data["moved_from"]))
         if data.get("moved_to") is not None:
             changes = changes.filter(to_tier=data["moved_to"])
         return queryset.filter(customer_id__in=changes.values("customer_id"))

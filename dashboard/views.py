@@ -66,7 +66,9 @@ def _movement_matrix(run, *, levels: list[int]) -> dict | None:
         counts[(_level(source), _level(target))] = n
     sources = [None] + levels if any(s is None for s, _ in counts) else levels
     rows = [{"from": s, "cells": [{"to": t, "n": counts.get((s, t), 0)} for t in levels]} for s in sources]
-    return {"levels": levels, "rows": rows, "moved": sum(n for (s, t), n in counts.items() if s != t)}
+    moved = run.moved if run.moved else sum(n for (s, t), n in counts.items() if s is not None and s != t)
+    new = sum(n for (s, _), n in counts.items() if s is None)
+    return {"levels": levels, "rows": rows, "moved": moved, "new": new}
 
 
 def _level(text: str) -> int | None:

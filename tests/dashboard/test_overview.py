@@ -46,6 +46,16 @@ def test_the_movement_matrix_links_to_the_customers_who_moved(as_manager, make_m
     assert "5 customers changed tier" in body
 
 
+def test_first_placements_show_as_new_and_link_to_those_customers(as_manager, make_metrics):
+    make_metrics(tier=2)
+    run = RetierRun.objects.create(as_of="2026-11-01", status="succeeded", matrix={"new->2": 7}, moved=0)
+
+    body = as_manager.get(URL).content.decode()
+
+    assert f'href="/tiers/?run={run.pk}&amp;moved_from=new&amp;moved_to=2"' in body
+    assert "7 new customers got a first tier" in body
+
+
 def test_it_shows_the_last_runs_status_and_warns_when_it_failed(as_manager, make_metrics):
     make_metrics(tier=2)
     RetierRun.objects.create(as_of="2026-10-31", status="succeeded")

@@ -95,6 +95,16 @@ def test_it_lists_the_customers_who_moved_in_a_run_from_and_to_a_tier(as_manager
     assert names(as_manager.get(URL, {"run": run.pk, "moved_from": 2, "moved_to": 3})) == ["Went up"]
 
 
+def test_it_lists_the_customers_placed_for_the_first_time_in_a_run(as_manager, make_metrics):
+    run = RetierRun.objects.create(as_of="2026-11-01", status="succeeded")
+    new = make_metrics(name="New", tier=2)
+    old = make_metrics(name="Old", tier=2)
+    TierChange.objects.create(customer=new.customer, run=run, from_tier=None, to_tier=2, changed_at=at("2026-11-01T02:00:00"))
+    TierChange.objects.create(customer=old.customer, run=run, from_tier=1, to_tier=2, changed_at=at("2026-11-01T02:00:00"))
+
+    assert names(as_manager.get(URL, {"run": run.pk, "moved_from": "new", "moved_to": 2})) == ["New"]
+
+
 @pytest.mark.parametrize(
     ("sort", "expected"),
     [
@@ -152,6 +162,7 @@ def test_the_url_keeps_filters_in_sort_and_page_links(as_manager, make_metrics):
         ({"last_order_from": "2026-13-45"}, "Ignored Last order from “2026-13-45”: Enter a valid date."),
         ({"manager": "99999"}, "Ignored Account manager “99999”"),
         ({"run": "first"}, "Ignored Moved in run “first”"),
+        ({"moved_from": "up"}, "Ignored Moved from tier “up”: Enter a tier level or “new”."),
         ({"page": "99"}, "There is no page 99 for this list"),
     ],
 )
