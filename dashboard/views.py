@@ -23,7 +23,7 @@ from .filters import CustomerFilter
 from .params import PER_PAGE_CHOICES, clean_list_params
 from .tables import SORTABLE, CustomerTable
 from .formatting import currency, metric_value
-from .why import describe_groups
+from .why import describe_groups, summary
 
 VIEW_METRICS = "tiering.view_customermetrics"
 HISTORY_LIMIT = 50  # a customer page shows at most this many tier changes
@@ -179,7 +179,9 @@ def _why_now(metrics) -> dict | None:
         return {"ruleset": None, "groups": []}
     rules = rules_from_ruleset(ruleset)
     decision = decide({name: getattr(metrics, name) for name in METRICS}, rules)
-    return {"ruleset": ruleset, "groups": describe_groups(decision.why()), "level": decision.level}
+    groups = describe_groups(decision.why())
+    text = summary(groups=groups, decided=decision.level, held=metrics.tier, below_runs=metrics.below_runs)
+    return {"ruleset": ruleset, "groups": groups, "level": decision.level, "summary": text}
 
 
 def _metric_rows(metrics) -> list[dict]:

@@ -75,3 +75,26 @@ def _number(value):
         return Decimal(str(value))
     except InvalidOperation:
         return value
+
+
+def summary(*, groups: list[dict], decided: int, held: int, below_runs: int = 0) -> str:
+    """One sentence an account manager reads first: where the rules put this customer and what
+    is missing for the tier above."""
+    if decided < held:
+        first = f"Today's rules place them in tier {decided}; they keep tier {held} during the grace period ({below_runs} run{'s' if below_runs != 1 else ''} below so far)."
+    elif decided > held:
+        first = f"Today's rules place them in tier {decided}; the next run moves them up from tier {held}."
+    else:
+        first = f"In tier {held}: " + ("no higher tier's rules hold." if decided == 1 else "this tier's rules hold.")
+    above = [g for g in groups if g["level"] is not None and g["level"] > decided]
+    if not above:
+        return first
+    nearest = min(above, key=lambda g: g["level"])
+    missing = [line.label.lower() for line in nearest["lines"] if line.held is False]
+    if not missing:
+        return first
+    return f"{first} For tier {nearest['level']} they miss on {_join(missing)}."
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

@@ -20,8 +20,8 @@ OUT = Path(__file__).resolve().parent.parent / "screenshots"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="http://127.0.0.1:8106")
-    parser.add_argument("--username", default="amira")
-    parser.add_argument("--password", default="demo-pass-123")
+    parser.add_argument("--username", default="manager")
+    parser.add_argument("--password", default="tierboard-manager")
     parser.add_argument("--width", type=int, default=1366)
     parser.add_argument("--customer", type=int, help="customer id for the customer page (default: first in the list)")
     options = parser.parse_args()

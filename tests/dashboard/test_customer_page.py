@@ -49,6 +49,15 @@ def test_it_explains_each_condition_of_the_rules_in_force_in_plain_words(as_mana
     assert "<strong>Net margin</strong> is €1,234.50; needs more than €0.00." in body
     assert body.count("✗ not held") == 1 and body.count("✓ held") == 2
     assert "placed here" in body
+    assert "In tier 2: this tier&#x27;s rules hold. For tier 3 they miss on net margin." in body
+
+
+def test_it_says_when_the_rules_now_place_a_customer_lower_during_the_grace_period(as_manager, make_metrics, rules_in_force):
+    metrics = make_metrics(tier=3, net_margin="100.00", orders=3, below_runs=1)
+
+    body = as_manager.get(url(metrics)).content.decode()
+
+    assert "place them in tier 2; they keep tier 3 during the grace period (1 run below so far)" in body
 
 
 def test_it_says_when_no_rule_set_is_in_force(as_manager, make_metrics):
