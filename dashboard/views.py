@@ -9,10 +9,8 @@ the one to look at; "Only my customers" narrows a list to theirs. Marketing gets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.paginator import EmptyPage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django_tables2 import LazyPaginator
 
 from core.context_processors import navigation
 from tiering.metrics import METRICS
@@ -21,7 +19,7 @@ from tiering.rules import decide, rules_from_ruleset
 from . import selectors
 from .filters import CustomerFilter
 from .params import PER_PAGE_CHOICES, clean_list_params
-from .tables import SORTABLE, CustomerTable
+from .tables import SORTABLE, CustomerTable, ordering
 from .formatting import currency, metric_value
 from .why import describe_groups, summary
 
@@ -95,20 +93,18 @@ def tier_list(request: HttpRequest, level: int | None = None) -> HttpResponse:
     params = clean_list_params(request.GET, sortable=SORTABLE)
     filterset = _valid_filterset(request, params.problems)
     rows = filterset.qs if level is None else filterset.qs.filter(tier=level)
-    table = CustomerTable(rows, tiers=tiers, order_by=params.sort)
-    try:
-        table.paginate(paginator_class=LazyPaginator, page=params.page, per_page=params.per_page)
-    except EmptyPage:
+    order = ordering(params.sort)
+    page = selectors.page_of_customers(rows, order=order, number=params.page, size=params.per_page)
+    if not page.rows and page.number > 1:
         params.problems.append(f"There is no page {params.page} for this list; showing the first page.")
-        table.paginate(paginator_class=LazyPaginator, page=1, per_page=params.per_page)
+        page = selectors.page_of_customers(rows, order=order, number=1, size=params.per_page)
     for problem in params.problems:
         messages.warning(request, problem)
-    page = table.page
-    # LazyPaginator knows no total (that is the point), so Page.start_index() cannot be used.
-    first = (page.number - 1) * params.per_page + 1
+    # The rows come already sorted and cut to the page; the table only draws them (and its
+    # header links, which flip the sort and keep every other parameter).
+    table = CustomerTable(page.rows, tiers=tiers, order_by=params.sort)
     context = {
-        "first_row": first,
-        "last_row": first + len(page.object_list) - 1,
+        "page": page,
         "tiers": tiers,
         "level": level,
         "tier": tiers.get(level),

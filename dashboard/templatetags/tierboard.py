@@ -30,3 +30,9 @@ def tier_badge(level, tiers=None):
     name = tier.name if tier else ""
     label = f"{level} · {name}" if name else f"Tier {level}"
     return format_html('<span class="tier tier-{}" title="Tier {}">{}</span>', level, level, label)
+
+
+@register.simple_tag
+def tier_name(level, tiers):
+    tier = (tiers or {}).get(level)
+    return tier.name if tier else f"Tier {level}"
