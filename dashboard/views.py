@@ -10,10 +10,11 @@ the one to look at; "Only my customers" narrows a list to theirs. Marketing gets
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 
 from core.context_processors import navigation
 from tiering.metrics import METRICS
+from tiering.models import TierChange
 from tiering.rules import decide, rules_from_ruleset
 
 from . import selectors
@@ -25,6 +26,7 @@ from .why import describe_groups, summary
 
 VIEW_METRICS = "tiering.view_customermetrics"
 HISTORY_LIMIT = 50  # a customer page shows at most this many tier changes
+HISTORY_INLINE_WHY = 8  # the why of older changes loads when opened (htmx): a long history stays fast
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -157,13 +159,24 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "metrics": metrics,
         "tiers": tiers,
         "why": _why_now(metrics),
-        "history": [{"change": change, "why": describe_groups(change.why)} for change in history],
+        "history": [
+            {"change": change, "why": describe_groups(change.why) if i < HISTORY_INLINE_WHY else None}
+            for i, change in enumerate(history)
+        ],
         "orders": selectors.recent_orders(customer=customer),
         "tickets": selectors.recent_tickets(customer=customer),
         "metric_rows": _metric_rows(metrics),
         "history_limit": HISTORY_LIMIT,
     }
     return render(request, "dashboard/customer.html", context)
+
+
+@permission_required(["customers.view_customer", VIEW_METRICS], raise_exception=True)
+def change_why(request: HttpRequest, pk: int, change_id: int) -> HttpResponse:
+    """The why of one past tier change, for the timeline's older entries (loaded when opened)."""
+    change = get_object_or_404(TierChange, pk=change_id, customer_id=pk)
+    context = {"groups": describe_groups(change.why), "tiers": selectors.tiers_by_level(), "verb": "was", "small": True}
+    return render(request, "dashboard/_why_groups.html", context)
 
 
 def _why_now(metrics) -> dict | None:

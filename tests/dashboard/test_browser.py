@@ -4,6 +4,7 @@ Debian's Chromium is launched by path (never `playwright install`). Playwright's
 event loop in this thread, so Django's async-safety check must be told it is fine here.
 """
 
+import datetime as dt
 import os
 from decimal import Decimal
 
@@ -14,7 +15,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from tests.factories import CustomerFactory, CustomerMetricsFactory  # noqa: E402
-from tiering.models import RetierRun  # noqa: E402
+from customers.models import Customer  # noqa: E402
+from tiering.models import RetierRun, TierChange  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
@@ -56,7 +58,13 @@ def customers(make_user):
     for i, (tier, margin) in enumerate([(3, "9000"), (3, "7000"), (2, "800"), (2, "120"), (1, "-40")]):
         customer = CustomerFactory(name=f"Customer {i} tier {tier}", account_manager=manager if i % 2 == 0 else None)
         CustomerMetricsFactory(customer=customer, tier=tier, revenue=Decimal(margin) + 500, cost=Decimal(500), net_margin=Decimal(margin))
-    RetierRun.objects.create(as_of="2026-11-01", status="succeeded", counts={"1": 1, "2": 2, "3": 2}, matrix={"2->3": 1})
+    run = RetierRun.objects.create(as_of="2026-11-01", status="succeeded", counts={"1": 1, "2": 2, "3": 2}, matrix={"2->3": 1})
+    why = {"tier": 2, "version": 1, "groups": [{"level": 2, "match": "all", "held": True, "conditions": [
+        {"metric": "orders", "op": "gte", "threshold": "2", "value": "5", "held": True}]}]}
+    walked_to = Customer.objects.get(name="Customer 2 tier 2")
+    for day in range(1, 11):  # more changes than the page explains inline
+        TierChange.objects.create(customer=walked_to, run=run, from_tier=1, to_tier=2, why=why,
+                                  changed_at=dt.datetime(2026, 1, day, tzinfo=dt.timezone.utc))
     return manager
 
 
@@ -84,3 +92,8 @@ def test_an_account_manager_walks_from_sign_in_to_a_customer(live_server, browse
     expect(page.get_by_role("heading", name="Customer 2 tier 2")).to_be_visible()
     expect(page.get_by_role("heading", name="Why this tier")).to_be_visible()
     expect(page.locator("#followups")).to_contain_text("No follow-ups yet")
+
+    page.get_by_text("2 earlier changes").click()
+    older = page.locator("details[hx-get]").first
+    older.locator("summary").click()  # htmx fetches the why of that change when it opens
+    expect(older).to_contain_text("Orders was 5; needs at least 2.")

@@ -137,3 +137,29 @@ def test_admins_may_open_a_customer(client, admin_user, make_metrics):
 def test_marketing_may_not_open_a_customer(client, marketer, make_metrics):
     client.force_login(marketer)
     assert client.get(url(make_metrics())).status_code == 403
+
+
+def test_the_why_of_an_older_change_loads_on_its_own(as_manager, make_metrics):
+    metrics = make_metrics(tier=3)
+    run = RetierRun.objects.create(as_of="2026-10-01", status="succeeded")
+    why = {"tier": 3, "version": 1, "groups": [{"level": 3, "match": "all", "held": True, "conditions": [
+        {"metric": "orders", "op": "gte", "threshold": "10", "value": "14", "held": True}]}]}
+    changes = [
+        TierChange.objects.create(customer=metrics.customer, run=run, from_tier=2, to_tier=3, changed_at=at("2026-01-01T02:00:00") + dt.timedelta(days=i), why=why)
+        for i in range(10)
+    ]
+    oldest = changes[0]
+    why_url = reverse("dashboard:change_why", args=[metrics.customer_id, oldest.pk])
+
+    page = as_manager.get(url(metrics)).content.decode()
+    assert page.count("<strong>Orders</strong> was 14") == 8  # the 8 newest inline
+    assert f'hx-get="{why_url}"' in page
+
+    assert "<strong>Orders</strong> was 14; needs at least 10." in as_manager.get(why_url).content.decode()
+
+
+def test_the_why_of_a_change_belongs_to_its_customer(as_manager, make_metrics):
+    mine, other = make_metrics(), make_metrics()
+    run = RetierRun.objects.create(as_of="2026-10-01", status="succeeded")
+    change = TierChange.objects.create(customer=other.customer, run=run, from_tier=1, to_tier=2, changed_at=at("2026-01-01T02:00:00"))
+    assert as_manager.get(reverse("dashboard:change_why", args=[mine.customer_id, change.pk])).status_code == 404
