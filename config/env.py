@@ -90,4 +90,18 @@ def env_redis_url(name: str, *, environ=os.environ) -> str | None:
         parsed.port
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} has a port that is not a number.") from None
+    database = parsed.path.strip("/")
+    if database and not database.isdigit():
+        raise ImproperlyConfigured(f"{name}={raw!r} names database {database!r}: Redis databases are numbers (/0, /1 ...).")
     return raw
+
+
+def env_choice(name: str, default: str, choices: set[str], *, environ=os.environ) -> str:
+    """A word from a fixed set (case-insensitive), returned as written in `choices`."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    by_upper = {choice.upper(): choice for choice in choices}
+    if raw.strip().upper() not in by_upper:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not one of: {', '.join(sorted(choices))}.")
+    return by_upper[raw.strip().upper()]

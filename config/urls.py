@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include("customers.urls")),
     path("tiering/", include("tiering.urls")),
+    path("promotions/", include("promotions.urls")),
     path("", include("dashboard.urls")),
     path("admin/", admin.site.urls),
 ]

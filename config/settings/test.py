@@ -12,3 +12,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Tests never run collectstatic: serve static files straight from static/ (and the apps) instead
+# of warning about a missing var/staticfiles.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,79 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_POST
+
+from .forms import PromotionForm
+from .models import ExportLog, Promotion
+from .selectors import FollowUpFilterUnavailable, targets_queryset
+from .services import export_start, promotion_save
+
+PREVIEW_ROWS = 20
+PERIOD_FIELDS = {"name", "starts_on", "ends_on"}  # not filters: the preview ignores their errors
+
+
+@permission_required("promotions.view_promotion", raise_exception=True)
+def promotion_list(request: HttpRequest) -> HttpResponse:
+    promotions = Promotion.objects.select_related("created_by")[:200]
+    return render(request, "promotions/promotion_list.html", {"promotions": promotions})
+
+
+@permission_required("promotions.add_promotion", raise_exception=True)
+def promotion_create(request: HttpRequest) -> HttpResponse:
+    return _edit(request, Promotion())
+
+
+@permission_required("promotions.change_promotion", raise_exception=True)
+def promotion_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _edit(request, get_object_or_404(Promotion, pk=pk))
+
+
+def _edit(request: HttpRequest, promotion: Promotion) -> HttpResponse:
+    form = PromotionForm(request.POST or None, instance=promotion)
+    if request.method == "POST" and form.is_valid():
+        promotion = promotion_save(promotion=form.save(commit=False), user=request.user)
+        messages.success(request, f"Saved “{promotion.name}”.")
+        return redirect("promotions:edit", pk=promotion.pk)
+    return render(request, "promotions/promotion_form.html", {"form": form, "promotion": promotion})
+
+
+@permission_required("promotions.view_promotion", raise_exception=True)
+@require_POST
+def promotion_preview(request: HttpRequest) -> HttpResponse:
+    """The live count and first rows for the filters as they stand in the form (nothing saved)."""
+    form = PromotionForm(request.POST)
+    form.is_valid()  # fills form.instance with every field that is valid
+    errors = {name: errs for name, errs in form.errors.items() if name not in PERIOD_FIELDS}
+    context = {"errors": [(form[n].label if n in form.fields else "", e) for n, errs in errors.items() for e in errs]}
+    if not errors:
+        targets = targets_queryset(filters=form.instance.target_filters())
+        context |= {"count": targets.count(), "rows": list(targets[:PREVIEW_ROWS]), "preview_rows": PREVIEW_ROWS}
+    return render(request, "promotions/_preview.html", context)
+
+
+@permission_required("promotions.export_targets", raise_exception=True)
+@require_GET
+def promotion_export(request: HttpRequest, pk: int) -> HttpResponse:
+    promotion = get_object_or_404(Promotion, pk=pk)
+    try:
+        _, chunks = export_start(
+            actor=request.user.get_username(),
+            user=request.user,
+            source=ExportLog.Source.WEB,
+            promotion=promotion,
+            excel=request.GET.get("excel") == "1",
+        )
+    except FollowUpFilterUnavailable as error:
+        messages.error(request, str(error))
+        return redirect("promotions:edit", pk=promotion.pk)
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{slugify(promotion.name) or "promotion"}-targets.csv"'
+    return response
+
+
+@permission_required("promotions.view_exportlog", raise_exception=True)
+def export_log(request: HttpRequest) -> HttpResponse:
+    entries = ExportLog.objects.select_related("promotion")[:200]
+    return render(request, "promotions/export_log.html", {"entries": entries})
