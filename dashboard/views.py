@@ -4,13 +4,13 @@ Who sees what: Admins and Account managers (permission tiering.view_customermetr
 overview, every tier list and every customer. Account managers see ALL customers, not only
 their own: PRODUCT.md has them browse customers by tier, and a colleague's customer is often
 the one to look at; "Only my customers" narrows a list to theirs. Marketing gets neither
-(403); "/" sends them to the first page they may use.
+(403); "/" shows them a short page linking to the pages they may use (promotions).
 """
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 
 from core.context_processors import navigation
 from tiering.metrics import METRICS
@@ -32,10 +32,8 @@ HISTORY_INLINE_WHY = 8  # the why of older changes loads when opened (htmx): a l
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.has_perm(VIEW_METRICS):
         return overview(request)
-    items = navigation(request)["nav_items"]
-    if items:
-        return redirect(items[0]["url"])
-    return render(request, "dashboard/no_pages.html")
+    # Marketing (or a user with no role yet): a short page with the pages they may use.
+    return render(request, "dashboard/no_pages.html", {"pages": navigation(request)["nav_items"]})
 
 
 @permission_required(VIEW_METRICS, raise_exception=True)

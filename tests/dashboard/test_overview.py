@@ -85,11 +85,19 @@ def test_admins_see_the_overview(client, admin_user, make_metrics):
     assert "Tier pyramid" in client.get(URL).content.decode()
 
 
-def test_marketing_lands_on_a_short_page_instead(client, marketer):
+def test_marketing_gets_a_short_page_with_the_pages_they_may_use(client, marketer):
     client.force_login(marketer)
 
-    response = client.get(URL)
+    body = client.get(URL).content.decode()
 
-    assert response.status_code == 200
-    assert "Tier pyramid" not in response.content.decode()
-    assert "for account managers and admins" in response.content.decode()
+    assert "Tier pyramid" not in body
+    assert 'href="/promotions/"' in body
+
+
+def test_a_user_without_a_role_gets_a_short_page_not_the_overview(client, make_user):
+    client.force_login(make_user(None))
+
+    body = client.get(URL).content.decode()
+
+    assert "Tier pyramid" not in body
+    assert "Ask an admin to put your account in a role" in body
