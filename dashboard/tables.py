@@ -41,6 +41,10 @@ class CustomerTable(tables.Table):
         self.tiers = tiers or {}
 
     @property
+    def show_tier(self) -> bool:
+        return "tier" not in (self.exclude or ())
+
+    @property
     def records(self) -> list:
         """The page's rows, already sorted and cut by the view. The body is drawn by the partial
         dashboard/_customer_rows.html from these: django-tables2's per-cell rendering cost ~3 ms a

@@ -102,7 +102,8 @@ def tier_list(request: HttpRequest, level: int | None = None) -> HttpResponse:
         messages.warning(request, problem)
     # The rows come already sorted and cut to the page; the table only draws them (and its
     # header links, which flip the sort and keep every other parameter).
-    table = CustomerTable(page.rows, tiers=tiers, order_by=params.sort)
+    # On one tier's list every badge would be the same: the column goes.
+    table = CustomerTable(page.rows, tiers=tiers, order_by=params.sort, exclude=("tier",) if level else ())
     context = {
         "page": page,
         "tiers": tiers,
