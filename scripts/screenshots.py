@@ -2,7 +2,7 @@
 
     python scripts/screenshots.py --base http://127.0.0.1:8106 --username amira --password demo-pass-123
 
-Needs a running server with data (`seed_demo` and `retier`, or bench/pages_data.py). Uses
+Needs a running server with data (`seed_demo`, then `retier`). Uses
 Debian's Chromium by path through Playwright; never `playwright install`.
 """
 
