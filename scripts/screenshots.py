@@ -1,6 +1,6 @@
 """Sign in and save a PNG of each dashboard page into screenshots/ (git-ignored), for review.
 
-    python scripts/screenshots.py --base http://127.0.0.1:8106 --username amira --password demo-pass-123
+    python scripts/screenshots.py --base http://127.0.0.1:8000 --username manager --password tierboard-manager
 
 Needs a running server with data (`seed_demo`, then `retier`). Uses
 Debian's Chromium by path through Playwright; never `playwright install`.
@@ -19,7 +19,7 @@ OUT = Path(__file__).resolve().parent.parent / "screenshots"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", default="http://127.0.0.1:8106")
+    parser.add_argument("--base", default="http://127.0.0.1:8000")
     parser.add_argument("--username", default="manager")
     parser.add_argument("--password", default="tierboard-manager")
     parser.add_argument("--width", type=int, default=1366)
