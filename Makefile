@@ -103,3 +103,10 @@ bench-small: $(VENV)/.dev-installed services
 	$(PY) bench/run.py --customers 2000 --output bench/results/small.json $(BENCH_ARGS)
 
 .PHONY: bench bench-small
+
+# --- screenshots: added with dashboard/ ---
+# PNGs of each dashboard page into screenshots/ (git-ignored), from a running server: `make demo` first.
+screenshots: $(VENV)/.dev-installed
+	$(PY) scripts/screenshots.py $(SCREENSHOT_ARGS)
+
+.PHONY: screenshots

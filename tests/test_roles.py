@@ -15,6 +15,7 @@ ROLES = (ANONYMOUS, "Admin", "Account manager", "Marketing")
 EVERYONE = {ANONYMOUS: 302, "Admin": 200, "Account manager": 200, "Marketing": 200}
 ADMIN_ONLY = {ANONYMOUS: 302, "Admin": 200, "Account manager": 403, "Marketing": 403}
 PUBLIC = {ANONYMOUS: 200, "Admin": 200, "Account manager": 200, "Marketing": 200}
+NOT_MARKETING = {ANONYMOUS: 302, "Admin": 200, "Account manager": 200, "Marketing": 403}
 
 PAGES = [
     ("home", EVERYONE),
@@ -22,6 +23,8 @@ PAGES = [
     ("tiering:runs", ADMIN_ONLY),
     # The Django admin sends anyone who is not staff to its own login page.
     ("admin:index", {ANONYMOUS: 302, "Admin": 200, "Account manager": 302, "Marketing": 302}),
+    ("dashboard:tier_list", NOT_MARKETING),
+    ("/tiers/3/", NOT_MARKETING),
     ("healthz", PUBLIC),
     ("login", PUBLIC),
 ]

@@ -134,6 +134,30 @@ class RetierRun(models.Model):
     def __str__(self) -> str:
         return f"Run {self.pk} as of {self.as_of} ({self.status})"
 
+    @property
+    def duration(self):
+        """Time from start to finish (None while running)."""
+        return self.finished_at - self.started_at if self.finished_at else None
+
+    @property
+    def duration_text(self) -> str:
+        if self.duration is None:
+            return ""
+        seconds = self.duration.total_seconds()
+        if seconds < 10:
+            return f"{seconds:.2f} s"
+        return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+    @property
+    def progress_text(self) -> str:
+        """E.g. "computing metrics 3/8 ranges"."""
+        p = self.progress or {}
+        if not p.get("step"):
+            return "starting"
+        if p["step"] == "computing metrics":
+            return f"computing metrics {p.get('done', 0)}/{p.get('total', 0)} ranges"
+        return p["step"]
+
 
 class CustomerMetrics(models.Model):
     """A customer's metrics as of the last run, and the tier they hold."""
@@ -182,3 +206,34 @@ class TierChange(models.Model):
     class Meta:
         ordering = ["-changed_at", "-id"]
         indexes = [models.Index(fields=["customer", "-changed_at"], name="tierchange_customer_idx")]
+
+
+class MetricsStage(models.Model):
+    """Scratch rows of one run: metrics computed per range of customers, waiting for the atomic apply.
+
+    Ranges may be computed by several workers; the apply step reads them all in one transaction and
+    then empties the table. Only one run at a time uses it (single-flight), so a run may clear rows
+    that a dead run left behind. Unlogged on PostgreSQL: it needs no crash safety.
+    """
+
+    # Plain ids, no foreign keys: no per-row constraint checks, and TRUNCATE stays possible inside
+    # the run's transaction (deferred FK checks would block it).
+    run_id = models.BigIntegerField()
+    customer_id = models.BigIntegerField()
+    as_of = models.DateField()
+    revenue = models.DecimalField(max_digits=14, decimal_places=2)
+    cost = models.DecimalField(max_digits=14, decimal_places=2)
+    compensation = models.DecimalField(max_digits=14, decimal_places=2)
+    net_margin = models.DecimalField(max_digits=14, decimal_places=2)
+    orders = models.IntegerField()
+    active_months = models.IntegerField()
+    first_order_at = models.DateTimeField(null=True)
+    last_order_at = models.DateTimeField(null=True)
+    tenure_days = models.IntegerField()
+    days_since_last_order = models.IntegerField(null=True)
+    median_gap_days = models.DecimalField(max_digits=8, decimal_places=1, null=True)
+    categories = models.IntegerField()
+    new_products = models.IntegerField()
+    complaints = models.IntegerField()
+    rejected_complaints = models.IntegerField()
+    compensation_share = models.DecimalField(max_digits=10, decimal_places=4)

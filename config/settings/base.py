@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "core",
     "customers",
     "tiering",
+    "dashboard",
     "promotions",
 ]
 
@@ -112,9 +113,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker started before Redis waits for it
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE = {
-    "nightly-retier": {"task": "tiering.tasks.nightly_retier", "schedule": crontab(hour=2, minute=0)},
-}
+# The nightly schedule is a PeriodicTask row (tiering migration 0004), edited in the admin.
 
 LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 LOGGING = {
@@ -125,3 +124,8 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 SILENCED_SYSTEM_CHECKS = ["models.W040"] if DATABASES["default"]["ENGINE"].endswith("sqlite3") else []  # covering indexes are PostgreSQL-only
+
+# Re-tier: customers per metrics range (one INSERT … SELECT each) and the Celery time limits (s).
+RETIER_RANGE_SIZE = env_int("RETIER_RANGE_SIZE", 250_000, minimum=1)
+RETIER_SOFT_TIME_LIMIT = 45 * 60
+RETIER_HARD_TIME_LIMIT = 50 * 60

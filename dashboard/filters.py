@@ -1,0 +1,81 @@
+"""The tier lists' filters. Every field maps to a URL parameter, so a filtered list is a link to share."""
+
+import datetime as dt
+
+import django_filters
+from django import forms
+from django.core.validators import RegexValidator
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils import timezone
+
+from core.roles import ACCOUNT_MANAGER
+from tiering.models import CustomerMetrics, TierChange
+
+def account_managers(request=None):
+    return get_user_model().objects.filter(groups__name=ACCOUNT_MANAGER).order_by("first_name", "last_name", "username")
+
+class CustomerFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search", widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email or id"}))
+    manager = django_filters.ModelChoiceFilter(
+        queryset=account_managers, field_name="customer__account_manager", label="Account manager", empty_label="Anyone"
+    )
+    mine = django_filters.BooleanFilter(method="only_mine", label="Only my customers", widget=forms.CheckboxInput)
+    min_margin = django_filters.NumberFilter(field_name="net_margin", lookup_expr="gte", label="Net margin from", widget=forms.NumberInput(attrs={"placeholder": "min", "step": "any"}))
+    max_margin = django_filters.NumberFilter(field_name="net_margin", lookup_expr="lte", label="Net margin to", widget=forms.NumberInput(attrs={"placeholder": "max", "step": "any"}))
+    min_revenue = django_filters.NumberFilter(field_name="revenue", lookup_expr="gte", label="Revenue from", widget=forms.NumberInput(attrs={"placeholder": "min", "step": "any"}))
+    max_revenue = django_filters.NumberFilter(field_name="revenue", lookup_expr="lte", label="Revenue to", widget=forms.NumberInput(attrs={"placeholder": "max", "step": "any"}))
+    last_order_from = django_filters.DateFilter(method="last_order_on_or_after", label="Last order from", widget=forms.DateInput(attrs={"type": "date"}))
+    last_order_to = django_filters.DateFilter(method="last_order_on_or_before", label="Last order to", widget=forms.DateInput(attrs={"type": "date"}))
+    run = django_filters.NumberFilter(method="moved_in_run", label="Moved in run")
+    moved_from = django_filters.CharFilter(method="noop", label="Moved from tier", validators=[RegexValidator(r"^(new|\d+)$", "Enter a tier level or “new”.")])
+    moved_to = django_filters.NumberFilter(method="noop", label="Moved to tier")
+
+    class Meta:
+        model = CustomerMetrics
+        fields: list[str] = []
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.form.fields["manager"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+    def search(self, queryset, name, value):
+        # An exact external id uses its unique index; name and email are substring matches.
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(customer__external_id__iexact=value) | Q(customer__name__icontains=value) | Q(customer__email__icontains=value)
+        )
+
+    def only_mine(self, queryset, name, value):
+        return queryset.filter(customer__account_manager=self.user) if value and self.user else queryset
+
+    # Compare the timestamp against day bounds (not `__date`) so the last_order_at index serves it.
+    def last_order_on_or_after(self, queryset, name, value):
+        return queryset.filter(last_order_at__gte=_start_of(value))
+
+    def last_order_on_or_before(self, queryset, name, value):
+        return queryset.filter(last_order_at__lt=_start_of(value + dt.timedelta(days=1)))
+
+    def moved_in_run(self, queryset, name, value):
+        """Customers with a tier change in that run, optionally from and to given tiers (the matrix links)."""
+        changes = TierChange.objects.filter(run_id=value)
+        data = self.form.cleaned_data
+        if data.get("moved_from") == "new":  # a first placement: the run's "new->N" cell
+            changes = changes.filter(from_tier__isnull=True)
+        elif data.get("moved_from"):
+            changes = changes.filter(from_tier=int(data["moved_from"]))
+        if data.get("moved_to") is not None:
+            changes = changes.filter(to_tier=data["moved_to"])
+        return queryset.filter(customer_id__in=changes.values("customer_id"))
+
+    def noop(self, queryset, name, value):
+        return queryset  # read by moved_in_run
+
+    def is_filtered(self) -> bool:
+        return any(v not in (None, "", False) for v in self.form.cleaned_data.values())
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))

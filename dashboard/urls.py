@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "dashboard"
+urlpatterns = [
+    path("tiers/", views.tier_list, name="tier_list"),
+    path("tiers/<int:level>/", views.tier_list, name="tier_list_level"),
+    path("customer/<int:pk>/", views.customer_detail, name="customer"),
+    path("customer/<int:pk>/changes/<int:change_id>/why/", views.change_why, name="change_why"),
+]

@@ -1,0 +1,198 @@
+"""Thin views over the selectors: the overview, the tier lists and the customer page.
+
+Who sees what: Admins and Account managers (permission tiering.view_customermetrics) see the
+overview, every tier list and every customer. Account managers see ALL customers, not only
+their own: PRODUCT.md has them browse customers by tier, and a colleague's customer is often
+the one to look at; "Only my customers" narrows a list to theirs. Marketing gets neither
+(403); "/" shows them a short page linking to the pages they may use (promotions).
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from core.context_processors import navigation
+from tiering.metrics import METRICS
+from tiering.models import TierChange
+from tiering.rules import decide, rules_from_ruleset
+
+from . import selectors
+from .filters import CustomerFilter
+from .params import PER_PAGE_CHOICES, clean_list_params
+from .tables import SORTABLE, CustomerTable, ordering
+from .formatting import currency, metric_value
+from .why import describe_groups, summary
+
+VIEW_METRICS = "tiering.view_customermetrics"
+HISTORY_LIMIT = 50  # a customer page shows at most this many tier changes
+HISTORY_INLINE_WHY = 8  # the why of older changes loads when opened (htmx): a long history stays fast
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.has_perm(VIEW_METRICS):
+        return overview(request)
+    # Marketing (or a user with no role yet): a short page with the pages they may use.
+    return render(request, "dashboard/no_pages.html", {"pages": navigation(request)["nav_items"]})
+
+
+@permission_required(VIEW_METRICS, raise_exception=True)
+def overview(request: HttpRequest) -> HttpResponse:
+    tiers = selectors.tiers_by_level()
+    run = selectors.latest_run()
+    succeeded = run if run and run.status == "succeeded" else selectors.last_succeeded_run()
+    pyramid = selectors.tier_pyramid(tiers=tiers, totals=selectors.tier_totals(run=succeeded))
+    context = {
+        "tiers": tiers,
+        "run": run,
+        "movement_run": succeeded,
+        "pyramid": pyramid,
+        "total_customers": sum(t.customers for t in pyramid),
+        "matrix": _movement_matrix(succeeded, levels=sorted(tiers)),
+        "chart_data": _chart_data(pyramid),
+    }
+    return render(request, "dashboard/overview.html", context)
+
+
+def _movement_matrix(run, *, levels: list[int]) -> dict | None:
+    """Rows "from" × columns "to" from the run's stored {"2->3": n} counts (no query)."""
+    if run is None:
+        return None
+    counts = {}
+    for key, n in (run.matrix or {}).items():
+        source, _, target = str(key).partition("->")
+        counts[(_level(source), _level(target))] = n
+    sources = [None] + levels if any(s is None for s, _ in counts) else levels
+    rows = [{"from": s, "cells": [{"to": t, "n": counts.get((s, t), 0)} for t in levels]} for s in sources]
+    moved = run.moved if run.moved else sum(n for (s, t), n in counts.items() if s is not None and s != t)
+    new = sum(n for (s, _), n in counts.items() if s is None)
+    return {"levels": levels, "rows": rows, "moved": moved, "new": new}
+
+
+def _level(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdigit() else None
+
+
+def _chart_data(pyramid) -> dict:
+    """Shares in percent for the chart; the template writes them with json_script."""
+    return {
+            "levels": [t.level for t in pyramid],
+            "names": [t.name for t in pyramid],
+            "customers": [round(t.customers_share * 100, 1) for t in pyramid],
+            "revenue": [round(t.revenue_share * 100, 1) for t in pyramid],
+            "margin": [round(t.margin_share * 100, 1) for t in pyramid],
+    }
+
+
+@permission_required(VIEW_METRICS, raise_exception=True)
+def tier_list(request: HttpRequest, level: int | None = None) -> HttpResponse:
+    tiers = selectors.tiers_by_level()
+    if level is not None and level not in tiers:
+        raise Http404("No such tier")
+    params = clean_list_params(request.GET, sortable=SORTABLE)
+    filterset = _valid_filterset(request, params.problems)
+    rows = filterset.qs if level is None else filterset.qs.filter(tier=level)
+    order = ordering(params.sort)
+    page = selectors.page_of_customers(rows, order=order, number=params.page, size=params.per_page)
+    if not page.rows and page.number > 1:
+        params.problems.append(f"There is no page {params.page} for this list; showing the first page.")
+        page = selectors.page_of_customers(rows, order=order, number=1, size=params.per_page)
+    for problem in params.problems:
+        messages.warning(request, problem)
+    # The rows come already sorted and cut to the page; the table only draws them (and its
+    # header links, which flip the sort and keep every other parameter).
+    # On one tier's list every badge would be the same: the column goes.
+    table = CustomerTable(page.rows, tiers=tiers, order_by=params.sort, exclude=("tier",) if level else ())
+    context = {
+        "page": page,
+        "tiers": tiers,
+        "level": level,
+        "tier": tiers.get(level),
+        "table": table,
+        "filter": filterset,
+        "filtered": filterset.is_filtered(),
+        "params": params,
+        "per_page_choices": PER_PAGE_CHOICES,
+        "currency": currency(),
+        "known_total": None if filterset.is_filtered() else _known_total(level),
+    }
+    return render(request, "dashboard/tier_list.html", context)
+
+
+def _valid_filterset(request, problems: list[str]) -> CustomerFilter:
+    """The filters with every invalid value dropped (and named in a message), never an error page."""
+    data = request.GET.copy()
+    filterset = CustomerFilter(data, queryset=selectors.customer_rows(), request=request, user=request.user)
+    if filterset.is_valid():
+        return filterset
+    for name, errors in filterset.form.errors.items():
+        label = filterset.form.fields[name].label if name in filterset.form.fields else name
+        problems.append(f"Ignored {label} “{data.get(name)}”: {' '.join(errors)}")
+        data.pop(name, None)
+    return CustomerFilter(data, queryset=selectors.customer_rows(), request=request, user=request.user)
+
+
+def _known_total(level: int | None) -> int | None:
+    """An unfiltered list's size from the last run's per-tier counts: no COUNT(*) over 1M rows."""
+    run = selectors.last_succeeded_run()
+    if run is None or not run.counts:
+        return None
+    counts = {int(k): v for k, v in run.counts.items() if str(k).isdigit()}
+    return counts.get(level, 0) if level is not None else sum(counts.values())
+
+
+@permission_required(["customers.view_customer", VIEW_METRICS], raise_exception=True)
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from customers.models import Customer
+
+    try:
+        customer = selectors.customer_for_page(pk)
+    except Customer.DoesNotExist:
+        raise Http404("No such customer")
+    metrics = getattr(customer, "metrics", None)
+    tiers = selectors.tiers_by_level()
+    history = selectors.tier_history(customer=customer, limit=HISTORY_LIMIT)
+    context = {
+        "customer": customer,
+        "metrics": metrics,
+        "tiers": tiers,
+        "why": _why_now(metrics),
+        "history": [
+            {"change": change, "why": describe_groups(change.why) if i < HISTORY_INLINE_WHY else None}
+            for i, change in enumerate(history)
+        ],
+        "orders": selectors.recent_orders(customer=customer),
+        "tickets": selectors.recent_tickets(customer=customer),
+        "metric_rows": _metric_rows(metrics),
+        "history_limit": HISTORY_LIMIT,
+    }
+    return render(request, "dashboard/customer.html", context)
+
+
+@permission_required(["customers.view_customer", VIEW_METRICS], raise_exception=True)
+def change_why(request: HttpRequest, pk: int, change_id: int) -> HttpResponse:
+    """The why of one past tier change, for the timeline's older entries (loaded when opened)."""
+    change = get_object_or_404(TierChange, pk=change_id, customer_id=pk)
+    context = {"groups": describe_groups(change.why), "tiers": selectors.tiers_by_level(), "verb": "was", "small": True}
+    return render(request, "dashboard/_why_groups.html", context)
+
+
+def _why_now(metrics) -> dict | None:
+    """Each condition of the rule set in force against this customer's metrics, tier by tier."""
+    if metrics is None:
+        return None
+    ruleset = selectors.ruleset_in_force()
+    if ruleset is None:
+        return {"ruleset": None, "groups": []}
+    rules = rules_from_ruleset(ruleset)
+    decision = decide({name: getattr(metrics, name) for name in METRICS}, rules)
+    groups = describe_groups(decision.why())
+    text = summary(groups=groups, decided=decision.level, held=metrics.tier, below_runs=metrics.below_runs)
+    return {"ruleset": ruleset, "groups": groups, "level": decision.level, "summary": text}
+
+
+def _metric_rows(metrics) -> list[dict]:
+    if metrics is None:
+        return []
+    return [{"label": m.label, "help": m.help, "value": metric_value(name, getattr(metrics, name))} for name, m in METRICS.items()]

@@ -1,0 +1,99 @@
+"""A real browser walks the dashboard: sign in → overview → a tier list → filter → a customer.
+
+Debian's Chromium is launched by path (never `playwright install`). Playwright's sync API runs an
+event loop in this thread, so Django's async-safety check must be told it is fine here.
+"""
+
+import datetime as dt
+import os
+from decimal import Decimal
+
+import pytest
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from tests.factories import CustomerFactory, CustomerMetricsFactory  # noqa: E402
+from customers.models import Customer  # noqa: E402
+from tiering.models import RetierRun, TierChange  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+
+# serialized_rollback: the flush after a transactional test would otherwise drop the roles and
+# tiers that migrations created, and every later test needs them.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def restore_migration_rows_afterwards(django_db_setup, django_db_blocker):
+    """A transactional test ends with a flush, and Django restores the serialized rows only at the
+    start of the next such test: put the roles and tiers back now, or the next session
+    (--reuse-db) starts without them."""
+    yield
+    from django.db import connection
+
+    contents = getattr(connection, "_test_serialized_contents", None)
+    if contents:
+        with django_db_blocker.unblock():
+            connection.creation.deserialize_db_from_string(contents)
+
+
+@pytest.fixture
+def browser_page():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        yield page
+        browser.close()
+        assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def customers(make_user):
+    manager = make_user("Account manager", username="amira", first_name="Amira")
+    for i, (tier, margin) in enumerate([(3, "9000"), (3, "7000"), (2, "800"), (2, "120"), (1, "-40")]):
+        customer = CustomerFactory(name=f"Customer {i} tier {tier}", account_manager=manager if i % 2 == 0 else None)
+        CustomerMetricsFactory(customer=customer, tier=tier, revenue=Decimal(margin) + 500, cost=Decimal(500), net_margin=Decimal(margin))
+    run = RetierRun.objects.create(as_of="2026-11-01", status="succeeded", counts={"1": 1, "2": 2, "3": 2}, matrix={"2->3": 1})
+    why = {"tier": 2, "version": 1, "groups": [{"level": 2, "match": "all", "held": True, "conditions": [
+        {"metric": "orders", "op": "gte", "threshold": "2", "value": "5", "held": True}]}]}
+    walked_to = Customer.objects.get(name="Customer 2 tier 2")
+    for day in range(1, 11):  # more changes than the page explains inline
+        TierChange.objects.create(customer=walked_to, run=run, from_tier=1, to_tier=2, why=why,
+                                  changed_at=dt.datetime(2026, 1, day, tzinfo=dt.timezone.utc))
+    return manager
+
+
+def test_an_account_manager_walks_from_sign_in_to_a_customer(live_server, browser_page, customers):
+    page = browser_page
+    page.goto(live_server.url + "/")
+    page.get_by_label("Username").fill("amira")
+    page.get_by_label("Password").fill("pw")
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.locator("#share-table")).to_contain_text("40.0 %")
+    page.wait_for_function("() => window.Chart && Object.keys(Chart.instances).length === 1")
+
+    page.get_by_role("link", name="Loyal").first.click()
+    expect(page.get_by_role("heading", name="Loyal")).to_be_visible()
+    expect(page.locator("table.customers tbody tr")).to_have_count(2)
+
+    page.get_by_label("Net margin from").fill("500")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("table.customers tbody tr")).to_have_count(1)
+    assert "min_margin=500" in page.url
+
+    page.get_by_role("link", name="Customer 2 tier 2").click()
+    expect(page.get_by_role("heading", name="Customer 2 tier 2")).to_be_visible()
+    expect(page.get_by_role("heading", name="Why this tier")).to_be_visible()
+    expect(page.locator("#followups")).to_contain_text("No follow-ups yet")
+
+    page.get_by_text("2 earlier changes").click()
+    older = page.locator("details[hx-get]").first
+    older.locator("summary").click()  # htmx fetches the why of that change when it opens
+    expect(older).to_contain_text("Orders was 5; needs at least 2.")
