@@ -197,9 +197,6 @@ class _CustomerMaker:
         self.cat_index = {name: i for i, name in enumerate(catalogue.categories)}
         self.consumables = [self.cat_index[c] for c in words.CONSUMABLES]
         self.equipment = [self.cat_index[c] for c in words.EQUIPMENT]
-        self.new_categories = [
-            i for i, launches in enumerate(catalogue.launches) if launches[0] > self.today - 365
-        ]
 
     def chunk(self, *, first_id: int, size: int) -> Chunk:
         deck = [kind for kind, n in ARCHETYPE_DECK for _ in range(n)]
