@@ -509,6 +509,7 @@ def seed_demo(*, customers: int, seed: int, today: dt.date, reset: bool = False,
                     counts[name] += chunk.size(table)
                 if progress:
                     progress(counts)
+    writer.settle()
     return SeedResult(counts=counts, users=[(u, g, p) for u, g, p, *_ in DEMO_USERS],
                       rebuild_seconds=writer.rebuild_seconds)
 
