@@ -235,7 +235,7 @@ class _CustomerMaker:
         end = stop if stop is not None else self.today - rng.randint(0, 20)
         start = end - rng.randint(1100, 2500)
         prefs = rng.sample(self.consumables, 3) + [rng.choice(self.equipment)]
-        days = self._days(start, end, rng.uniform(30, 50))
+        days = self._days(start, end, rng.uniform(30, 50), min_span=800)
         next_growth = start + 365
         margin = 0
         for n, day in enumerate(days):
@@ -271,7 +271,7 @@ class _CustomerMaker:
         prefs = rng.sample(self.consumables, rng.randint(2, 3)) * 3 + [rng.choice(self.equipment)]
         margin = 0
         # They come back time after time, every one to four months.
-        for day in self._days(end - span, end, rng.uniform(40, 110)):
+        for day in self._days(end - span, end, rng.uniform(40, 110), min_span=300):
             extra = None
             if stop is not None and day > stop - 60 and rng.random() < 0.15:
                 extra = self._lifetime_extra(day, churn_story=True)
@@ -285,7 +285,7 @@ class _CustomerMaker:
         rng = self.rng
         end = self.today - rng.randint(0, 60)
         prefs = rng.sample(self.consumables, 2)
-        days = self._days(end - rng.randint(250, 1000), end, rng.uniform(60, 140))
+        days = self._days(end - rng.randint(250, 1000), end, rng.uniform(60, 140), min_span=250)
         return sum(self._order(cid, day, prefs, lines=(1, 2), qty=(1, 3)) for day in days)
 
     def _orders_occasional(self, cid: int) -> int:
@@ -305,9 +305,17 @@ class _CustomerMaker:
         self._first_order_day = None
         return 0
 
-    def _days(self, start: int, end: int, gap: float) -> list[int]:
-        """Order days from start to end, about `gap` days apart (scaled by the frequency)."""
-        gap = max(1.0, gap / self.freq)
+    def _days(self, start: int, end: int, gap: float, *, min_span: int = 0) -> list[int]:
+        """Order days from start to end, about `gap` days apart.
+
+        Asked for fewer lines than natural (benchmarks), a customer's history is shortened rather
+        than thinned, down to min_span days: the last twelve months, which the rules read, keep
+        the demo's rhythm, so tiers come out in similar shares at any size.
+        """
+        if self.freq < 1:
+            start = end - max(min_span, int((end - start) * self.freq))
+        else:
+            gap /= self.freq
         rng, days, day = self.rng, [], start
         while day <= end:
             days.append(day)
