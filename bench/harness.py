@@ -35,6 +35,7 @@ class Context:
     seed: int = 1
     options: dict[str, str] = field(default_factory=dict)  # from --set name=value
     python: str = sys.executable
+    last_output: list[str] = field(default_factory=list)  # last lines the last measured command printed
 
     @property
     def env(self) -> dict[str, str]:
@@ -54,7 +55,8 @@ class Context:
 
     def measure_subprocess(self, cmd: list[str]) -> tuple[float, float]:
         """Run cmd in a fresh child; return (wall seconds, peak RSS in MB). Raises CommandFailed."""
-        return measure_subprocess(cmd, env=self.env, cwd=ROOT)
+        self.last_output = []
+        return measure_subprocess(cmd, env=self.env, cwd=ROOT, output=self.last_output)
 
     def connect(self):
         import psycopg
@@ -62,7 +64,7 @@ class Context:
         return psycopg.connect(self.database_url, autocommit=True)
 
 
-def measure_subprocess(cmd: list[str], *, env=None, cwd=ROOT) -> tuple[float, float]:
+def measure_subprocess(cmd: list[str], *, env=None, cwd=ROOT, output: list | None = None) -> tuple[float, float]:
     """Wall time and peak RSS (via /usr/bin/time) of one command; its output goes to stderr.
 
     stdout of the harness is kept for the JSON report alone, so the child's output is relayed to
@@ -79,6 +81,8 @@ def measure_subprocess(cmd: list[str], *, env=None, cwd=ROOT) -> tuple[float, fl
                 sys.stderr.write(line)
                 tail.append(line.rstrip())
         seconds = time.monotonic() - started
+        if output is not None:
+            output.extend(tail)
         if child.returncode != 0:
             raise CommandFailed(f"{' '.join(cmd)} exited with status {child.returncode}: " + " | ".join(tail))
         rss_text = rss_file.read().strip().splitlines()
