@@ -36,7 +36,8 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tb_bench"
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    # Its own variable, never DATABASE_URL: the benchmark drops and recreates this database.
+    database_url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
     report = {"started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "machine": machine_info(database_url), "setup": {}, "sizes": {}, "sections": {}}
     say(f"bench: fresh database {urlparse(database_url).path.lstrip('/')}")
@@ -142,7 +143,7 @@ def _maintenance_url(database_url: str) -> str:
 def _database_name(database_url: str) -> str:
     name = urlparse(database_url).path.lstrip("/")
     if not name or not name.replace("_", "").isalnum():
-        raise SystemExit(f"DATABASE_URL={database_url!r}: the benchmark needs a plain database name it may drop")
+        raise SystemExit(f"BENCH_DATABASE_URL={database_url!r}: the benchmark needs a plain database name it may drop")
     return name
 
 

@@ -12,7 +12,7 @@ from tests.bench.test_bench_run import ROOT, bench_database_url
 
 @pytest.mark.bench
 def test_the_export_section_compares_the_export_with_a_bare_copy_of_the_same_rows(tmp_path):
-    env = {**os.environ, "DATABASE_URL": bench_database_url()}
+    env = {**os.environ, "BENCH_DATABASE_URL": bench_database_url()}
     done = subprocess.run(
         [sys.executable, "bench/run.py", "--customers", "300", "--sections", "export",
          "--set", "export_repeats=2", "--output", str(tmp_path / "result.json")],
