@@ -99,8 +99,7 @@ _DIALECTS = {
 # PostgreSQL's ordered-set aggregate ignores the NULL gap of each customer's first day.
 _HISTORY_POSTGRESQL = """
 history AS (
-    SELECT customer_id, MIN(first_at) AS first_order_at, MAX(last_at) AS last_order_at,
-           MIN(day) AS first_day, MAX(day) AS last_day,
+    SELECT customer_id, MIN(placed_at) AS first_order_at, MAX(placed_at) AS last_order_at,
            round(CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS numeric), 1) AS median_gap
     FROM gaps GROUP BY customer_id
 )"""
@@ -117,23 +116,20 @@ medians AS (
     WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY customer_id
 ),
 history AS (
-    SELECT g.customer_id, MIN(g.first_at) AS first_order_at, MAX(g.last_at) AS last_order_at,
-           MIN(g.day) AS first_day, MAX(g.day) AS last_day, MAX(m.median_gap) AS median_gap
+    SELECT g.customer_id, MIN(g.placed_at) AS first_order_at, MAX(g.placed_at) AS last_order_at,
+           MAX(m.median_gap) AS median_gap
     FROM gaps g LEFT JOIN medians m ON m.customer_id = g.customer_id GROUP BY g.customer_id
 )"""
 
 _METRICS_SQL = """
-WITH days AS (
-    -- all time up to as_of: one row per customer and order day (index-only over lines)
-    SELECT l.customer_id, {day_l} AS day, MIN(l.placed_at) AS first_at, MAX(l.placed_at) AS last_at
+WITH gaps AS (
+    -- all time up to as_of, lines in the covering index's order (customer, placed_at), no sort:
+    -- the day gap to the previous line; lines on the same day as the previous give 0, which
+    -- NULLIF drops, so what is left are the gaps between consecutive distinct order days.
+    SELECT l.customer_id, l.placed_at,
+           NULLIF({gap}, 0) AS gap
     FROM customers_orderline l
     WHERE l.customer_id BETWEEN %(lo)s AND %(hi)s AND l.placed_at < %(end)s
-    GROUP BY l.customer_id, {day_l}
-),
-gaps AS (
-    SELECT customer_id, day, first_at, last_at,
-           {gap} AS gap
-    FROM days
 ),
 {history},
 bought AS (
@@ -162,7 +158,7 @@ joined AS (
            COALESCE(b.orders, 0) AS orders, COALESCE(b.active_months, 0) AS active_months,
            COALESCE(b.categories, 0) AS categories, COALESCE(b.new_products, 0) AS new_products,
            COALESCE(t.complaints, 0) AS complaints, COALESCE(t.rejected, 0) AS rejected,
-           h.first_order_at, h.last_order_at, h.first_day, h.last_day, h.median_gap
+           h.first_order_at, h.last_order_at, {first_day} AS first_day, {last_day} AS last_day, h.median_gap
     FROM customers_customer c
     LEFT JOIN bought b ON b.customer_id = c.id
     LEFT JOIN history h ON h.customer_id = c.id
@@ -198,9 +194,13 @@ def metrics_select_sql(vendor: str | None = None) -> str:
     d = _DIALECTS["postgresql" if (vendor or connection.vendor) == "postgresql" else "sqlite"]
     as_of_date = d["date_param"]
     return _METRICS_SQL.format(
-        day_l=d["day"].format(col="l.placed_at"),
         month_l=d["month"].format(col="l.placed_at"),
-        gap=d["days_between"].format(later="day", earlier="LAG(day) OVER (PARTITION BY customer_id ORDER BY day)"),
+        gap=d["days_between"].format(
+            later=d["day"].format(col="l.placed_at"),
+            earlier=d["day"].format(col="LAG(l.placed_at) OVER (PARTITION BY l.customer_id ORDER BY l.placed_at)"),
+        ),
+        first_day=d["day"].format(col="h.first_order_at"),
+        last_day=d["day"].format(col="h.last_order_at"),
         history=_HISTORY_POSTGRESQL if d is _DIALECTS["postgresql"] else _HISTORY_SQLITE,
         greatest_tenure=d["greatest"].format(
             a="0",
