@@ -258,22 +258,40 @@ def _streaming_cursor():
 
 
 def _write_metrics(*, decided: str, params: list, now) -> None:
-    """Upsert every customer's metrics and tier, skipping rows where nothing changed."""
-    columns = ["customer_id", *_METRIC_COLUMNS, "tier", "tier_since", "below_runs"]
-    kept = [*_METRIC_COLUMNS, "tier", "below_runs"]
+    """Write every customer's metrics and tier, skipping rows where nothing changed.
+
+    PostgreSQL: one MERGE (a hash join, rows updated in place; rows whose indexed columns did
+    not change can be HOT updates thanks to fillfactor 80). SQLite: INSERT … ON CONFLICT.
+    """
     t = "tiering_customermetrics"
+    kept = [*_METRIC_COLUMNS, "tier", "below_runs"]
+    columns = ["customer_id", *_METRIC_COLUMNS, "tier", "tier_since", "below_runs"]
+    values = ", ".join(["d.customer_id", *(f"d.{c}" for c in _METRIC_COLUMNS), "d.new_tier", "%s", "d.new_below"])
+    fresh = {**{c: f"d.{c}" for c in _METRIC_COLUMNS}, "tier": "d.new_tier", "below_runs": "d.new_below"}
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    if connection.vendor == "postgresql":
+        changed = " OR ".join(f"m.{c} IS DISTINCT FROM {fresh[c]}" for c in kept)
+        sets = ", ".join(f"{c} = {fresh[c]}" for c in kept)
+        sql = f"""
+            MERGE INTO {t} m USING ({decided}) d ON m.customer_id = d.customer_id
+            WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets},
+                tier_since = CASE WHEN m.tier = d.new_tier THEN m.tier_since ELSE %s END
+            WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({values})
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, stamp, stamp])
+        return
     changed = " OR ".join(f"{t}.{c} IS DISTINCT FROM excluded.{c}" for c in kept)
     sets = ", ".join(f"{c} = excluded.{c}" for c in kept)
     sql = f"""
         INSERT INTO {t} ({', '.join(columns)})
-        SELECT d.customer_id, {', '.join(f'd.{c}' for c in _METRIC_COLUMNS)}, d.new_tier, %s, d.new_below
-        FROM ({decided}) d WHERE 1 = 1
+        SELECT {values} FROM ({decided}) d WHERE 1 = 1
         ON CONFLICT (customer_id) DO UPDATE SET {sets},
             tier_since = CASE WHEN {t}.tier = excluded.tier THEN {t}.tier_since ELSE excluded.tier_since END
         WHERE {changed}
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), *params])
+        cursor.execute(sql, [stamp, *params])
 
 
 # --- run record ----------------------------------------------------------------------------------
