@@ -67,6 +67,13 @@ DEFAULT_WINDOW_MONTHS = 12
 #   with outcome "rejected".
 # - compensation_share = compensation / revenue (4 places); 0 with neither, 1 with compensation but
 #   no revenue; capped at 999999 so a tiny revenue cannot overflow the column.
+#
+# How: one INSERT … SELECT per range of customer ids. Order lines are read twice inside it, both
+# set-based: all time in the covering index's (customer, placed_at) order with one lag() for the
+# gaps (no sort), and the window's lines joined to their products for the window's sums and
+# distinct counts. Tickets are read once. Customers come from customers_customer, so a customer
+# with no order or ticket still gets a row. The same SQL runs on SQLite except for the few
+# dialect pieces below (dates, and the median, which SQLite computes with ROW_NUMBER()).
 
 
 STAGE_COLUMNS = [
