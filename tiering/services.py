@@ -117,10 +117,26 @@ def mark_dead_runs_failed() -> int:
 
 
 def reap_dead_runs() -> None:
-    """For the Runs page: a run shown as running whose lock is free is marked failed."""
-    if RetierRun.objects.filter(status=RetierRun.Status.RUNNING).exists():
-        with single_flight():  # taking the lock reaps; a live run keeps it, and nothing happens
-            pass
+    """For the Runs page: a run shown as running while nobody holds the lock is marked failed.
+
+    It only looks at the lock (pg_locks), never takes it, so a page load cannot make a run that
+    starts at that moment be skipped. A run is recorded as running only while its lock is held.
+    """
+    if not RetierRun.objects.filter(status=RetierRun.Status.RUNNING).exists():
+        return
+    if connection.vendor != "postgresql":
+        _sqlite_guard()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = 0 AND objid = %s AND objsubid = 1"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+            [RETIER_LOCK_KEY],
+        )
+        held = cursor.fetchone()[0]
+    if not held:
+        mark_dead_runs_failed()
 
 
 # --- phase 1: metrics per range --------------------------------------------------------------
