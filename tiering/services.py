@@ -170,26 +170,38 @@ def _set_progress(run: RetierRun, *, step: str, done: int, total: int) -> None:
 _METRIC_COLUMNS = ["as_of", *METRICS, "first_order_at", "last_order_at"]
 
 
-def _decided_sql(*, run: RetierRun, rules) -> tuple[str, list]:
-    """One row per staged customer: their fresh metrics, old tier, the tier they get, below_runs.
+def _staged_sql(*, run: RetierRun, rules) -> tuple[str, list]:
+    """The run's staged metrics with the tier the rules give (`rule_tier`), aliased as r."""
+    expression, params = tier_sql(rules, column=lambda name: f"s.{name}")
+    sql = f"(SELECT s.*, {expression} AS rule_tier FROM tiering_metricsstage s WHERE s.run_id = %s) r"
+    return sql, [*params, run.pk]
+
+
+def _grace_sql(rules) -> tuple[str, str]:
+    """SQL for the tier a customer gets and their new below_runs, over r (staged) and m (metrics).
 
     Grace: a customer the rules place below their tier counts one more run below (only once per
     as_of date, so re-running a day is idempotent) and drops to the rules' tier once that count
-    exceeds grace_runs. Upgrades and first placements take effect at once.
+    exceeds grace_runs. Upgrades and first placements (no m row) take effect at once.
     """
-    expression, params = tier_sql(rules, column=lambda name: f"s.{name}")
+    grace = int(getattr(rules, "grace_runs", 0) or 0)  # an int, safe to inline
     below = "CASE WHEN m.below_runs = 0 OR r.as_of > m.as_of THEN m.below_runs + 1 ELSE m.below_runs END"
-    keep_tier = f"(m.customer_id IS NOT NULL AND r.rule_tier < m.tier AND {below} <= %s)"
+    keep_tier = f"(m.customer_id IS NOT NULL AND r.rule_tier < m.tier AND {below} <= {grace})"
+    new_tier = f"CASE WHEN {keep_tier} THEN m.tier ELSE r.rule_tier END"
+    new_below = f"CASE WHEN {keep_tier} THEN {below} ELSE 0 END"
+    return new_tier, new_below
+
+
+def _decided_sql(*, run: RetierRun, rules) -> tuple[str, list]:
+    """One row per staged customer: their fresh metrics, old tier, the tier they get, below_runs."""
+    staged, params = _staged_sql(run=run, rules=rules)
+    new_tier, new_below = _grace_sql(rules)
     columns = ", ".join(f"r.{c}" for c in ["customer_id", *_METRIC_COLUMNS])
     sql = f"""
-        SELECT {columns}, m.tier AS old_tier, r.rule_tier,
-               CASE WHEN {keep_tier} THEN m.tier ELSE r.rule_tier END AS new_tier,
-               CASE WHEN {keep_tier} THEN {below} ELSE 0 END AS new_below
-        FROM (SELECT s.*, {expression} AS rule_tier FROM tiering_metricsstage s WHERE s.run_id = %s) r
-        LEFT JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
+        SELECT {columns}, m.tier AS old_tier, r.rule_tier, {new_tier} AS new_tier, {new_below} AS new_below
+        FROM {staged} LEFT JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
     """
-    grace = int(getattr(rules, "grace_runs", 0) or 0)
-    return sql, [grace, grace, *params, run.pk]  # in the order the %s appear
+    return sql, params
 
 
 def _apply(*, run: RetierRun, rules) -> None:
@@ -199,7 +211,7 @@ def _apply(*, run: RetierRun, rules) -> None:
         if not run.dry_run:
             now = timezone.now()
             _record_changes(run=run, rules=rules, decided=decided, params=params, now=now)
-            _write_metrics(decided=decided, params=params, now=now)
+            _write_metrics(run=run, rules=rules, decided=decided, params=params, now=now)
             retier_applied.send(sender=RetierRun, run=run, as_of=run.as_of)
         _clear_stage()
         run.counts, run.matrix, run.moved = counts, matrix, moved
@@ -273,30 +285,21 @@ def _streaming_cursor():
             yield cursor
 
 
-def _write_metrics(*, decided: str, params: list, now) -> None:
+def _write_metrics(*, run: RetierRun, rules, decided: str, params: list, now) -> None:
     """Write every customer's metrics and tier, skipping rows where nothing changed.
 
-    PostgreSQL: one MERGE (a hash join, rows updated in place; rows whose indexed columns did
-    not change can be HOT updates thanks to fillfactor 80). SQLite: INSERT … ON CONFLICT.
+    PostgreSQL: one MERGE of the staged rows into the metrics (one join; rows whose indexed
+    columns did not change can be HOT updates thanks to fillfactor 80). SQLite: INSERT … ON
+    CONFLICT over the decided rows.
     """
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    if connection.vendor == "postgresql":
+        _merge_metrics(run=run, rules=rules, stamp=stamp)
+        return
     t = "tiering_customermetrics"
     kept = [*_METRIC_COLUMNS, "tier", "below_runs"]
     columns = ["customer_id", *_METRIC_COLUMNS, "tier", "tier_since", "below_runs"]
     values = ", ".join(["d.customer_id", *(f"d.{c}" for c in _METRIC_COLUMNS), "d.new_tier", "%s", "d.new_below"])
-    fresh = {**{c: f"d.{c}" for c in _METRIC_COLUMNS}, "tier": "d.new_tier", "below_runs": "d.new_below"}
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    if connection.vendor == "postgresql":
-        changed = " OR ".join(f"m.{c} IS DISTINCT FROM {fresh[c]}" for c in kept)
-        sets = ", ".join(f"{c} = {fresh[c]}" for c in kept)
-        sql = f"""
-            MERGE INTO {t} m USING ({decided}) d ON m.customer_id = d.customer_id
-            WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets},
-                tier_since = CASE WHEN m.tier = d.new_tier THEN m.tier_since ELSE %s END
-            WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({values})
-        """
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, stamp, stamp])
-        return
     changed = " OR ".join(f"{t}.{c} IS DISTINCT FROM excluded.{c}" for c in kept)
     sets = ", ".join(f"{c} = excluded.{c}" for c in kept)
     sql = f"""
@@ -308,6 +311,24 @@ def _write_metrics(*, decided: str, params: list, now) -> None:
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [stamp, *params])
+
+
+def _merge_metrics(*, run: RetierRun, rules, stamp) -> None:
+    staged, params = _staged_sql(run=run, rules=rules)
+    new_tier, new_below = _grace_sql(rules)
+    fresh = {**{c: f"r.{c}" for c in _METRIC_COLUMNS}, "tier": new_tier, "below_runs": new_below}
+    changed = " OR ".join(f"m.{c} IS DISTINCT FROM {value}" for c, value in fresh.items())
+    sets = ", ".join(f"{c} = {value}" for c, value in fresh.items())
+    columns = ["customer_id", *_METRIC_COLUMNS, "tier", "tier_since", "below_runs"]
+    values = ["r.customer_id", *(f"r.{c}" for c in _METRIC_COLUMNS), "r.rule_tier", "%s", "0"]
+    sql = f"""
+        MERGE INTO tiering_customermetrics m USING {staged} ON m.customer_id = r.customer_id
+        WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets},
+            tier_since = CASE WHEN m.tier = {new_tier} THEN m.tier_since ELSE %s END
+        WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join(values)})
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, stamp, stamp])
 
 
 # --- run record ----------------------------------------------------------------------------------
