@@ -62,8 +62,7 @@ def retier_all(*, as_of: dt.date, ruleset: RuleSet | None = None, dry_run: bool 
             return _finish(run, status=RetierRun.Status.SKIPPED, error="Another re-tier run was going; this one did nothing.")
         run = RetierRun.objects.create(**record)  # after the lock, so no one takes it for dead
         try:
-            if ruleset is None:
-                raise RetierError("No published rule set: publish one in the admin before re-tiering.")
+            _check_ruleset(ruleset, dry_run=dry_run)
             _stage_all_ranges(run)
             _apply(run=run, rules=rules_from_ruleset(ruleset))
         except BaseException as exc:
@@ -72,6 +71,14 @@ def retier_all(*, as_of: dt.date, ruleset: RuleSet | None = None, dry_run: bool 
     if not dry_run:
         _refresh_planner_statistics()
     return run
+
+
+def _check_ruleset(ruleset: RuleSet | None, *, dry_run: bool) -> None:
+    if ruleset is None:
+        raise RetierError("No published rule set: publish one in the admin before re-tiering.")
+    in_force = RuleSet.objects.filter(pk=ruleset.pk, status=RuleSet.Status.PUBLISHED).exists()  # as stored now
+    if not dry_run and not in_force:
+        raise RetierError(f"Rule set v{ruleset.version} is not the one in force: try it with a dry run, or publish it first.")
 
 
 # --- single flight ------------------------------------------------------------------------------
