@@ -23,6 +23,7 @@ Runs page shows what the dry run found; no customer's metrics or tier change.
 import datetime as dt
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from decimal import Decimal
 
@@ -150,12 +151,38 @@ def reap_dead_runs() -> None:
 
 
 def _stage_all_ranges(run: RetierRun) -> None:
+    """Metrics of every range into the stage; on PostgreSQL, RETIER_PARALLEL ranges at a time,
+    each on its own connection (the database then uses that many cores)."""
     _clear_stage()
-    ranges = customer_ranges(size=settings.RETIER_RANGE_SIZE)
-    for done, (lo, hi) in enumerate(ranges):
-        _set_progress(run, step="computing metrics", done=done, total=len(ranges))
-        compute_metrics_range(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi)
+    workers = settings.RETIER_PARALLEL if _can_run_ranges_in_threads() else 1
+    ranges = customer_ranges(size=settings.RETIER_RANGE_SIZE, at_least=workers)
+    _set_progress(run, step="computing metrics", done=0, total=len(ranges))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_compute_range_in_thread, run, lo, hi) for lo, hi in ranges]
+            for done, future in enumerate(as_completed(futures), start=1):
+                future.result()
+                _set_progress(run, step="computing metrics", done=done, total=len(ranges))
+    else:
+        for done, (lo, hi) in enumerate(ranges, start=1):
+            compute_metrics_range(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi)
+            _set_progress(run, step="computing metrics", done=done, total=len(ranges))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE tiering_metricsstage")  # the apply step's plans need real row counts
     _set_progress(run, step="applying tiers", done=len(ranges), total=len(ranges))
+
+
+def _can_run_ranges_in_threads() -> bool:
+    """Other connections see only committed rows: not inside a transaction (e.g. a test's)."""
+    return settings.RETIER_PARALLEL > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def _compute_range_in_thread(run: RetierRun, lo: int, hi: int) -> int:
+    try:
+        return compute_metrics_range(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi)
+    finally:
+        connection.close()  # this thread's own connection
 
 
 def _clear_stage() -> None:
