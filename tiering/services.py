@@ -323,7 +323,7 @@ def _write_metrics(*, run: RetierRun, rules, decided: str, params: list, now) ->
     """Write every customer's metrics and tier, skipping rows where nothing changed.
 
     PostgreSQL: one MERGE of the staged rows into the metrics (one join; rows whose indexed
-    columns did not change can be HOT updates thanks to fillfactor 80). SQLite: INSERT … ON
+    columns did not change are HOT updates: fillfactor 45, migration 0005). SQLite: INSERT … ON
     CONFLICT over the decided rows.
     """
     stamp = connection.ops.adapt_datetimefield_value(now)

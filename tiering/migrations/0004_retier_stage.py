@@ -2,7 +2,7 @@
 
 - tiering_metricsstage is UNLOGGED on PostgreSQL: scratch rows need no WAL or crash safety.
 - tiering_customermetrics gets fillfactor 80 so the nightly rewrite of metrics that are not indexed
-  (days since last order, tenure) can be a HOT update that leaves the tier-list indexes alone.
+  (days since last order, tenure) can be a HOT update that leaves the tier-list indexes alone (0005 gives it more room).
 - "Nightly re-tier" is a django-celery-beat PeriodicTask at 02:00, editable in the admin.
 """
 
