@@ -158,11 +158,14 @@ def _stage_all_ranges(run: RetierRun) -> None:
     ranges = customer_ranges(size=settings.RETIER_RANGE_SIZE, at_least=workers)
     _set_progress(run, step="computing metrics", done=0, total=len(ranges))
     if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
             futures = [pool.submit(_compute_range_in_thread, run, lo, hi) for lo, hi in ranges]
             for done, future in enumerate(as_completed(futures), start=1):
                 future.result()
                 _set_progress(run, step="computing metrics", done=done, total=len(ranges))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # on a failure, start no further range
     else:
         for done, (lo, hi) in enumerate(ranges, start=1):
             compute_metrics_range(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi)
