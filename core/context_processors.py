@@ -6,6 +6,7 @@ from django.urls import NoReverseMatch, reverse
 NAVIGATION = [
     ("Import data", "customers:import", "customers.import_data"),
     ("Runs", "tiering:runs", "tiering.view_retierrun"),
+    ("Tier rules", "admin:tiering_ruleset_changelist", "tiering.change_ruleset"),
 ]
 
 

@@ -23,21 +23,21 @@ from typing import Iterator
 from customers import demo_words as words
 
 CHUNK_CUSTOMERS = 5000  # a multiple of DECK_SIZE, so chunking never changes archetype shares
-ARCHETYPE_DECK = (
-    ("lifetime", 2),
-    ("former_lifetime", 2),
+ARCHETYPE_DECK = (  # loyal buyers are the bulk, lifetime ones a very small share (PRODUCT.md)
+    ("lifetime", 3),
+    ("former_lifetime", 3),
     ("complainer", 10),
-    ("loyal", 60),
-    ("former_loyal", 30),
-    ("occasional", 40),
-    ("one_time", 52),
+    ("loyal", 90),
+    ("former_loyal", 24),
+    ("occasional", 30),
+    ("one_time", 36),
     ("prospect", 4),
 )
 DECK_SIZE = sum(n for _, n in ARCHETYPE_DECK)
 # Average order lines per customer the archetypes produce at frequency 1.0 (measured on 100,000
 # customers); `lines_per_customer` scales the order frequency of repeat buyers from it.
-NATURAL_LINES_PER_CUSTOMER = 12.3
-REPEAT_SHARE_OF_LINES = 0.88  # lines from repeat buyers (scaled); the rest are one-off orders
+NATURAL_LINES_PER_CUSTOMER = 17.6
+REPEAT_SHARE_OF_LINES = 0.94  # lines from repeat buyers (scaled); the rest are one-off orders
 
 
 @dataclass(frozen=True)
@@ -190,15 +190,13 @@ class _CustomerMaker:
     def __init__(self, plan: Plan, catalogue: Catalogue, rng: random.Random):
         self.plan, self.cat, self.rng = plan, catalogue, rng
         self.order_no = self.ticket_no = 0
-        self.today = plan.today.toordinal()
+        # The newest data is from yesterday, as after a nightly import: nothing is placed later today.
+        self.today = plan.today.toordinal() - 1
         self.freq = plan.frequency
         self.out = Chunk()
         self.cat_index = {name: i for i, name in enumerate(catalogue.categories)}
         self.consumables = [self.cat_index[c] for c in words.CONSUMABLES]
         self.equipment = [self.cat_index[c] for c in words.EQUIPMENT]
-        self.new_categories = [
-            i for i, launches in enumerate(catalogue.launches) if launches[0] > self.today - 365
-        ]
 
     def chunk(self, *, first_id: int, size: int) -> Chunk:
         deck = [kind for kind, n in ARCHETYPE_DECK for _ in range(n)]
@@ -237,7 +235,7 @@ class _CustomerMaker:
         end = stop if stop is not None else self.today - rng.randint(0, 20)
         start = end - rng.randint(1100, 2500)
         prefs = rng.sample(self.consumables, 3) + [rng.choice(self.equipment)]
-        days = self._days(start, end, rng.uniform(25, 45))
+        days = self._days(start, end, rng.uniform(30, 50), min_span=800)
         next_growth = start + 365
         margin = 0
         for n, day in enumerate(days):
@@ -246,7 +244,7 @@ class _CustomerMaker:
                 prefs.append(rng.choice(launched or prefs))
                 next_growth += 365
             extra = self._lifetime_extra(day, story and n >= len(days) - 2)
-            margin += self._order(cid, day, prefs, lines=(2, 4), qty=(2, 12), extra=extra)
+            margin += self._order(cid, day, prefs, lines=(2, 4), qty=(4, 24), extra=extra)
         return margin
 
     def _lifetime_extra(self, day: int, churn_story: bool) -> int | None:
@@ -269,15 +267,15 @@ class _CustomerMaker:
     def _orders_loyal(self, cid: int, *, stop: int | None = None) -> int:
         rng = self.rng
         end = stop if stop is not None else self.today - rng.randint(0, 45)
-        span = rng.randint(400, 1800)
+        span = rng.randint(400, 1500)
         prefs = rng.sample(self.consumables, rng.randint(2, 3)) * 3 + [rng.choice(self.equipment)]
         margin = 0
-        # They come back time after time: 5 to 14 orders over their years, whatever the span.
-        for day in self._days(end - span, end, rng.uniform(span / 14, span / 5)):
+        # They come back time after time, every one to four months.
+        for day in self._days(end - span, end, rng.uniform(40, 110), min_span=300):
             extra = None
             if stop is not None and day > stop - 60 and rng.random() < 0.15:
                 extra = self._lifetime_extra(day, churn_story=True)
-            margin += self._order(cid, day, prefs, lines=(1, 3), qty=(1, 6), extra=extra)
+            margin += self._order(cid, day, prefs, lines=(1, 2), qty=(1, 6), extra=extra)
         return margin
 
     def _orders_former_loyal(self, cid: int) -> int:
@@ -287,7 +285,7 @@ class _CustomerMaker:
         rng = self.rng
         end = self.today - rng.randint(0, 60)
         prefs = rng.sample(self.consumables, 2)
-        days = self._days(end - rng.randint(250, 1000), end, rng.uniform(60, 140))
+        days = self._days(end - rng.randint(250, 1000), end, rng.uniform(60, 140), min_span=250)
         return sum(self._order(cid, day, prefs, lines=(1, 2), qty=(1, 3)) for day in days)
 
     def _orders_occasional(self, cid: int) -> int:
@@ -307,9 +305,17 @@ class _CustomerMaker:
         self._first_order_day = None
         return 0
 
-    def _days(self, start: int, end: int, gap: float) -> list[int]:
-        """Order days from start to end, about `gap` days apart (scaled by the frequency)."""
-        gap = max(1.0, gap / self.freq)
+    def _days(self, start: int, end: int, gap: float, *, min_span: int = 0) -> list[int]:
+        """Order days from start to end, about `gap` days apart.
+
+        Asked for fewer lines than natural (benchmarks), a customer's history is shortened rather
+        than thinned, down to min_span days: the last twelve months, which the rules read, keep
+        the demo's rhythm, so tiers come out in similar shares at any size.
+        """
+        if self.freq < 1:
+            start = end - max(min_span, int((end - start) * self.freq))
+        else:
+            gap /= self.freq
         rng, days, day = self.rng, [], start
         while day <= end:
             days.append(day)
@@ -348,11 +354,13 @@ class _CustomerMaker:
 
     def _line(self, lid: int, oid: int, cid: int, placed: str, product: DemoProduct, quantity: int) -> int:
         rnd = self.rng.random
-        if product.price_cents >= 100_000:
-            quantity = 1  # nobody buys five espresso machines at once
+        if product.price_cents >= 30_000:
+            quantity = 1  # machines, grinders and service plans come one at a time
         gross = product.price_cents * quantity
         cost = int(gross * (0.55 + 0.25 * rnd()))
-        amount = 0 if rnd() < 0.03 else int(gross * (0.9 + 0.1 * rnd()))  # some free items
+        # Some small items are given away (samples, goodwill); never a machine.
+        free = product.price_cents < 5000 and rnd() < 0.04
+        amount = 0 if free else int(gross * (0.9 + 0.1 * rnd()))
         self.out.lines.append(
             (str(lid), str(oid), str(product.id), str(cid), placed, str(quantity), _money(amount), _money(cost))
         )
@@ -405,7 +413,8 @@ def _identity(rng: random.Random) -> tuple[str, str, str]:
         domain = f"{_ascii(head + tail)}.example.com"
     else:
         company, domain = "", rng.choice(("mail.example.com", "post.example.net", "inbox.example.org"))
-    return f"{first} {last}", f"{_ascii(first)}.{_ascii(last)}{rng.randint(1, 99)}@{domain}", company
+    number = str(rng.randint(1, 99)) if rng.random() < 0.3 else ""
+    return f"{first} {last}", f"{_ascii(first)}.{_ascii(last)}{number}@{domain}", company
 
 
 _ASCII_CACHE: dict[str, str] = {}
@@ -467,6 +476,7 @@ class DemoDataExists(Exception):
 class SeedResult:
     counts: dict[str, int]
     users: list[tuple[str, str, str]]  # username, group, password
+    rebuild_seconds: float = 0.0
 
 
 def seed_demo(*, customers: int, seed: int, today: dt.date, reset: bool = False,
@@ -481,18 +491,19 @@ def seed_demo(*, customers: int, seed: int, today: dt.date, reset: bool = False,
     from customers.models import Customer, Order, OrderLine, Product, Ticket
 
     models = {"product": Product, "customer": Customer, "order": Order, "orderline": OrderLine, "ticket": Ticket}
-    existing = Customer.objects.count()
-    if (existing or Product.objects.exists()) and not reset:
+    existing, products = Customer.objects.count(), Product.objects.count()
+    if (existing or products) and not reset:
         raise DemoDataExists(
-            f"The database already has customer data ({existing:,} customers). seed_demo would mix demo "
-            "data into it; run it again with --reset to delete all customer data first."
+            f"The database already has customer data ({existing:,} customers, {products:,} products). "
+            "seed_demo would mix demo data into it; run it again with --reset to delete all customer "
+            "data (customers, products, orders, tickets and what was computed from them) first."
         )
     writer = bulkload.writer_for(models.values())
     with transaction.atomic():
         if reset:
             writer.wipe()
         users = ensure_demo_users()
-        managers = tuple(user.pk for user in users if user.groups.filter(name="Account manager").exists())
+        managers = tuple(user.pk for user, spec in zip(users, DEMO_USERS) if spec[1] == "Account manager")
         plan = Plan(customers=customers, seed=seed, today=today, manager_ids=managers,
                     lines_per_customer=lines_per_customer,
                     tz_suffix="+00" if writer.vendor == "postgresql" else "")
@@ -508,7 +519,9 @@ def seed_demo(*, customers: int, seed: int, today: dt.date, reset: bool = False,
                     counts[name] += chunk.size(table)
                 if progress:
                     progress(counts)
-    return SeedResult(counts=counts, users=[(u, g, p) for u, g, p, *_ in DEMO_USERS])
+    writer.settle()
+    return SeedResult(counts=counts, users=[(u, g, p) for u, g, p, *_ in DEMO_USERS],
+                      rebuild_seconds=writer.rebuild_seconds)
 
 
 def ensure_demo_users():

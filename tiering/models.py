@@ -96,7 +96,9 @@ class Condition(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.get_op_display()} {self.value}"
+        from .rules import describe_condition
+
+        return describe_condition(self.metric, self.op, self.value)
 
     def clean(self):
         from .rule_checks import validate_condition

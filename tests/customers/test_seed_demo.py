@@ -17,6 +17,8 @@ from django.db.models.functions import ExtractYear
 
 from customers import demo
 from customers.models import Customer, Order, OrderLine, Product, Ticket
+from tests.factories import CustomerMetricsFactory
+from tiering.models import CustomerMetrics
 
 TODAY = dt.date(2026, 11, 22)
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,10 +184,12 @@ def test_it_refuses_to_seed_a_database_that_has_customers_unless_reset():
 
 
 @pytest.mark.django_db
-def test_reset_replaces_the_data_and_keeps_indexes_and_constraints():
+def test_reset_replaces_the_data_and_what_was_computed_from_it_and_keeps_indexes_and_constraints():
     seed(customers=50)
+    CustomerMetricsFactory(customer=Customer.objects.first())
     seed(customers=80, reset=True)
     assert Customer.objects.count() == 80
+    assert not CustomerMetrics.objects.exists()
     from django.db import connection, IntegrityError, transaction
 
     with connection.cursor() as cursor:

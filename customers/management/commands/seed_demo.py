@@ -43,6 +43,8 @@ class Command(BaseCommand):
             f"{c['orderline']:,} order lines, {c['ticket']:,} tickets as of {today} (seed {seed}) "
             f"in {time.monotonic() - started:.1f} s."
         ))
+        if result.rebuild_seconds:
+            self.stdout.write(f"  (of which {result.rebuild_seconds:.1f} s rebuilding indexes and constraints)")
         self.stdout.write("Demo users (for the demo only; these passwords are public):")
         for username, group, password in result.users:
             self.stdout.write(f"  {username:<10} {password:<20} {group}")
