@@ -28,6 +28,7 @@ from bench.harness import ROOT, Context, measure_subprocess  # noqa: E402
 
 SECTIONS = [
     "import",
+    "retier",
 ]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tb_bench"
 
