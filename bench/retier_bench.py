@@ -80,7 +80,7 @@ def run(ctx) -> dict:
         aggregate = bare_aggregate_seconds(conn, ctx.as_of)
         seconds, rss = ctx.measure_subprocess(ctx.manage("retier", "--as-of", str(ctx.as_of)))
         nightly = last_run(conn)
-    figures["aggregate_seconds"] = round(aggregate, 2)
+    figures["aggregate_seconds"] = round(aggregate, 3)
     figures["retier"] = {"seconds": round(seconds, 2), "peak_rss_mb": rss, **nightly}
     figures["ratio"] = round(seconds / aggregate, 2)
     figures["ratio_run"] = round(nightly["run_seconds"] / aggregate, 2)
