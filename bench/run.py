@@ -28,6 +28,7 @@ from bench.harness import ROOT, Context, measure_subprocess  # noqa: E402
 
 SECTIONS = [
     "import",
+    "retier",
     "pages",
     "export",
 ]

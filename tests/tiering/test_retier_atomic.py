@@ -102,3 +102,14 @@ def test_a_committed_run_is_what_other_connections_see(placed):
 
     assert seen == tiers() and sorted(seen.values()) == [2, 3]
     assert CustomerMetrics.objects.count() == 2
+
+
+def test_ranges_computed_side_by_side_on_their_own_connections_give_the_same_result(placed, settings):
+    settings.RETIER_RANGE_SIZE, settings.RETIER_PARALLEL = 1, 2
+    side_by_side = retier_all(as_of=AS_OF + dt.timedelta(days=1), dry_run=True)
+    settings.RETIER_RANGE_SIZE, settings.RETIER_PARALLEL = 1_000_000, 1
+
+    one = retier_all(as_of=AS_OF + dt.timedelta(days=1), dry_run=True)
+
+    assert side_by_side.progress["total"] == 2 and one.progress["total"] == 1
+    assert (side_by_side.counts, side_by_side.matrix) == (one.counts, one.matrix) == ({"2": 1, "3": 1}, {"1->2": 1, "1->3": 1})
