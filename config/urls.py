@@ -11,5 +11,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include("customers.urls")),
     path("tiering/", include("tiering.urls")),
+    path("churn/", include("churn.urls")),
     path("admin/", admin.site.urls),
 ]
