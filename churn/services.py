@@ -175,10 +175,8 @@ def change_follow_up_status(*, follow_up_id: int, user: User, version: int, to_s
     item = _load(follow_up_id, version)
     if not policy.can_move(item.status, to_status):
         allowed = ", ".join(FollowUp.Status(s).label for s in item.next_statuses) or "none (the item is closed)"
-        raise FollowUpError(
-            f"Cannot move an item from {item.get_status_display()} to {FollowUp.Status(to_status).label if to_status in FollowUp.Status.values else to_status!r}. "
-            f"Allowed: {allowed}."
-        )
+        target = FollowUp.Status(to_status).label if to_status in FollowUp.Status.values else repr(to_status)
+        raise FollowUpError(f"Cannot move an item from {item.get_status_display()} to {target}. Allowed: {allowed}.")
     now = timezone.now()
     changes = {"status": to_status, "updated_by": user, "updated_at": now,
                "notes": item.notes + _note_line(user=user, now=now, text=note)}
