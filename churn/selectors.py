@@ -18,7 +18,7 @@ MAX_LOST_LISTED = 200  # lost tier-3 customers listed on the insights page, most
 
 
 def queue_items() -> QuerySet:
-    return FollowUp.objects.select_related("customer", "assignee", "lapse")
+    return FollowUp.objects.select_related("customer", "assignee", "lapse", "cause_product")
 
 
 def lost_by_month(*, field: str) -> list[dict]:

@@ -159,12 +159,20 @@ def test_the_queue_page_makes_the_same_number_of_queries_for_5_or_40_items(clien
         for _ in range(n):
             FollowUpFactory(assignee=manager)
         ProductFactory()
-        # session, user, user's permissions (group perms), filter's account managers,
-        # COUNT of the items, the page of items with customer/assignee/lapse joined,
-        # account managers for the reassign lists, products for the SKU list
+        # session, user, user permissions, group permissions, COUNT of the items, account
+        # managers for the reassign lists, products for the SKU list, the page of items with
+        # customer/assignee/lapse/cause product joined
         with django_assert_num_queries(8):
             response = client.get(reverse("churn:my_queue"))
         assert response.status_code == 200
 
     count_for(5)
     count_for(40)
+
+
+def test_the_team_queue_adds_only_the_assignee_choices_query(client, manager, django_assert_num_queries):
+    for _ in range(10):
+        FollowUpFactory(assignee=None, status="lost", cause_category="new_product", cause_product=ProductFactory())
+    # as my queue (8), plus the account managers of the assignee filter
+    with django_assert_num_queries(9):
+        assert client.get(reverse("churn:team_queue"), {"status": "all"}).status_code == 200
