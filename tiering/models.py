@@ -5,6 +5,7 @@ indexed for the sorts and filters of the tier lists.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -69,6 +70,12 @@ class RuleGroup(models.Model):
     def __str__(self) -> str:
         return f"Tier {self.tier.level}: {self.get_match_display()}"
 
+    def clean(self):
+        from .rules import FALLBACK_LEVEL
+
+        if self.tier_id and self.tier.level == FALLBACK_LEVEL:
+            raise ValidationError({"tier": f"Tier {FALLBACK_LEVEL} is the fallback for anyone no group places higher; it takes no group."})
+
 
 class Condition(models.Model):
     class Op(models.TextChoices):
@@ -90,6 +97,13 @@ class Condition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric} {self.get_op_display()} {self.value}"
+
+    def clean(self):
+        from .rule_checks import validate_condition
+
+        # A missing value or an unknown comparison is already reported by its field.
+        if self.value is not None and self.op in self.Op.values:
+            validate_condition(self.metric, self.op, self.value)
 
 
 class RetierRun(models.Model):
@@ -166,3 +180,34 @@ class TierChange(models.Model):
     class Meta:
         ordering = ["-changed_at", "-id"]
         indexes = [models.Index(fields=["customer", "-changed_at"], name="tierchange_customer_idx")]
+
+
+class MetricsStage(models.Model):
+    """Scratch rows of one run: metrics computed per range of customers, waiting for the atomic apply.
+
+    Ranges may be computed by several workers; the apply step reads them all in one transaction and
+    then empties the table. Only one run at a time uses it (single-flight), so a run may clear rows
+    that a dead run left behind. Unlogged on PostgreSQL: it needs no crash safety.
+    """
+
+    # Plain ids, no foreign keys: no per-row constraint checks, and TRUNCATE stays possible inside
+    # the run's transaction (deferred FK checks would block it).
+    run_id = models.BigIntegerField()
+    customer_id = models.BigIntegerField()
+    as_of = models.DateField()
+    revenue = models.DecimalField(max_digits=14, decimal_places=2)
+    cost = models.DecimalField(max_digits=14, decimal_places=2)
+    compensation = models.DecimalField(max_digits=14, decimal_places=2)
+    net_margin = models.DecimalField(max_digits=14, decimal_places=2)
+    orders = models.IntegerField()
+    active_months = models.IntegerField()
+    first_order_at = models.DateTimeField(null=True)
+    last_order_at = models.DateTimeField(null=True)
+    tenure_days = models.IntegerField()
+    days_since_last_order = models.IntegerField(null=True)
+    median_gap_days = models.DecimalField(max_digits=8, decimal_places=1, null=True)
+    categories = models.IntegerField()
+    new_products = models.IntegerField()
+    complaints = models.IntegerField()
+    rejected_complaints = models.IntegerField()
+    compensation_share = models.DecimalField(max_digits=10, decimal_places=4)

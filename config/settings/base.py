@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-from celery.schedules import crontab
-
 from config.env import env_bool, env_database, env_int, env_list, env_redis_url, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -111,9 +109,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE = {
-    "nightly-retier": {"task": "tiering.tasks.nightly_retier", "schedule": crontab(hour=2, minute=0)},
-}
+# The nightly schedule is a PeriodicTask row (tiering migration 0004), edited in the admin.
 
 LOGGING = {
     "version": 1,
@@ -123,3 +119,8 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 SILENCED_SYSTEM_CHECKS = ["models.W040"] if DATABASES["default"]["ENGINE"].endswith("sqlite3") else []  # covering indexes are PostgreSQL-only
+
+# Re-tier: customers per metrics range (one INSERT … SELECT each) and the Celery time limits (s).
+RETIER_RANGE_SIZE = env_int("RETIER_RANGE_SIZE", 250_000, minimum=1)
+RETIER_SOFT_TIME_LIMIT = 45 * 60
+RETIER_HARD_TIME_LIMIT = 50 * 60

@@ -1,0 +1,64 @@
+"""Preview: where a draft would put every customer, against the tier they hold, written nowhere."""
+
+from decimal import Decimal as D
+
+import pytest
+
+from tests.factories import CustomerMetricsFactory
+from tiering.models import CustomerMetrics, TierChange
+from tiering.preview import preview_ruleset
+
+from .rulesets import make_ruleset
+
+pytestmark = pytest.mark.django_db
+DRAFT = {3: ("all", [("net_margin", "gte", "5000")]), 2: ("all", [("orders", "gte", "2")])}
+
+
+@pytest.fixture
+def customers():
+    """Five customers: one rises to 3, one falls to 1, one falls from 3 to 2, two stay."""
+    return {
+        "rises": CustomerMetricsFactory(tier=2, revenue=D("9000"), cost=D("1000"), orders=9, customer__name="Rising"),
+        "falls": CustomerMetricsFactory(tier=2, orders=1, customer__name="Falling"),
+        "drops": CustomerMetricsFactory(tier=3, orders=4, customer__name="Dropping"),
+        "stays2": CustomerMetricsFactory(tier=2, orders=3),
+        "stays1": CustomerMetricsFactory(tier=1, orders=0),
+    }
+
+
+def test_the_matrix_counts_every_customer_by_held_and_new_tier(customers):
+    preview = preview_ruleset(ruleset=make_ruleset(DRAFT))
+    assert preview.matrix == {(2, 3): 1, (2, 1): 1, (3, 2): 1, (2, 2): 1, (1, 1): 1}
+    assert (preview.total, preview.moved, preview.up, preview.down) == (5, 3, 1, 2)
+
+
+def test_movers_are_listed_with_name_external_id_and_both_tiers(customers):
+    preview = preview_ruleset(ruleset=make_ruleset(DRAFT))
+    rising = customers["rises"].customer
+    assert {(m.name, m.from_tier, m.to_tier) for m in preview.movers} == {("Rising", 2, 3), ("Falling", 2, 1), ("Dropping", 3, 2)}
+    mover = next(m for m in preview.movers if m.name == "Rising")
+    assert (mover.customer_id, mover.external_id) == (rising.pk, rising.external_id)
+
+
+def test_the_sample_is_shared_across_kinds_of_move_and_bounded(customers):
+    for _ in range(6):
+        CustomerMetricsFactory(tier=2, orders=1)  # six more falling 2 -> 1
+    preview = preview_ruleset(ruleset=make_ruleset(DRAFT), sample=3)
+    assert len(preview.movers) == 3
+    assert {(m.from_tier, m.to_tier) for m in preview.movers} == {(2, 1), (2, 3), (3, 2)}
+
+
+def test_a_missing_value_counts_as_failing_in_the_preview_too(customers):
+    draft = make_ruleset({2: ("any", [("days_since_last_order", "ne", "5")])})
+    CustomerMetrics.objects.update(days_since_last_order=None)
+    assert preview_ruleset(ruleset=draft).matrix == {(2, 1): 3, (3, 1): 1, (1, 1): 1}
+
+
+def test_nothing_is_written(customers, django_assert_num_queries):
+    before = list(CustomerMetrics.objects.order_by("pk").values_list("pk", "tier", "below_runs"))
+    draft = make_ruleset(DRAFT)
+    # groups+tiers, conditions, SAVEPOINT, matrix GROUP BY, movers sample, RELEASE SAVEPOINT (+ SET LOCAL jit)
+    with django_assert_num_queries(7):
+        preview_ruleset(ruleset=draft)
+    assert list(CustomerMetrics.objects.order_by("pk").values_list("pk", "tier", "below_runs")) == before
+    assert not TierChange.objects.exists()

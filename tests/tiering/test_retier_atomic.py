@@ -1,0 +1,107 @@
+"""A run that dies leaves everyone on their previous tier; only one run goes at a time.
+
+These tests commit for real (transactional_db): the run's own transaction is what is on trial.
+"""
+
+import datetime as dt
+
+import psycopg
+import pytest
+from django.db import connection
+
+from tests.factories import CustomerFactory
+from tests.tiering.retier_helpers import at, buy, publish_rules, tiers
+from tiering.models import CustomerMetrics, MetricsStage, RetierRun, TierChange
+from tiering.services import DEAD_RUN_ERROR, RETIER_LOCK_KEY, retier_all
+from tiering.signals import retier_applied
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+AS_OF = dt.date(2026, 11, 22)
+
+
+@pytest.fixture
+def placed():
+    """Two customers re-tiered once (tiers 1 and 1), then one earns tier 2 and one tier 3."""
+    publish_rules()
+    climber, star = CustomerFactory(), CustomerFactory()
+    retier_all(as_of=AS_OF)
+    buy(climber, at("2026-11-01"))
+    buy(climber, at("2026-11-02"))
+    buy(star, at("2026-11-03"), amount="5000.00")
+    return {climber.pk: 1, star.pk: 1}
+
+
+def other_connection() -> psycopg.Connection:
+    s = connection.settings_dict
+    return psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, user=s["USER"], dbname=s["NAME"], autocommit=True)
+
+
+def test_a_run_that_fails_after_writing_tiers_leaves_everyone_on_their_previous_tier(placed):
+    def fail_after_apply(**kwargs):
+        assert sorted(tiers().values()) == [2, 3]  # the new tiers were written inside the run
+        raise RuntimeError("disk full")
+
+    retier_applied.connect(fail_after_apply)
+    try:
+        with pytest.raises(RuntimeError):
+            retier_all(as_of=AS_OF + dt.timedelta(days=1))
+    finally:
+        retier_applied.disconnect(fail_after_apply)
+
+    run = RetierRun.objects.latest("pk")
+    assert (run.status, run.error) == (RetierRun.Status.FAILED, "RuntimeError: disk full")
+    assert tiers() == placed
+    assert not TierChange.objects.filter(run=run).exists()
+
+
+def test_a_run_whose_database_connection_is_killed_mid_way_changes_nothing(placed):
+    def kill_my_connection(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        with other_connection() as killer:
+            killer.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    retier_applied.connect(kill_my_connection)
+    try:
+        with pytest.raises(Exception):
+            retier_all(as_of=AS_OF + dt.timedelta(days=1))
+    finally:
+        retier_applied.disconnect(kill_my_connection)
+
+    run = RetierRun.objects.latest("pk")
+    assert run.status == RetierRun.Status.FAILED
+    assert tiers() == placed
+    assert not TierChange.objects.filter(run=run).exists()
+
+
+def test_a_run_while_another_holds_the_lock_is_skipped_and_recorded(placed):
+    with other_connection() as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", [RETIER_LOCK_KEY])
+        run = retier_all(as_of=AS_OF + dt.timedelta(days=1))
+
+    assert run.status == RetierRun.Status.SKIPPED
+    assert "Another re-tier run was going" in run.error
+    assert tiers() == placed
+    assert not MetricsStage.objects.exists()
+
+
+def test_a_run_left_running_by_a_dead_worker_is_marked_failed_by_the_next_run(placed):
+    dead = RetierRun.objects.create(as_of=AS_OF, status=RetierRun.Status.RUNNING)
+
+    retier_all(as_of=AS_OF + dt.timedelta(days=1))
+
+    dead.refresh_from_db()
+    assert (dead.status, dead.error) == (RetierRun.Status.FAILED, DEAD_RUN_ERROR)
+    assert sorted(tiers().values()) == [2, 3]
+
+
+def test_a_committed_run_is_what_other_connections_see(placed):
+    retier_all(as_of=AS_OF + dt.timedelta(days=1))
+
+    with other_connection() as reader:
+        seen = dict(reader.execute("SELECT customer_id, tier FROM tiering_customermetrics").fetchall())
+
+    assert seen == tiers() and sorted(seen.values()) == [2, 3]
+    assert CustomerMetrics.objects.count() == 2

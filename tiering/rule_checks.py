@@ -1,0 +1,143 @@
+"""What makes a rule condition or group wrong, said so an admin knows what to fix.
+
+Pure functions over plain values (no queries): the model `clean()` methods, the admin forms and
+`publish_ruleset()` all ask the same questions here.
+
+Decisions (documented in docs/rules.md):
+- counts and days are whole numbers; money has at most 2 decimal places; a ratio (a share:
+  0.05 is 5%) has at most 4 and must lie between 0 and 10 — above 10 (1,000%) it is almost surely
+  a percentage typed as a whole number ("25" for 25%). Compensation can exceed revenue, so
+  shares above 1 are allowed.
+- every metric but net margin is never negative, so `< 0`, `≤ -1`, `= -3` on them can never hold
+  and are refused. Conditions that always hold (`orders ≥ 0`) are allowed: with a missing value
+  they still say "has a value" (e.g. days since last order ≥ 0 = has ordered).
+- an ALL group whose conditions on one metric leave no possible value (orders ≥ 5 and
+  orders < 3) can never match and is refused.
+- a group with no condition places nobody and is refused on publish; so is a group for tier 1,
+  the fallback, which needs no conditions.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+
+from .metrics import METRICS
+from .rules import FALLBACK_LEVEL, OPS, Cond, format_value
+
+CAN_BE_NEGATIVE = {"net_margin"}  # revenue − cost − compensation; every other metric is ≥ 0
+RATIO_MAX = Decimal(10)
+WHOLE_KINDS = {"count", "days"}  # thresholds on these are whole numbers
+FRACTIONAL_DAYS = {"median_gap_days"}  # a median of gaps can fall between two days (12.5)
+PLACES = {"money": 2, "ratio": 4}
+
+
+def condition_errors(metric: str, op: str, value) -> dict[str, str]:
+    """{field: message} for what is wrong with one condition; empty when it is fine."""
+    if metric not in METRICS:
+        return {"metric": f"Unknown metric “{metric}”. Choose one of: {', '.join(METRICS)}."}
+    if op not in OPS:
+        return {"op": f"Unknown comparison “{op}”. Choose one of: {', '.join(OPS)}."}
+    try:
+        value = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return {"value": f"“{value}” is not a number."}
+    if not value.is_finite():
+        return {"value": "The value must be a finite number."}
+    message = _type_error(metric, value) or _impossible(metric, op, value)
+    return {"value": message} if message else {}
+
+
+def validate_condition(metric: str, op: str, value) -> None:
+    """Raise ValidationError({field: message}) when the condition is wrong."""
+    errors = condition_errors(metric, op, value)
+    if errors:
+        raise ValidationError(errors)
+
+
+def group_problems(level: int, match: str, conditions: list[Cond] | tuple[Cond, ...]) -> list[str]:
+    """Why a tier group cannot be published as it stands: empty, for tier 1, or impossible."""
+    if level == FALLBACK_LEVEL:
+        return [f"Tier {FALLBACK_LEVEL} is the fallback: anyone no group places higher is tier {FALLBACK_LEVEL}, "
+                "so it takes no group. Delete this group."]
+    if not conditions:
+        return [f"The tier {level} group has no condition, so it would place nobody. Add a condition or delete the group."]
+    problems = []
+    for cond in conditions:
+        for message in condition_errors(cond.metric, cond.op, cond.value).values():
+            problems.append(f"Tier {level}: {message}")
+    if match == "all":
+        problems += [f"Tier {level}: {m}" for m in _contradictions(conditions)]
+    return problems
+
+
+# --- internals --------------------------------------------------------------------------------
+
+
+def _type_error(metric: str, value: Decimal) -> str | None:
+    m = METRICS[metric]
+    if m.kind in WHOLE_KINDS and value != value.to_integral_value():
+        unit = "whole days" if m.kind == "days" else "a whole number"
+        return f"{m.label} is counted in {unit}: use e.g. {value.to_integral_value()}, not {value.normalize():f}."
+    places = PLACES.get(m.kind)
+    if places is not None and value != value.quantize(Decimal(1).scaleb(-places)):
+        what = "money" if m.kind == "money" else "a share (0.05 is 5%)"
+        return f"{m.label} is {what}: use at most {places} decimal places, not {value.normalize():f}."
+    if m.kind == "ratio" and value > RATIO_MAX:
+        return (f"{m.label} is a share written as a decimal (0.25 is 25%); {value.normalize():f} would be "
+                f"{value * 100:,.0f}%. Use a value between 0 and {RATIO_MAX}.")
+    return None
+
+
+def _impossible(metric: str, op: str, value: Decimal) -> str | None:
+    if metric in CAN_BE_NEGATIVE:
+        return None
+    never = (op == "lt" and value <= 0) or (op in ("lte", "eq") and value < 0)
+    if not never:
+        return None
+    label = METRICS[metric].label
+    return (f"{label} is never negative, so “{label} {OPS[op][1]} {value.normalize():f}” can never hold. "
+            f"Did you mean “{label} = 0”?")
+
+
+def _contradictions(conditions) -> list[str]:
+    """Metrics whose ALL-joined conditions leave no possible value."""
+    found = []
+    for metric in dict.fromkeys(c.metric for c in conditions if c.metric in METRICS):
+        low, high, excluded = _bounds(metric, [c for c in conditions if c.metric == metric])
+        if low is not None and high is not None and (low > high or (low == high and low in excluded)):
+            shown = " and ".join(
+                f"{OPS[c.op][1]} {format_value(metric, c.value)}" for c in conditions if c.metric == metric
+            )
+            found.append(f"no {METRICS[metric].label.lower()} can be {shown} at once, so the group can never match.")
+    return found
+
+
+def _bounds(metric: str, conds) -> tuple[Decimal | None, Decimal | None, set]:
+    """Inclusive (low, high) a value may take, and values ruled out by ≠.
+
+    For whole-number metrics strict bounds become inclusive ones (> 2 is ≥ 3); for decimals a
+    strict bound is kept inclusive and its own value excluded.
+    """
+    whole = METRICS[metric].kind in WHOLE_KINDS and metric not in FRACTIONAL_DAYS
+    low = Decimal(0) if metric not in CAN_BE_NEGATIVE else None
+    high, excluded = None, set()
+    for c in conds:
+        v, lo, hi = c.value, None, None
+        if c.op == "ne":
+            excluded.add(v)
+        elif c.op in ("gt", "lt") and not whole:
+            lo, hi = (v, None) if c.op == "gt" else (None, v)
+            excluded.add(v)
+        elif c.op == "gt":
+            lo = v.to_integral_value(rounding=ROUND_FLOOR) + 1
+        elif c.op == "lt":
+            hi = v.to_integral_value(rounding=ROUND_CEILING) - 1
+        if c.op in ("gte", "eq"):
+            lo = v.to_integral_value(rounding=ROUND_CEILING) if whole else v
+        if c.op in ("lte", "eq"):
+            hi = v.to_integral_value(rounding=ROUND_FLOOR) if whole else v
+        low = lo if low is None else (low if lo is None else max(low, lo))
+        high = hi if high is None else (high if hi is None else min(high, hi))
+    return low, high, excluded

@@ -1,0 +1,269 @@
+"""The tier rules as plain values: decide one customer's tier, or compile the rules to SQL.
+
+`decide()` is the pure function that says which tier a customer's metrics earn under a rule set
+and why. `tier_sql()` compiles the same rules to ONE SQL expression so the nightly run can tier a
+million customers in a single statement. A property test (tests/tiering/test_rules_property.py)
+holds the two to the same answer.
+
+Semantics, identical in both:
+- groups are tried from the highest tier level down; the first group that matches wins;
+  tier 1 is the fallback for anyone no group places higher;
+- a group with `match="all"` needs every condition to hold, `match="any"` at least one;
+  a group with no condition never matches (publishing refuses one anyway);
+- a missing value (None / SQL NULL, e.g. days since last order of a customer with no order)
+  makes every comparison on it fail, `ne` included. SQL's three-valued logic would otherwise
+  turn `NOT (NULL = 5)` into NULL, so each comparison is wrapped as COALESCE((...), FALSE);
+- numbers compare exactly: Decimal in Python; NUMERIC in PostgreSQL (integer columns are
+  promoted to numeric, never the threshold rounded to an integer). SQLite stores decimals as
+  floats; every metric value and threshold has at most 14 significant digits, which a double
+  represents in order, so comparisons still agree there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .metrics import METRICS
+
+OPS: dict[str, tuple[str, str]] = {
+    # op: (SQL operator, symbol shown to people)
+    "gt": (">", ">"),
+    "gte": (">=", "≥"),
+    "lt": ("<", "<"),
+    "lte": ("<=", "≤"),
+    "eq": ("=", "="),
+    "ne": ("<>", "≠"),
+}
+MATCHES = ("all", "any")
+FALLBACK_LEVEL = 1
+
+
+@dataclass(frozen=True)
+class Cond:
+    metric: str
+    op: str  # gt gte lt lte eq ne
+    value: Decimal
+
+    def __post_init__(self):
+        if self.metric not in METRICS:
+            raise ValueError(f"unknown metric {self.metric!r}; known: {', '.join(METRICS)}")
+        if self.op not in OPS:
+            raise ValueError(f"unknown comparison {self.op!r}; known: {', '.join(OPS)}")
+        if not isinstance(self.value, Decimal):
+            object.__setattr__(self, "value", Decimal(str(self.value)))
+
+    def holds(self, value: Decimal | int | None) -> bool:
+        if value is None:
+            return False
+        return _compare(Decimal(value) if isinstance(value, int) else value, self.op, self.value)
+
+
+@dataclass(frozen=True)
+class Group:
+    level: int
+    match: str  # "all" | "any"
+    conditions: tuple[Cond, ...]
+
+    def __post_init__(self):
+        if self.match not in MATCHES:
+            raise ValueError(f"match must be 'all' or 'any', not {self.match!r}")
+
+
+@dataclass(frozen=True)
+class Rules:
+    groups: tuple[Group, ...]
+    grace_runs: int = 0
+    version: int | None = None  # the rule set's version, for the why; None for ad-hoc rules
+
+    def tried(self) -> tuple[Group, ...]:
+        """Groups in the order they are tried: highest level first."""
+        return tuple(sorted(self.groups, key=lambda g: -g.level))
+
+
+@dataclass(frozen=True)
+class Check:
+    level: int
+    metric: str
+    op: str
+    threshold: Decimal
+    value: Decimal | int | None
+    held: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    level: int
+    checks: tuple[Check, ...]
+    matches: tuple[tuple[int, str], ...] = ()  # (level, "all"/"any") of each group tried
+    version: int | None = None
+
+    def why(self) -> dict:
+        """JSON-ready explanation: the tier, and every condition of this tier and the ones above.
+
+        Shape: {"tier": 2, "version": 1, "groups": [{"level": 3, "match": "all", "held": false,
+        "conditions": [{"metric", "label", "kind", "op", "symbol", "threshold", "value", "held"}]}]}
+        with numbers as strings (exact, JSON has no decimals) and a missing value as null.
+        Render it with `describe_why()`.
+        """
+        groups = []
+        for level, match in self.matches:
+            checks = [c for c in self.checks if c.level == level]
+            groups.append({
+                "level": level,
+                "match": match,
+                "held": level == self.level,
+                "conditions": [_check_json(c) for c in checks],
+            })
+        return {"tier": self.level, "version": self.version, "groups": groups}
+
+
+def decide(metrics: Mapping[str, Decimal | int | None], rules: Rules) -> Decision:
+    """The tier these metrics earn under `rules`, with every condition tried and its outcome.
+
+    A metric missing from `metrics` counts as None (the comparison fails).
+    """
+    checks: list[Check] = []
+    tried: list[tuple[int, str]] = []
+    for group in rules.tried():
+        group_checks = [
+            Check(group.level, c.metric, c.op, c.value, metrics.get(c.metric), c.holds(metrics.get(c.metric)))
+            for c in group.conditions
+        ]
+        checks.extend(group_checks)
+        tried.append((group.level, group.match))
+        if _group_holds(group.match, [c.held for c in group_checks]):
+            return Decision(group.level, tuple(checks), tuple(tried), rules.version)
+    return Decision(FALLBACK_LEVEL, tuple(checks), tuple(tried), rules.version)
+
+
+def tier_sql(rules: Rules, column: Callable[[str], str] = lambda m: m) -> tuple[str, list]:
+    """ONE SQL expression giving the tier level, with %s params (Django cursor style).
+
+    `column(metric)` names the SQL expression of a metric, e.g. lambda m: f"cm.{m}".
+    Valid on PostgreSQL and SQLite.
+    """
+    whens: list[str] = []
+    params: list = []
+    for group in rules.tried():
+        if group.level == FALLBACK_LEVEL:
+            continue  # matching it or not, the answer is the fallback level
+        sql, group_params = _group_sql(group, column)
+        whens.append(f"WHEN {sql} THEN {int(group.level)}")
+        params.extend(group_params)
+    if not whens:
+        return str(FALLBACK_LEVEL), []
+    return f"(CASE {' '.join(whens)} ELSE {FALLBACK_LEVEL} END)", params
+
+
+def rules_from_ruleset(ruleset) -> Rules:
+    """The plain Rules of a stored RuleSet (two queries: groups with tiers, conditions)."""
+    groups = ruleset.groups.select_related("tier").prefetch_related("conditions")
+    return Rules(
+        groups=tuple(
+            Group(g.tier.level, g.match, tuple(Cond(c.metric, c.op, c.value) for c in g.conditions.all()))
+            for g in groups
+        ),
+        grace_runs=ruleset.grace_runs,
+        version=ruleset.version,
+    )
+
+
+# --- explaining -------------------------------------------------------------------------------
+
+
+def format_value(metric: str, value) -> str:
+    """A metric value as people read it: 5,000 / 12.5% / 730 days; "no value" for None."""
+    if value is None:
+        return "no value"
+    d = Decimal(str(value))
+    kind = METRICS[metric].kind if metric in METRICS else "count"
+    if kind == "ratio":
+        return f"{_plain(d * 100)}%"
+    if kind == "money":
+        return f"{d:,.2f}".removesuffix(".00")
+    text = f"{d:,f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return f"{text} days" if kind == "days" else text
+
+
+def describe_why(why: dict) -> list[dict]:
+    """Each group of a stored why as plain words, for pages.
+
+    Returns [{"level", "held", "text": "Tier 3 needs ALL of:", "conditions": [{"text":
+    "Net margin ≥ 5,000", "has": "3,120", "held": False}]}].
+    """
+    described = []
+    for group in why.get("groups", []):
+        needs = "ALL of" if group["match"] == "all" else "ANY of"
+        described.append({
+            "level": group["level"],
+            "held": group["held"],
+            "text": f"Tier {group['level']} needs {needs}:",
+            "conditions": [
+                {
+                    "text": f"{c['label']} {c['symbol']} {format_value(c['metric'], c['threshold'])}",
+                    "has": format_value(c["metric"], c["value"]),
+                    "held": c["held"],
+                }
+                for c in group["conditions"]
+            ],
+        })
+    return described
+
+
+# --- internals --------------------------------------------------------------------------------
+
+
+def _compare(value: Decimal, op: str, threshold: Decimal) -> bool:
+    if op == "gt":
+        return value > threshold
+    if op == "gte":
+        return value >= threshold
+    if op == "lt":
+        return value < threshold
+    if op == "lte":
+        return value <= threshold
+    if op == "eq":
+        return value == threshold
+    return value != threshold
+
+
+def _group_holds(match: str, held: list[bool]) -> bool:
+    if not held:
+        return False  # an empty group never places anyone
+    return all(held) if match == "all" else any(held)
+
+
+def _group_sql(group: Group, column: Callable[[str], str]) -> tuple[str, list]:
+    if not group.conditions:
+        return "(1 = 0)", []
+    parts, params = [], []
+    for cond in group.conditions:
+        # CAST keeps the threshold NUMERIC: PostgreSQL compares integers exactly against it, and
+        # SQLite (which binds Decimal as text) compares numbers, not a number with a string.
+        parts.append(f"COALESCE(({column(cond.metric)} {OPS[cond.op][0]} CAST(%s AS NUMERIC)), FALSE)")
+        params.append(cond.value)
+    joiner = " AND " if group.match == "all" else " OR "
+    return f"({joiner.join(parts)})", params
+
+
+def _plain(d: Decimal) -> str:
+    """A Decimal without exponent or trailing zeros: Decimal('5000.0000') -> '5000'."""
+    text = f"{d:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _check_json(c: Check) -> dict:
+    metric = METRICS[c.metric]
+    return {
+        "metric": c.metric,
+        "label": metric.label,
+        "kind": metric.kind,
+        "op": c.op,
+        "symbol": OPS[c.op][1],
+        "threshold": _plain(c.threshold),
+        "value": None if c.value is None else f"{Decimal(c.value):f}",  # as stored: 3120.50 stays 3120.50
+        "held": c.held,
+    }

@@ -1,0 +1,298 @@
+"""The re-tier: one function that the nightly Celery task, the admin's "Run now" and
+`manage.py retier` all call.
+
+A run has two phases:
+1. metrics per range of customer ids into tiering_metricsstage (each range its own short
+   transaction, so ranges could be computed by several workers; nothing users read changes);
+2. one atomic apply: the published rules' SQL expression over the staged metrics, downgrade grace,
+   a TierChange per customer whose tier changes (with the why), CustomerMetrics rewritten only
+   where something changed, the run record, and the `retier_applied` signal, all in one
+   transaction. A run that dies anywhere leaves every customer on their previous tier.
+
+Single-flight: a PostgreSQL session advisory lock (a running-row guard on SQLite). A refused run is
+recorded with status "skipped". A run left "running" whose lock nobody holds any more was killed
+with its worker and is marked failed.
+
+Idempotent: a second run with the same as_of and rules moves nobody and writes no TierChange
+(and rewrites no CustomerMetrics row: the upsert skips rows whose values are unchanged).
+
+Dry runs compute everything (counts, matrix) and write only their own RetierRun record, so the
+Runs page shows what the dry run found; no customer's metrics or tier change.
+"""
+
+import datetime as dt
+import json
+import logging
+from contextlib import contextmanager
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .metrics import METRICS, compute_metrics_range, customer_ranges
+from .models import RetierRun, RuleSet, TierChange
+from .rules import decide, rules_from_ruleset, tier_sql
+from .signals import retier_applied
+
+log = logging.getLogger(__name__)
+
+# pg_try_advisory_lock key of the re-tier: ASCII "TIER".
+RETIER_LOCK_KEY = 0x54494552
+DEAD_RUN_ERROR = "worker died or was killed"
+MOVER_BATCH = 2000
+
+
+class RetierError(Exception):
+    """A run that cannot start (no published rule set); the message says what to do."""
+
+
+def retier_all(*, as_of: dt.date, ruleset: RuleSet | None = None, dry_run: bool = False, triggered_by: str = "") -> RetierRun:
+    """Re-tier every customer as of `as_of` with `ruleset` (default: the published one).
+
+    Returns the run record: succeeded, or skipped when another run holds the lock. A failure is
+    recorded on the run (status failed, error text) and re-raised.
+    """
+    ruleset = ruleset or RuleSet.objects.filter(status=RuleSet.Status.PUBLISHED).first()
+    record = {"as_of": as_of, "ruleset": ruleset, "dry_run": dry_run, "triggered_by": triggered_by[:100]}
+    with single_flight() as acquired:
+        if not acquired:
+            run = RetierRun.objects.create(**record)
+            return _finish(run, status=RetierRun.Status.SKIPPED, error="Another re-tier run was going; this one did nothing.")
+        run = RetierRun.objects.create(**record)  # after the lock, so no one takes it for dead
+        try:
+            if ruleset is None:
+                raise RetierError("No published rule set: publish one in the admin before re-tiering.")
+            _stage_all_ranges(run)
+            _apply(run=run, rules=rules_from_ruleset(ruleset))
+        except BaseException as exc:
+            _record_failure(run, exc)
+            raise
+    if not dry_run:
+        _refresh_planner_statistics()
+    return run
+
+
+# --- single flight ------------------------------------------------------------------------------
+
+
+@contextmanager
+def single_flight():
+    """Yield True when this process may run (and then holds the re-tier lock until the block ends).
+
+    Taking the lock also marks any run still recorded as running as failed: its process is gone.
+    """
+    if connection.vendor != "postgresql":
+        yield _sqlite_guard()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [RETIER_LOCK_KEY])
+        acquired = cursor.fetchone()[0]
+    try:
+        if acquired:
+            mark_dead_runs_failed()
+        yield acquired
+    finally:
+        if acquired and connection.is_usable():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [RETIER_LOCK_KEY])
+
+
+def _sqlite_guard() -> bool:
+    """SQLite (the single-process demo): refuse while another run is recorded as running.
+
+    There is no lock to ask, so a run older than the hard time limit counts as dead.
+    """
+    stale_before = timezone.now() - dt.timedelta(seconds=settings.RETIER_HARD_TIME_LIMIT)
+    running = RetierRun.objects.filter(status=RetierRun.Status.RUNNING)
+    running.filter(started_at__lt=stale_before).update(status=RetierRun.Status.FAILED, error=DEAD_RUN_ERROR, finished_at=timezone.now())
+    return not running.exists()
+
+
+def mark_dead_runs_failed() -> int:
+    """Call only while holding the lock: any run still marked running lost its process."""
+    running = RetierRun.objects.filter(status=RetierRun.Status.RUNNING)
+    return running.update(status=RetierRun.Status.FAILED, error=DEAD_RUN_ERROR, finished_at=timezone.now())
+
+
+def reap_dead_runs() -> None:
+    """For the Runs page: a run shown as running whose lock is free is marked failed."""
+    if RetierRun.objects.filter(status=RetierRun.Status.RUNNING).exists():
+        with single_flight():  # taking the lock reaps; a live run keeps it, and nothing happens
+            pass
+
+
+# --- phase 1: metrics per range --------------------------------------------------------------
+
+
+def _stage_all_ranges(run: RetierRun) -> None:
+    _clear_stage()
+    ranges = customer_ranges(size=settings.RETIER_RANGE_SIZE)
+    for done, (lo, hi) in enumerate(ranges):
+        _set_progress(run, step="computing metrics", done=done, total=len(ranges))
+        compute_metrics_range(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi)
+    _set_progress(run, step="applying tiers", done=len(ranges), total=len(ranges))
+
+
+def _clear_stage() -> None:
+    """Empty the stage (rows of a dead run, or of this one once applied). Safe: single-flight."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("TRUNCATE tiering_metricsstage")
+        else:
+            cursor.execute("DELETE FROM tiering_metricsstage")
+
+
+def _set_progress(run: RetierRun, *, step: str, done: int, total: int) -> None:
+    run.progress = {"step": step, "done": done, "total": total}
+    RetierRun.objects.filter(pk=run.pk).update(progress=run.progress)
+
+
+# --- phase 2: the atomic apply -----------------------------------------------------------------
+
+_METRIC_COLUMNS = ["as_of", *METRICS, "first_order_at", "last_order_at"]
+
+
+def _decided_sql(*, run: RetierRun, rules) -> tuple[str, list]:
+    """One row per staged customer: their fresh metrics, old tier, the tier they get, below_runs.
+
+    Grace: a customer the rules place below their tier counts one more run below (only once per
+    as_of date, so re-running a day is idempotent) and drops to the rules' tier once that count
+    exceeds grace_runs. Upgrades and first placements take effect at once.
+    """
+    expression, params = tier_sql(rules, column=lambda name: f"s.{name}")
+    below = "CASE WHEN m.below_runs = 0 OR r.as_of > m.as_of THEN m.below_runs + 1 ELSE m.below_runs END"
+    keep_tier = f"(m.customer_id IS NOT NULL AND r.rule_tier < m.tier AND {below} <= %s)"
+    columns = ", ".join(f"r.{c}" for c in ["customer_id", *_METRIC_COLUMNS])
+    sql = f"""
+        SELECT {columns}, m.tier AS old_tier, r.rule_tier,
+               CASE WHEN {keep_tier} THEN m.tier ELSE r.rule_tier END AS new_tier,
+               CASE WHEN {keep_tier} THEN {below} ELSE 0 END AS new_below
+        FROM (SELECT s.*, {expression} AS rule_tier FROM tiering_metricsstage s WHERE s.run_id = %s) r
+        LEFT JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
+    """
+    grace = int(getattr(rules, "grace_runs", 0) or 0)
+    return sql, [grace, grace, *params, run.pk]  # in the order the %s appear
+
+
+def _apply(*, run: RetierRun, rules) -> None:
+    decided, params = _decided_sql(run=run, rules=rules)
+    with transaction.atomic():
+        counts, matrix, moved = _tally(decided, params)
+        if not run.dry_run:
+            now = timezone.now()
+            _record_changes(run=run, rules=rules, decided=decided, params=params, now=now)
+            _write_metrics(decided=decided, params=params, now=now)
+            retier_applied.send(sender=RetierRun, run=run, as_of=run.as_of)
+        _clear_stage()
+        run.counts, run.matrix, run.moved = counts, matrix, moved
+        _finish(run, status=RetierRun.Status.SUCCEEDED)
+
+
+def _tally(decided: str, params: list) -> tuple[dict, dict, int]:
+    """Customers per tier after the run, the from->to matrix ("new" for a first tier), and movers."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT d.old_tier, d.new_tier, COUNT(*) FROM ({decided}) d GROUP BY d.old_tier, d.new_tier", params)
+        rows = cursor.fetchall()
+    counts, matrix, moved = {}, {}, 0
+    for old, new, n in rows:
+        counts[str(new)] = counts.get(str(new), 0) + n
+        if old != new:
+            matrix[f"{old if old is not None else 'new'}->{new}"] = n
+            moved += n if old is not None else 0
+    return dict(sorted(counts.items())), dict(sorted(matrix.items())), moved
+
+
+def _record_changes(*, run: RetierRun, rules, decided: str, params: list, now) -> None:
+    """A TierChange per customer whose tier changes; the why comes from the pure decide()."""
+    names = ["customer_id", *_METRIC_COLUMNS, "old_tier", "rule_tier", "new_tier", "new_below"]
+    sql = f"SELECT * FROM ({decided}) d WHERE d.old_tier IS NULL OR d.old_tier <> d.new_tier"
+    with _streaming_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(MOVER_BATCH):
+            changes = [_tier_change(dict(zip(names, row)), run=run, rules=rules, now=now) for row in rows]
+            TierChange.objects.bulk_create(changes)
+
+
+def _tier_change(row: dict, *, run: RetierRun, rules, now) -> TierChange:
+    metrics = {name: _typed(name, row[name]) for name in METRICS}
+    why = decide(metrics, rules).why()
+    return TierChange(
+        customer_id=row["customer_id"], run=run, from_tier=row["old_tier"], to_tier=row["new_tier"],
+        changed_at=now, why=json.loads(json.dumps(why, cls=DjangoJSONEncoder)),
+    )  # fmt: skip
+
+
+def _typed(name: str, value):
+    """Values as the ORM would give them (SQLite returns floats for decimals)."""
+    if value is None:
+        return None
+    if METRICS[name].kind in ("money", "ratio") or name == "median_gap_days":
+        return Decimal(str(value))
+    return int(value)
+
+
+@contextmanager
+def _streaming_cursor():
+    """A cursor that fetches in batches: a server-side cursor on PostgreSQL, memory stays flat."""
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        with connection.connection.cursor(name=f"retier_movers_{id(object())}") as cursor:
+            yield cursor
+    else:
+        with connection.cursor() as cursor:
+            yield cursor
+
+
+def _write_metrics(*, decided: str, params: list, now) -> None:
+    """Upsert every customer's metrics and tier, skipping rows where nothing changed."""
+    columns = ["customer_id", *_METRIC_COLUMNS, "tier", "tier_since", "below_runs"]
+    kept = [*_METRIC_COLUMNS, "tier", "below_runs"]
+    t = "tiering_customermetrics"
+    changed = " OR ".join(f"{t}.{c} IS DISTINCT FROM excluded.{c}" for c in kept)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in kept)
+    sql = f"""
+        INSERT INTO {t} ({', '.join(columns)})
+        SELECT d.customer_id, {', '.join(f'd.{c}' for c in _METRIC_COLUMNS)}, d.new_tier, %s, d.new_below
+        FROM ({decided}) d WHERE 1 = 1
+        ON CONFLICT (customer_id) DO UPDATE SET {sets},
+            tier_since = CASE WHEN {t}.tier = excluded.tier THEN {t}.tier_since ELSE excluded.tier_since END
+        WHERE {changed}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), *params])
+
+
+# --- run record ----------------------------------------------------------------------------------
+
+
+def _finish(run: RetierRun, *, status: str, error: str = "") -> RetierRun:
+    run.status, run.error, run.finished_at = status, error, timezone.now()
+    run.save(update_fields=["status", "error", "finished_at", "counts", "matrix", "moved", "progress"])
+    return run
+
+
+def _record_failure(run: RetierRun, exc: BaseException) -> None:
+    """Record the failure on a connection that works (the failing one may have been killed)."""
+    if not connection.is_usable():
+        connection.close()
+    message = str(exc) or exc.__class__.__name__
+    if not isinstance(exc, RetierError):
+        message = f"{exc.__class__.__name__}: {message}"
+    try:
+        RetierRun.objects.filter(pk=run.pk).update(status=RetierRun.Status.FAILED, error=message, finished_at=timezone.now())
+    except Exception:  # the database itself is gone; the next run will reap this one
+        log.exception("could not record the failure of re-tier run %s", run.pk)
+    run.status, run.error = RetierRun.Status.FAILED, message
+
+
+def _refresh_planner_statistics() -> None:
+    """After a real run: fresh statistics for the pages' plans; VACUUM only outside a transaction."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            cursor.execute("ANALYZE tiering_customermetrics, tiering_tierchange")
+        else:
+            cursor.execute("VACUUM (ANALYZE) tiering_customermetrics, tiering_tierchange")

@@ -1,0 +1,10 @@
+"""Signals of the tiering app.
+
+`retier_applied(sender=RetierRun, run=run, as_of=as_of)` is sent by a real (not dry) re-tier run
+inside its transaction, after the new tiers are written and before commit: a receiver sees the new
+tiers, writes in the same transaction, and an exception it raises rolls the whole run back.
+"""
+
+from django.dispatch import Signal
+
+retier_applied = Signal()

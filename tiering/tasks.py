@@ -1,0 +1,29 @@
+"""Celery tasks of the tiering app: thin wrappers around services.retier_all.
+
+The re-tier is long at full size: soft limit 45 min (raises inside the run, which then rolls back
+and records the failure), hard limit 50 min (the worker process is killed; the next run or the
+Runs page marks the run failed). acks_late: a message is acknowledged only when the run is over,
+so a lost worker's run is redelivered, and single-flight keeps a redelivery from running twice.
+"""
+
+import datetime as dt
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from .services import retier_all
+
+LIMITS = {"soft_time_limit": settings.RETIER_SOFT_TIME_LIMIT, "time_limit": settings.RETIER_HARD_TIME_LIMIT, "acks_late": True}
+
+
+@shared_task(**LIMITS)
+def retier_task(as_of: str | None = None, triggered_by: str = "") -> int:
+    """Re-tier as of an ISO date (default: today); returns the run id."""
+    day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate()
+    return retier_all(as_of=day, triggered_by=triggered_by).pk
+
+
+@shared_task(**LIMITS)
+def nightly_retier() -> int:
+    return retier_task(triggered_by="nightly")
