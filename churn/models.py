@@ -73,6 +73,20 @@ class FollowUpPolicy(models.Model):
     def __str__(self) -> str:
         return f"Tier {self.tier}: {self.get_action_display()}"
 
+    @classmethod
+    def in_force(cls) -> list["FollowUpPolicy"]:
+        """The policies, the defaults filled in for any tier an admin has not set up."""
+        policies = {p.tier: p for p in cls.objects.all()}
+        missing = [
+            cls(tier=tier, action=action, priority=priority, due_days=due_days, working_days=working_days,
+                assign_to_account_manager=assign)
+            for tier, (action, priority, due_days, working_days, assign) in policy.DEFAULT_FOLLOW_UPS.items()
+            if tier not in policies
+        ]
+        for created in cls.objects.bulk_create(missing):
+            policies[created.tier] = created
+        return [policies[tier] for tier in sorted(policies, reverse=True)]
+
 
 class Lapse(models.Model):
     """A customer found lapsed by a run, and the response their tier called for."""

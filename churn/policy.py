@@ -21,6 +21,15 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The follow-up each tier's lapse calls for, until an admin changes it (docs/churn.md):
+# tier: (action, priority, due_days, working_days, assign_to_account_manager)
+DEFAULT_FOLLOW_UPS = {
+    3: ("investigate", "high", 2, True, True),
+    2: ("win_back", "normal", 7, False, False),
+    1: ("none", "low", 0, False, False),
+}
+
+
 def lapse_threshold(*, min_days: int, gap_multiple: Decimal, median_gap_days: Decimal | None) -> Decimal:
     """Days of silence a customer may have before they count as lapsed.
 

@@ -97,13 +97,16 @@ def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None) -> Dete
     with transaction.atomic():
         result.returned = _resolve_returns(now=now)
         churn_policy = ChurnPolicy.current()
+        follow_up_policies = FollowUpPolicy.in_force()  # before the lapses: their response names the action
         with connection.cursor() as cursor:
             cursor.execute(INSERT_LAPSES, {
                 "now": now, "as_of": as_of, "run_id": run.pk if run else None,
                 "min_days": churn_policy.min_days, "gap_multiple": churn_policy.gap_multiple,
             })
             result.lapses = cursor.rowcount
-            for follow_up_policy in FollowUpPolicy.objects.exclude(action=FollowUpPolicy.Action.NONE):
+            for follow_up_policy in follow_up_policies:
+                if follow_up_policy.action == FollowUpPolicy.Action.NONE:
+                    continue
                 result.follow_ups[follow_up_policy.tier] = _insert_follow_ups(
                     cursor, follow_up_policy=follow_up_policy, now=now, as_of=as_of
                 )

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.db import migrations
 
+from churn.policy import DEFAULT_FOLLOW_UPS
 from core.roles import ACCOUNT_MANAGER, ADMIN, MARKETING, grant_in_migration
 
 MODELS = ["churnpolicy", "followuppolicy", "lapse", "followup"]
@@ -17,12 +18,6 @@ GRANTS = {
     MARKETING: ["churn.view_insights"],
 }
 
-FOLLOW_UP_POLICIES = [
-    # tier, action, priority, due_days, working_days, assign_to_account_manager
-    (3, "investigate", "high", 2, True, True),
-    (2, "win_back", "normal", 7, False, False),
-    (1, "none", "low", 0, False, False),
-]
 
 
 def create_defaults(apps, schema_editor):
@@ -30,7 +25,7 @@ def create_defaults(apps, schema_editor):
         pk=1, defaults={"min_days": 90, "gap_multiple": Decimal("2.50")}
     )
     FollowUpPolicy = apps.get_model("churn", "FollowUpPolicy")
-    for tier, action, priority, due_days, working_days, assign in FOLLOW_UP_POLICIES:
+    for tier, (action, priority, due_days, working_days, assign) in DEFAULT_FOLLOW_UPS.items():
         FollowUpPolicy.objects.update_or_create(tier=tier, defaults={
             "action": action, "priority": priority, "due_days": due_days, "working_days": working_days,
             "assign_to_account_manager": assign,
