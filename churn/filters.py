@@ -13,14 +13,14 @@ ACTIVE = "active"
 class FollowUpFilter(django_filters.FilterSet):
     """Filters of the queue pages. Status defaults to the items still being worked."""
 
-    tier = django_filters.ChoiceFilter(choices=[(3, "3 — lifetime"), (2, "2 — loyal"), (1, "1 — lowest")], empty_label="any tier")
+    tier = django_filters.ChoiceFilter(choices=[(3, "3 — lifetime"), (2, "2 — loyal"), (1, "1 — lowest")], empty_label="any tier", label="Tier")
     status = django_filters.ChoiceFilter(
         choices=[(ACTIVE, "open or contacted"), *FollowUp.Status.choices, ("all", "any status")],
-        method="filter_status", empty_label=None,
+        method="filter_status", empty_label=None, label="Status",
     )
     assignee = django_filters.ChoiceFilter(method="filter_assignee", empty_label="anyone", label="Assignee")
     due = django_filters.ChoiceFilter(
-        choices=[("overdue", "overdue"), ("week", "due this week")], method="filter_due", empty_label="any date"
+        choices=[("overdue", "overdue"), ("week", "due this week")], method="filter_due", empty_label="any date", label="Due"
     )
 
     class Meta:

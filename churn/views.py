@@ -117,6 +117,8 @@ def insights(request: HttpRequest) -> HttpResponse:
     by_product = selectors.lost_by_month(field="cause_product__name")
     lost, ranking = selectors.releases_before_leaving(months=months)
     causes = dict(FollowUp.Cause.choices)
+    for row in by_cause:
+        row["cause_label"] = causes.get(row["cause_category"], "—")
     return render(request, "churn/insights.html", {
         "months": months,
         "by_cause": by_cause,
