@@ -95,10 +95,10 @@ def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None) -> Dete
     now = now or timezone.now()
     result = DetectionResult()
     with transaction.atomic():
-        result.returned = _resolve_returns(now=now)
         churn_policy = ChurnPolicy.current()
         follow_up_policies = FollowUpPolicy.in_force()  # before the lapses: their response names the action
         with connection.cursor() as cursor:
+            result.returned = _resolve_returns(cursor, now=now)
             cursor.execute(INSERT_LAPSES, {
                 "now": now, "as_of": as_of, "run_id": run.pk if run else None,
                 "min_days": churn_policy.min_days, "gap_multiple": churn_policy.gap_multiple,
@@ -124,15 +124,29 @@ def _insert_follow_ups(cursor, *, follow_up_policy: FollowUpPolicy, now: dt.date
     return cursor.rowcount
 
 
-def _resolve_returns(*, now: dt.datetime) -> int:
-    """A customer whose last order is newer than their lapse's has come back."""
-    ordered_again = {"lapse__customer__metrics__last_order_at__gt": F("lapse__last_order_at")}
-    returned = FollowUp.objects.filter(status__in=policy.ACTIVE_STATUSES, **ordered_again).update(
-        status=policy.RETURNED, closed_at=now, updated_at=now, updated_by=None, version=F("version") + 1
-    )
-    Lapse.objects.filter(returned_at__isnull=True, customer__metrics__last_order_at__gt=F("last_order_at")).update(
-        returned_at=now
-    )
+# A customer whose last order is newer than their lapse's has come back. Correlated EXISTS per
+# still-open item / unreturned lapse: bounded by those, not by the population, and the same plan
+# whatever the (possibly stale) statistics say; runs on SQLite as well.
+RESOLVE_RETURNED_FOLLOW_UPS = """
+    UPDATE churn_followup
+       SET status = 'returned', closed_at = %(now)s, updated_at = %(now)s, updated_by_id = NULL, version = version + 1
+     WHERE status IN ('open', 'contacted')
+       AND EXISTS (SELECT 1 FROM churn_lapse l
+                     JOIN tiering_customermetrics m ON m.customer_id = l.customer_id
+                    WHERE l.id = churn_followup.lapse_id AND m.last_order_at > l.last_order_at)
+"""
+MARK_RETURNED_LAPSES = """
+    UPDATE churn_lapse SET returned_at = %(now)s
+     WHERE returned_at IS NULL
+       AND EXISTS (SELECT 1 FROM tiering_customermetrics m
+                    WHERE m.customer_id = churn_lapse.customer_id AND m.last_order_at > churn_lapse.last_order_at)
+"""
+
+
+def _resolve_returns(cursor, *, now: dt.datetime) -> int:
+    cursor.execute(RESOLVE_RETURNED_FOLLOW_UPS, {"now": now})
+    returned = cursor.rowcount
+    cursor.execute(MARK_RETURNED_LAPSES, {"now": now})
     return returned
 
 

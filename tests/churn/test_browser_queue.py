@@ -1,7 +1,6 @@
 """The browser walk: an account manager works an item from open to lost, and insights show it."""
 
 import datetime as dt
-import importlib
 import os
 
 import pytest
@@ -18,16 +17,7 @@ UTC = dt.timezone.utc
 
 
 @pytest.fixture
-def roles(transactional_db):
-    """Transactional tests start from a flushed database: put the roles back as the migrations do."""
-    from django.apps import apps
-
-    importlib.import_module("core.migrations.0001_roles").create_roles(apps, None)
-    importlib.import_module("churn.migrations.0002_defaults_and_roles").create_defaults(apps, None)
-
-
-@pytest.fixture
-def page(live_server, roles):
+def page(live_server):
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 900})
