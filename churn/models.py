@@ -107,6 +107,7 @@ class Lapse(models.Model):
         ]
         indexes = [
             models.Index(fields=["customer"], condition=models.Q(returned_at__isnull=True), name="lapse_unreturned_idx"),
+            models.Index(fields=["detected_at"], name="lapse_detected_idx"),
         ]
         permissions = [("view_insights", "Can view churn insights")]
 
