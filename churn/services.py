@@ -108,7 +108,7 @@ def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None) -> Dete
                 cursor.execute("SET LOCAL jit = off")  # compiling cost ~1 s, more than the statements themselves
             result.returned = _resolve_returns(cursor, now=now)
             cursor.execute(INSERT_LAPSES, {
-                "now": now, "as_of": as_of, "run_id": run.pk if run else None,
+                "now": _db_datetime(now), "as_of": as_of, "run_id": run.pk if run else None,
                 "min_days": churn_policy.min_days, "gap_multiple": churn_policy.gap_multiple,
             })
             result.lapses = cursor.rowcount
@@ -133,7 +133,7 @@ def _insert_follow_ups(cursor, *, follow_up_policy: FollowUpPolicy, now: dt.date
         "kind": follow_up_policy.action, "priority": follow_up_policy.priority, "tier": follow_up_policy.tier,
         "due_on": policy.due_on(detected_on=as_of, due_days=follow_up_policy.due_days,
                                 working_days=follow_up_policy.working_days),
-        "now": now,
+        "now": _db_datetime(now),
     })
     return cursor.rowcount
 
@@ -157,10 +157,15 @@ MARK_RETURNED_LAPSES = """
 """
 
 
+def _db_datetime(value: dt.datetime):
+    """As the ORM writes it (SQLite: naive UTC text), so raw and ORM rows compare equal."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def _resolve_returns(cursor, *, now: dt.datetime) -> int:
-    cursor.execute(RESOLVE_RETURNED_FOLLOW_UPS, {"now": now})
+    cursor.execute(RESOLVE_RETURNED_FOLLOW_UPS, {"now": _db_datetime(now)})
     returned = cursor.rowcount
-    cursor.execute(MARK_RETURNED_LAPSES, {"now": now})
+    cursor.execute(MARK_RETURNED_LAPSES, {"now": _db_datetime(now)})
     return returned
 
 
