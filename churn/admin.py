@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import ChurnPolicy, FollowUp, FollowUpPolicy, Lapse
+from .models import ChurnPolicy, FollowUp, FollowUpPolicy, Lapse, Release
 
 
 @admin.register(ChurnPolicy)
@@ -47,3 +47,12 @@ class FollowUpAdmin(admin.ModelAdmin):
             obj.version += 1
         obj.updated_by = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(Release)
+class ReleaseAdmin(SimpleHistoryAdmin):
+    list_display = ["title", "kind", "released_on", "product"]
+    list_filter = ["kind"]
+    search_fields = ["title", "description"]
+    raw_id_fields = ["product"]
+    date_hierarchy = "released_on"

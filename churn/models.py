@@ -88,6 +88,32 @@ class FollowUpPolicy(models.Model):
         return [policies[tier] for tier in sorted(policies, reverse=True)]
 
 
+class Release(models.Model):
+    """A change the business released that customers may react to: a new method or process, a
+    price or service change. New products need no entry: their launch dates come from the
+    catalogue. The insights page lists both before each lost tier-3 customer's last order."""
+
+    class Kind(models.TextChoices):
+        METHOD_CHANGE = "method_change", "method or process change"
+        PRICE = "price", "price change"
+        SERVICE = "service", "service change"
+        PRODUCT_CHANGE = "product_change", "product change"
+        OTHER = "other", "other"
+
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    released_on = models.DateField(db_index=True)
+    product = models.ForeignKey("customers.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="releases")
+    description = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-released_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.released_on:%Y-%m-%d})"
+
+
 class Lapse(models.Model):
     """A customer found lapsed by a run, and the response their tier called for."""
 

@@ -115,7 +115,7 @@ def insights(request: HttpRequest) -> HttpResponse:
         months = 3
     by_cause = selectors.lost_by_month(field="cause_category")
     by_product = selectors.lost_by_month(field="cause_product__name")
-    lost, ranking = selectors.releases_before_leaving(months=months)
+    lost, ranking, change_ranking = selectors.releases_before_leaving(months=months)
     causes = dict(FollowUp.Cause.choices)
     for row in by_cause:
         row["cause_label"] = causes.get(row["cause_category"], "—")
@@ -129,4 +129,5 @@ def insights(request: HttpRequest) -> HttpResponse:
         "causes": causes,
         "lost": lost,
         "ranking": ranking,
+        "change_ranking": change_ranking,
     })

@@ -18,6 +18,7 @@ def roles_and_policies(request):
     if not Group.objects.filter(name="Account manager").exists():
         importlib.import_module("core.migrations.0001_roles").create_roles(apps, None)
         importlib.import_module("churn.migrations.0002_defaults_and_roles").create_defaults(apps, None)
+        importlib.import_module("churn.migrations.0003_release").grant(apps, None)
     yield
 
 

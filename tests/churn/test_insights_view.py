@@ -57,6 +57,20 @@ def test_it_lists_what_was_launched_before_each_lost_tier_3_customer_stopped(pag
     assert "Launched in April" in ranking and '<td class="num">2</td>' in ranking
 
 
+def test_it_lists_the_changes_released_before_they_stopped_and_how_often_they_recur(page):
+    from churn.models import Release
+
+    Release.objects.create(title="Self-service only support", kind="service", released_on=dt.date(2026, 5, 1),
+                           product=ProductFactory(name="Helpdesk"))
+    Release.objects.create(title="Old price list", kind="price", released_on=dt.date(2025, 1, 1))
+    lost(cause_category="service", lapse__customer__name="Acme")
+    lost(cause_category="service", lapse__customer__name="Beta")
+    html = page(months=3)
+    ranking = html[html.index('id="recurring-changes"'):html.index('id="lost-tier-3"')]
+    assert "Self-service only support" in ranking and "(Helpdesk)" in ranking and '<td class="num">2</td>' in ranking
+    assert "Old price list" not in html
+
+
 def test_a_longer_window_reaches_further_back(page):
     ProductFactory(name="Too early", launched_on=dt.date(2025, 12, 1))
     lost(cause_category="price")
@@ -68,9 +82,12 @@ def test_the_page_is_a_fixed_number_of_queries(client, django_assert_num_queries
     client.force_login(UserFactory(role="Marketing"))
     for i in range(6):
         lost(cause_category="price", cause_product=ProductFactory(launched_on=dt.date(2026, 5, 1)))
+    from churn.models import Release
+
+    Release.objects.create(title="New billing", kind="method_change", released_on=dt.date(2026, 5, 2), product=ProductFactory())
     # session, user, user permissions, group permissions, by cause, by product, lost tier-3 items,
-    # products launched in their windows, which of those they bought
-    with django_assert_num_queries(9):
+    # products launched in their windows, changes released then (with product), which products they bought
+    with django_assert_num_queries(10):
         assert client.get(reverse("churn:insights")).status_code == 200
 
 
