@@ -191,6 +191,11 @@ class FollowUp(models.Model):
         ]
         indexes = [
             models.Index(fields=["assignee", "status", "tier", "due_on"], name="followup_queue_idx"),
+            # The team queue's order (tier, then due date) over the items still being worked.
+            models.Index(
+                models.F("tier").desc(), "due_on", "id",
+                condition=models.Q(status__in=policy.ACTIVE_STATUSES), name="followup_active_order_idx",
+            ),
             models.Index(fields=["status", "closed_at"], name="followup_closed_idx"),
         ]
         permissions = [("work_followup", "Can work the churn follow-up queue")]

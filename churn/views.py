@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
@@ -53,7 +54,9 @@ def _row(request, pk: int, *, error: str = "", form: StatusForm | None = None) -
     if not request.htmx:
         if error:
             messages.error(request, error)
-        return redirect(request.META.get("HTTP_REFERER") or "churn:my_queue")
+        back = request.META.get("HTTP_REFERER", "")
+        safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+        return redirect(back if safe else "churn:my_queue")
     item = get_object_or_404(selectors.queue_items(), pk=pk)
     return render(request, "churn/queue.html#row", {"item": item, "error": error, "form": form, **_row_context()})
 
