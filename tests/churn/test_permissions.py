@@ -76,3 +76,21 @@ def test_an_admin_edits_the_churn_policy_in_the_django_admin(client):
     policy = ChurnPolicy.current()
     assert (policy.min_days, str(policy.gap_multiple)) == (60, "3.00")
     assert policy.history.count() >= 1
+
+
+@pytest.mark.parametrize("model", ["churnpolicy", "followuppolicy", "lapse", "followup", "release"])
+def test_the_admin_pages_of_churn_open_for_an_admin(client, model):
+    client.force_login(UserFactory(role="Admin", is_staff=True))
+    FollowUpFactory()
+    assert client.get(reverse(f"admin:churn_{model}_changelist")).status_code == 200
+
+
+def test_an_admin_edit_of_an_item_raises_its_version_so_open_queue_forms_go_stale(client):
+    admin = UserFactory(role="Admin", is_staff=True)
+    client.force_login(admin)
+    item = FollowUpFactory()
+    data = {"customer": item.customer_id, "lapse": item.lapse_id, "kind": "investigate", "priority": "normal", "tier": 3,
+            "status": "open", "due_on": "2026-12-01", "notes": "", "cause_category": "", "cause_text": ""}
+    assert client.post(reverse("admin:churn_followup_change", args=[item.pk]), data).status_code == 302
+    item.refresh_from_db()
+    assert (item.priority, item.version, item.updated_by) == ("normal", 2, admin)
