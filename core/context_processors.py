@@ -6,6 +6,7 @@ from django.urls import NoReverseMatch, reverse
 NAVIGATION = [
     ("Import data", "customers:import", "customers.import_data"),
     ("Runs", "tiering:runs", "tiering.view_retierrun"),
+    ("Tier rules", "admin:tiering_ruleset_changelist", "tiering.change_ruleset"),
     ("My queue", "churn:my_queue", "churn.work_followup"),
     ("Team queue", "churn:team_queue", "churn.work_followup"),
     ("Churn insights", "churn:insights", "churn.view_insights"),

@@ -54,7 +54,7 @@ DEFAULT_WINDOW_MONTHS = 12
 # - revenue / cost: sums of line amount / cost in the window (a NULL cost counts as 0).
 # - compensation: sum over all tickets opened in the window, whatever their kind.
 # - net_margin = revenue - cost - compensation.
-# - orders: distinct orders in the window. active_months: distinct calendar months with an order
+# - orders: orders placed in the window (counted from the orders table). active_months: distinct calendar months with an order
 #   line in the window (up to 13: the window's first month is usually partial).
 # - first/last_order_at: earliest/latest order line, all time. tenure_days: D minus the earlier of
 #   signed_up_on and the first order's day (0 with neither, never negative).
@@ -67,6 +67,13 @@ DEFAULT_WINDOW_MONTHS = 12
 #   with outcome "rejected".
 # - compensation_share = compensation / revenue (4 places); 0 with neither, 1 with compensation but
 #   no revenue; capped at 999999 so a tiny revenue cannot overflow the column.
+#
+# How: one INSERT … SELECT per range of customer ids. Order lines are read twice inside it, both
+# set-based: all time in the covering index's (customer, placed_at) order with one lag() for the
+# gaps (no sort), and the window's lines joined to their products for the window's sums and
+# distinct counts. Tickets are read once. Customers come from customers_customer, so a customer
+# with no order or ticket still gets a row. The same SQL runs on SQLite except for the few
+# dialect pieces below (dates, and the median, which SQLite computes with ROW_NUMBER()).
 
 
 STAGE_COLUMNS = [
@@ -99,8 +106,7 @@ _DIALECTS = {
 # PostgreSQL's ordered-set aggregate ignores the NULL gap of each customer's first day.
 _HISTORY_POSTGRESQL = """
 history AS (
-    SELECT customer_id, MIN(first_at) AS first_order_at, MAX(last_at) AS last_order_at,
-           MIN(day) AS first_day, MAX(day) AS last_day,
+    SELECT customer_id, MIN(placed_at) AS first_order_at, MAX(placed_at) AS last_order_at,
            round(CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS numeric), 1) AS median_gap
     FROM gaps GROUP BY customer_id
 )"""
@@ -117,35 +123,41 @@ medians AS (
     WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY customer_id
 ),
 history AS (
-    SELECT g.customer_id, MIN(g.first_at) AS first_order_at, MAX(g.last_at) AS last_order_at,
-           MIN(g.day) AS first_day, MAX(g.day) AS last_day, MAX(m.median_gap) AS median_gap
+    SELECT g.customer_id, MIN(g.placed_at) AS first_order_at, MAX(g.placed_at) AS last_order_at,
+           MAX(m.median_gap) AS median_gap
     FROM gaps g LEFT JOIN medians m ON m.customer_id = g.customer_id GROUP BY g.customer_id
 )"""
 
 _METRICS_SQL = """
-WITH days AS (
-    -- all time up to as_of: one row per customer and order day (index-only over lines)
-    SELECT l.customer_id, {day_l} AS day, MIN(l.placed_at) AS first_at, MAX(l.placed_at) AS last_at
+WITH gaps AS (
+    -- all time up to as_of, lines in the covering index's order (customer, placed_at), no sort:
+    -- the day gap to the previous line; lines on the same day as the previous give 0, which
+    -- NULLIF drops, so what is left are the gaps between consecutive distinct order days.
+    SELECT l.customer_id, l.placed_at,
+           NULLIF({gap}, 0) AS gap
     FROM customers_orderline l
     WHERE l.customer_id BETWEEN %(lo)s AND %(hi)s AND l.placed_at < %(end)s
-    GROUP BY l.customer_id, {day_l}
-),
-gaps AS (
-    SELECT customer_id, day, first_at, last_at,
-           {gap} AS gap
-    FROM days
 ),
 {history},
 bought AS (
     -- the window's lines with their products
+    -- (only columns of the covering index: an index-only range scan per range of customers)
     SELECT l.customer_id, SUM(l.amount) AS revenue, SUM(COALESCE(l.cost, 0)) AS cost,
-           COUNT(DISTINCT l.order_id) AS orders, COUNT(DISTINCT {month_l}) AS active_months,
+           COUNT(DISTINCT {month_l}) AS active_months,
            COUNT(DISTINCT p.category) AS categories,
            COUNT(DISTINCT CASE WHEN p.launched_on >= %(start_day)s AND p.launched_on <= %(as_of)s
                                THEN l.product_id END) AS new_products
     FROM customers_orderline l JOIN customers_product p ON p.id = l.product_id
     WHERE l.customer_id BETWEEN %(lo)s AND %(hi)s AND l.placed_at >= %(start)s AND l.placed_at < %(end)s
     GROUP BY l.customer_id
+),
+placed AS (
+    -- orders in the window, from the orders' own (customer, placed_at) index; lines carry their
+    -- order's placed_at, so these are exactly the orders of the window's lines
+    SELECT o.customer_id, COUNT(*) AS orders
+    FROM customers_order o
+    WHERE o.customer_id BETWEEN %(lo)s AND %(hi)s AND o.placed_at >= %(start)s AND o.placed_at < %(end)s
+    GROUP BY o.customer_id
 ),
 tickets AS (
     SELECT t.customer_id, SUM(t.compensation) AS compensation,
@@ -159,12 +171,13 @@ joined AS (
     SELECT c.id AS customer_id, c.signed_up_on,
            round(COALESCE(b.revenue, 0), 2) AS revenue, round(COALESCE(b.cost, 0), 2) AS cost,
            round(COALESCE(t.compensation, 0), 2) AS compensation,
-           COALESCE(b.orders, 0) AS orders, COALESCE(b.active_months, 0) AS active_months,
+           COALESCE(o.orders, 0) AS orders, COALESCE(b.active_months, 0) AS active_months,
            COALESCE(b.categories, 0) AS categories, COALESCE(b.new_products, 0) AS new_products,
            COALESCE(t.complaints, 0) AS complaints, COALESCE(t.rejected, 0) AS rejected,
-           h.first_order_at, h.last_order_at, h.first_day, h.last_day, h.median_gap
+           h.first_order_at, h.last_order_at, {first_day} AS first_day, {last_day} AS last_day, h.median_gap
     FROM customers_customer c
     LEFT JOIN bought b ON b.customer_id = c.id
+    LEFT JOIN placed o ON o.customer_id = c.id
     LEFT JOIN history h ON h.customer_id = c.id
     LEFT JOIN tickets t ON t.customer_id = c.id
     WHERE c.id BETWEEN %(lo)s AND %(hi)s
@@ -198,9 +211,13 @@ def metrics_select_sql(vendor: str | None = None) -> str:
     d = _DIALECTS["postgresql" if (vendor or connection.vendor) == "postgresql" else "sqlite"]
     as_of_date = d["date_param"]
     return _METRICS_SQL.format(
-        day_l=d["day"].format(col="l.placed_at"),
         month_l=d["month"].format(col="l.placed_at"),
-        gap=d["days_between"].format(later="day", earlier="LAG(day) OVER (PARTITION BY customer_id ORDER BY day)"),
+        gap=d["days_between"].format(
+            later=d["day"].format(col="l.placed_at"),
+            earlier=d["day"].format(col="LAG(l.placed_at) OVER (PARTITION BY l.customer_id ORDER BY l.placed_at)"),
+        ),
+        first_day=d["day"].format(col="h.first_order_at"),
+        last_day=d["day"].format(col="h.last_order_at"),
         history=_HISTORY_POSTGRESQL if d is _DIALECTS["postgresql"] else _HISTORY_SQLITE,
         greatest_tenure=d["greatest"].format(
             a="0",
@@ -239,15 +256,18 @@ def compute_metrics_range(*, run_id: int, as_of: dt.date, lo: int, hi: int) -> i
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL work_mem = '64MB'")  # the window's sorts stay in memory
         cursor.execute(sql, params)
         return cursor.rowcount
 
 
-def customer_ranges(*, size: int) -> list[tuple[int, int]]:
-    """Split the customer ids into ranges of at most `size` ids, each computable on its own."""
+def customer_ranges(*, size: int, at_least: int = 1) -> list[tuple[int, int]]:
+    """Split the customer ids into ranges of at most `size` ids (and at least `at_least` ranges
+    when there are enough ids), each computable on its own."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT MIN(id), MAX(id) FROM customers_customer")
         lo, hi = cursor.fetchone()
     if lo is None:
         return []
-    return [(start, min(start + size - 1, hi)) for start in range(lo, hi + 1, size)]
+    step = max(1, min(size, -(-(hi - lo + 1) // at_least)))
+    return [(start, min(start + step - 1, hi)) for start in range(lo, hi + 1, step)]

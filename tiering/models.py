@@ -96,7 +96,9 @@ class Condition(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.get_op_display()} {self.value}"
+        from .rules import describe_condition
+
+        return describe_condition(self.metric, self.op, self.value)
 
     def clean(self):
         from .rule_checks import validate_condition
@@ -131,6 +133,30 @@ class RetierRun(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.pk} as of {self.as_of} ({self.status})"
+
+    @property
+    def duration(self):
+        """Time from start to finish (None while running)."""
+        return self.finished_at - self.started_at if self.finished_at else None
+
+    @property
+    def duration_text(self) -> str:
+        if self.duration is None:
+            return ""
+        seconds = self.duration.total_seconds()
+        if seconds < 10:
+            return f"{seconds:.2f} s"
+        return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+    @property
+    def progress_text(self) -> str:
+        """E.g. "computing metrics 3/8 ranges"."""
+        p = self.progress or {}
+        if not p.get("step"):
+            return "starting"
+        if p["step"] == "computing metrics":
+            return f"computing metrics {p.get('done', 0)}/{p.get('total', 0)} ranges"
+        return p["step"]
 
 
 class CustomerMetrics(models.Model):

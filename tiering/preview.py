@@ -9,6 +9,7 @@ runs. Customers never re-tiered (no CustomerMetrics row yet) are not counted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db import connection, transaction
 
@@ -27,6 +28,7 @@ class Mover:
     external_id: str
     from_tier: int
     to_tier: int
+    net_margin: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -67,25 +69,29 @@ def preview_rules(*, rules: Rules, sample: int = SAMPLE_SIZE) -> Preview:
 
 
 def _sample_movers(cursor, table, expression, params, matrix, sample) -> list[Mover]:
-    """Query 2: up to `sample` movers, shared out across the kinds of move so a rare move still
-    shows, the biggest net margins first within each."""
-    moves = [pair for pair, n in matrix.items() if pair[0] != pair[1] and n]
-    if not moves or sample <= 0:
+    """Query 2: up to `sample` movers, taken round-robin across the kinds of move (the biggest net
+    margin of each kind, then the second of each, ...) so a rare move still shows and a common
+    one fills what the rare ones leave. Listed from the highest tier first."""
+    if sample <= 0 or not any(a != b and n for (a, b), n in matrix.items()):
         return []
-    per_move = -(-sample // len(moves))
     customer = connection.ops.quote_name(Customer._meta.db_table)
+    # OFFSET 0 stops PostgreSQL pulling the subquery up, which would compute the tier expression
+    # twice a row (in the WHERE and in the window); SQLite has no such rewrite and no bare OFFSET.
+    fence = "OFFSET 0" if connection.vendor == "postgresql" else ""
     cursor.execute(
         f"""
-        SELECT s.customer_id, c.name, c.external_id, s.tier, s.new_tier FROM (
-            SELECT customer_id, tier, new_tier,
+        SELECT s.customer_id, c.name, c.external_id, s.tier, s.new_tier, s.net_margin, s.rank FROM (
+            SELECT customer_id, tier, new_tier, net_margin,
                    ROW_NUMBER() OVER (PARTITION BY tier, new_tier ORDER BY net_margin DESC, customer_id) AS rank
-            FROM (SELECT m.customer_id, m.tier, m.net_margin, {expression} AS new_tier FROM {table} m) AS t
+            FROM (SELECT m.customer_id, m.tier, m.net_margin, {expression} AS new_tier FROM {table} m {fence}) AS t
             WHERE tier <> new_tier
         ) AS s JOIN {customer} c ON c.id = s.customer_id
         WHERE s.rank <= %s
-        ORDER BY s.tier, s.new_tier, s.rank
+        ORDER BY s.rank, s.tier DESC, s.new_tier DESC
         LIMIT %s
         """,
-        [*params, per_move, sample],
+        [*params, sample, sample],
     )
-    return [Mover(*row) for row in cursor.fetchall()]
+    rows = sorted(cursor.fetchall(), key=lambda r: (-r[3], -r[4], r[6]))
+    # SQLite hands decimals back as floats: keep Decimal for the page either way.
+    return [Mover(*row[:5], net_margin=None if row[5] is None else Decimal(str(row[5]))) for row in rows]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from .metrics import METRICS
 
@@ -38,6 +38,13 @@ OPS: dict[str, tuple[str, str]] = {
 }
 MATCHES = ("all", "any")
 FALLBACK_LEVEL = 1
+# Metrics stored as whole numbers (integer columns of CustomerMetrics; a test holds this to the
+# model). tier_sql() compares them with integer thresholds: an integer-to-numeric cast on every
+# row made a scan of a million rows about twice as slow.
+INTEGER_METRICS = frozenset({
+    "orders", "active_months", "tenure_days", "days_since_last_order", "categories", "new_products",
+    "complaints", "rejected_complaints",
+})
 
 
 @dataclass(frozen=True)
@@ -54,10 +61,10 @@ class Cond:
         if not isinstance(self.value, Decimal):
             object.__setattr__(self, "value", Decimal(str(self.value)))
 
-    def holds(self, value: Decimal | int | None) -> bool:
+    def holds(self, value: Decimal | int | float | None) -> bool:
         if value is None:
             return False
-        return _compare(Decimal(value) if isinstance(value, int) else value, self.op, self.value)
+        return _compare(as_decimal(value), self.op, self.value)
 
 
 @dataclass(frozen=True)
@@ -158,8 +165,15 @@ def tier_sql(rules: Rules, column: Callable[[str], str] = lambda m: m) -> tuple[
 
 
 def rules_from_ruleset(ruleset) -> Rules:
-    """The plain Rules of a stored RuleSet (two queries: groups with tiers, conditions)."""
-    groups = ruleset.groups.select_related("tier").prefetch_related("conditions")
+    """The plain Rules of a stored RuleSet.
+
+    Two queries (groups with tiers, conditions), or none when the caller prefetched
+    "groups__tier" and "groups__conditions" (list pages).
+    """
+    if "groups" in getattr(ruleset, "_prefetched_objects_cache", {}):
+        groups = ruleset.groups.all()
+    else:
+        groups = ruleset.groups.select_related("tier").prefetch_related("conditions")
     return Rules(
         groups=tuple(
             Group(g.tier.level, g.match, tuple(Cond(c.metric, c.op, c.value) for c in g.conditions.all()))
@@ -188,6 +202,12 @@ def format_value(metric: str, value) -> str:
     return f"{text} days" if kind == "days" else text
 
 
+def describe_condition(metric: str, op: str, value) -> str:
+    """One condition in plain words: "Net margin ≥ 5,000"."""
+    label = METRICS[metric].label if metric in METRICS else metric
+    return f"{label} {OPS.get(op, (op, op))[1]} {format_value(metric, value)}"
+
+
 def describe_why(why: dict) -> list[dict]:
     """Each group of a stored why as plain words, for pages.
 
@@ -203,7 +223,7 @@ def describe_why(why: dict) -> list[dict]:
             "text": f"Tier {group['level']} needs {needs}:",
             "conditions": [
                 {
-                    "text": f"{c['label']} {c['symbol']} {format_value(c['metric'], c['threshold'])}",
+                    "text": describe_condition(c["metric"], c["op"], c["threshold"]),
                     "has": format_value(c["metric"], c["value"]),
                     "held": c["held"],
                 }
@@ -214,6 +234,14 @@ def describe_why(why: dict) -> list[dict]:
 
 
 # --- internals --------------------------------------------------------------------------------
+
+
+def as_decimal(value: Decimal | int | float) -> Decimal:
+    """Exact Decimal of a metric value. SQLite hands stored decimals back as floats: read 0.05 as
+    Decimal("0.05") (its shortest repr), as the database compares it, not as 0.05000000000000000277."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
 def _compare(value: Decimal, op: str, threshold: Decimal) -> bool:
@@ -241,12 +269,36 @@ def _group_sql(group: Group, column: Callable[[str], str]) -> tuple[str, list]:
         return "(1 = 0)", []
     parts, params = [], []
     for cond in group.conditions:
-        # CAST keeps the threshold NUMERIC: PostgreSQL compares integers exactly against it, and
-        # SQLite (which binds Decimal as text) compares numbers, not a number with a string.
-        parts.append(f"COALESCE(({column(cond.metric)} {OPS[cond.op][0]} CAST(%s AS NUMERIC)), FALSE)")
-        params.append(cond.value)
+        sql, cond_params = _cond_sql(cond, column(cond.metric))
+        parts.append(sql)
+        params.extend(cond_params)
     joiner = " AND " if group.match == "all" else " OR "
     return f"({joiner.join(parts)})", params
+
+
+def _cond_sql(cond: Cond, col: str) -> tuple[str, list]:
+    """One comparison that is FALSE, never NULL, when the value is missing."""
+    if cond.metric in INTEGER_METRICS:
+        return _integer_cond_sql(cond.op, cond.value, col)
+    # CAST keeps the threshold NUMERIC: PostgreSQL compares numeric to numeric exactly, and
+    # SQLite (which binds Decimal as text) compares numbers, not a number with a string.
+    return f"COALESCE(({col} {OPS[cond.op][0]} CAST(%s AS NUMERIC)), FALSE)", [cond.value]
+
+
+def _integer_cond_sql(op: str, value: Decimal, col: str) -> tuple[str, list]:
+    """The same comparison against a whole-number column with a whole-number threshold.
+
+    For whole x: x > 2.5 ⇔ x > 2, x >= 2.5 ⇔ x >= 3, x < 2.5 ⇔ x < 3, x <= 2.5 ⇔ x <= 2;
+    x = 2.5 never holds and x ≠ 2.5 holds whenever x has a value.
+    """
+    floor, ceil = int(value.to_integral_value(ROUND_FLOOR)), int(value.to_integral_value(ROUND_CEILING))
+    whole = floor == ceil
+    if op == "eq" and not whole:
+        return "(1 = 0)", []
+    if op == "ne" and not whole:
+        return f"({col} IS NOT NULL)", []
+    threshold = {"gt": floor, "gte": ceil, "lt": ceil, "lte": floor}.get(op, floor)
+    return f"COALESCE(({col} {OPS[op][0]} %s), FALSE)", [threshold]
 
 
 def _plain(d: Decimal) -> str:
@@ -264,6 +316,6 @@ def _check_json(c: Check) -> dict:
         "op": c.op,
         "symbol": OPS[c.op][1],
         "threshold": _plain(c.threshold),
-        "value": None if c.value is None else f"{Decimal(c.value):f}",  # as stored: 3120.50 stays 3120.50
+        "value": None if c.value is None else f"{as_decimal(c.value):f}",  # as stored: 3120.50 stays 3120.50
         "held": c.held,
     }

@@ -23,6 +23,7 @@ Runs page shows what the dry run found; no customer's metrics or tier change.
 import datetime as dt
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from decimal import Decimal
 
@@ -62,8 +63,7 @@ def retier_all(*, as_of: dt.date, ruleset: RuleSet | None = None, dry_run: bool 
             return _finish(run, status=RetierRun.Status.SKIPPED, error="Another re-tier run was going; this one did nothing.")
         run = RetierRun.objects.create(**record)  # after the lock, so no one takes it for dead
         try:
-            if ruleset is None:
-                raise RetierError("No published rule set: publish one in the admin before re-tiering.")
+            _check_ruleset(ruleset, dry_run=dry_run)
             _stage_all_ranges(run)
             _apply(run=run, rules=rules_from_ruleset(ruleset))
         except BaseException as exc:
@@ -72,6 +72,14 @@ def retier_all(*, as_of: dt.date, ruleset: RuleSet | None = None, dry_run: bool 
     if not dry_run:
         _refresh_planner_statistics()
     return run
+
+
+def _check_ruleset(ruleset: RuleSet | None, *, dry_run: bool) -> None:
+    if ruleset is None:
+        raise RetierError("No published rule set: publish one in the admin before re-tiering.")
+    in_force = RuleSet.objects.filter(pk=ruleset.pk, status=RuleSet.Status.PUBLISHED).exists()  # as stored now
+    if not dry_run and not in_force:
+        raise RetierError(f"Rule set v{ruleset.version} is not the one in force: try it with a dry run, or publish it first.")
 
 
 # --- single flight ------------------------------------------------------------------------------
@@ -117,22 +125,67 @@ def mark_dead_runs_failed() -> int:
 
 
 def reap_dead_runs() -> None:
-    """For the Runs page: a run shown as running whose lock is free is marked failed."""
-    if RetierRun.objects.filter(status=RetierRun.Status.RUNNING).exists():
-        with single_flight():  # taking the lock reaps; a live run keeps it, and nothing happens
-            pass
+    """For the Runs page: a run shown as running while nobody holds the lock is marked failed.
+
+    It only looks at the lock (pg_locks), never takes it, so a page load cannot make a run that
+    starts at that moment be skipped. A run is recorded as running only while its lock is held.
+    """
+    if not RetierRun.objects.filter(status=RetierRun.Status.RUNNING).exists():
+        return
+    if connection.vendor != "postgresql":
+        _sqlite_guard()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = 0 AND objid = %s AND objsubid = 1"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+            [RETIER_LOCK_KEY],
+        )
+        held = cursor.fetchone()[0]
+    if not held:
+        mark_dead_runs_failed()
 
 
 # --- phase 1: metrics per range --------------------------------------------------------------
 
 
 def _stage_all_ranges(run: RetierRun) -> None:
+    """Metrics of every range into the stage; on PostgreSQL, RETIER_PARALLEL ranges at a time,
+    each on its own connection (the database then uses that many cores)."""
     _clear_stage()
-    ranges = customer_ranges(size=settings.RETIER_RANGE_SIZE)
-    for done, (lo, hi) in enumerate(ranges):
-        _set_progress(run, step="computing metrics", done=done, total=len(ranges))
-        compute_metrics_range(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi)
+    workers = settings.RETIER_PARALLEL if _can_run_ranges_in_threads() else 1
+    ranges = customer_ranges(size=settings.RETIER_RANGE_SIZE, at_least=workers)
+    _set_progress(run, step="computing metrics", done=0, total=len(ranges))
+    if workers > 1:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
+            futures = [pool.submit(_compute_range_in_thread, run, lo, hi) for lo, hi in ranges]
+            for done, future in enumerate(as_completed(futures), start=1):
+                future.result()
+                _set_progress(run, step="computing metrics", done=done, total=len(ranges))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # on a failure, start no further range
+    else:
+        for done, (lo, hi) in enumerate(ranges, start=1):
+            compute_metrics_range(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi)
+            _set_progress(run, step="computing metrics", done=done, total=len(ranges))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE tiering_metricsstage")  # the apply step's plans need real row counts
     _set_progress(run, step="applying tiers", done=len(ranges), total=len(ranges))
+
+
+def _can_run_ranges_in_threads() -> bool:
+    """Other connections see only committed rows: not inside a transaction (e.g. a test's)."""
+    return settings.RETIER_PARALLEL > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def _compute_range_in_thread(run: RetierRun, lo: int, hi: int) -> int:
+    try:
+        return compute_metrics_range(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi)
+    finally:
+        connection.close()  # this thread's own connection
 
 
 def _clear_stage() -> None:
@@ -154,26 +207,38 @@ def _set_progress(run: RetierRun, *, step: str, done: int, total: int) -> None:
 _METRIC_COLUMNS = ["as_of", *METRICS, "first_order_at", "last_order_at"]
 
 
-def _decided_sql(*, run: RetierRun, rules) -> tuple[str, list]:
-    """One row per staged customer: their fresh metrics, old tier, the tier they get, below_runs.
+def _staged_sql(*, run: RetierRun, rules) -> tuple[str, list]:
+    """The run's staged metrics with the tier the rules give (`rule_tier`), aliased as r."""
+    expression, params = tier_sql(rules, column=lambda name: f"s.{name}")
+    sql = f"(SELECT s.*, {expression} AS rule_tier FROM tiering_metricsstage s WHERE s.run_id = %s) r"
+    return sql, [*params, run.pk]
+
+
+def _grace_sql(rules) -> tuple[str, str]:
+    """SQL for the tier a customer gets and their new below_runs, over r (staged) and m (metrics).
 
     Grace: a customer the rules place below their tier counts one more run below (only once per
     as_of date, so re-running a day is idempotent) and drops to the rules' tier once that count
-    exceeds grace_runs. Upgrades and first placements take effect at once.
+    exceeds grace_runs. Upgrades and first placements (no m row) take effect at once.
     """
-    expression, params = tier_sql(rules, column=lambda name: f"s.{name}")
+    grace = int(getattr(rules, "grace_runs", 0) or 0)  # an int, safe to inline
     below = "CASE WHEN m.below_runs = 0 OR r.as_of > m.as_of THEN m.below_runs + 1 ELSE m.below_runs END"
-    keep_tier = f"(m.customer_id IS NOT NULL AND r.rule_tier < m.tier AND {below} <= %s)"
+    keep_tier = f"(m.customer_id IS NOT NULL AND r.rule_tier < m.tier AND {below} <= {grace})"
+    new_tier = f"CASE WHEN {keep_tier} THEN m.tier ELSE r.rule_tier END"
+    new_below = f"CASE WHEN {keep_tier} THEN {below} ELSE 0 END"
+    return new_tier, new_below
+
+
+def _decided_sql(*, run: RetierRun, rules) -> tuple[str, list]:
+    """One row per staged customer: their fresh metrics, old tier, the tier they get, below_runs."""
+    staged, params = _staged_sql(run=run, rules=rules)
+    new_tier, new_below = _grace_sql(rules)
     columns = ", ".join(f"r.{c}" for c in ["customer_id", *_METRIC_COLUMNS])
     sql = f"""
-        SELECT {columns}, m.tier AS old_tier, r.rule_tier,
-               CASE WHEN {keep_tier} THEN m.tier ELSE r.rule_tier END AS new_tier,
-               CASE WHEN {keep_tier} THEN {below} ELSE 0 END AS new_below
-        FROM (SELECT s.*, {expression} AS rule_tier FROM tiering_metricsstage s WHERE s.run_id = %s) r
-        LEFT JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
+        SELECT {columns}, m.tier AS old_tier, r.rule_tier, {new_tier} AS new_tier, {new_below} AS new_below
+        FROM {staged} LEFT JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
     """
-    grace = int(getattr(rules, "grace_runs", 0) or 0)
-    return sql, [grace, grace, *params, run.pk]  # in the order the %s appear
+    return sql, params
 
 
 def _apply(*, run: RetierRun, rules) -> None:
@@ -183,7 +248,7 @@ def _apply(*, run: RetierRun, rules) -> None:
         if not run.dry_run:
             now = timezone.now()
             _record_changes(run=run, rules=rules, decided=decided, params=params, now=now)
-            _write_metrics(decided=decided, params=params, now=now)
+            _write_metrics(run=run, rules=rules, decided=decided, params=params, now=now)
             retier_applied.send(sender=RetierRun, run=run, as_of=run.as_of)
         _clear_stage()
         run.counts, run.matrix, run.moved = counts, matrix, moved
@@ -211,23 +276,35 @@ def _record_changes(*, run: RetierRun, rules, decided: str, params: list, now) -
     with _streaming_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(MOVER_BATCH):
-            changes = [_tier_change(dict(zip(names, row)), run=run, rules=rules, now=now) for row in rows]
-            TierChange.objects.bulk_create(changes)
+            changes = [_tier_change(dict(zip(names, row)), rules=rules) for row in rows]
+            _insert_changes(changes, run=run, now=now)
 
 
-def _tier_change(row: dict, *, run: RetierRun, rules, now) -> TierChange:
+def _tier_change(row: dict, *, rules) -> tuple:
+    """(customer, from, to, why as JSON text) of one mover."""
     metrics = {name: _typed(name, row[name]) for name in METRICS}
-    why = decide(metrics, rules).why()
-    return TierChange(
-        customer_id=row["customer_id"], run=run, from_tier=row["old_tier"], to_tier=row["new_tier"],
-        changed_at=now, why=json.loads(json.dumps(why, cls=DjangoJSONEncoder)),
-    )  # fmt: skip
+    why = json.dumps(decide(metrics, rules).why(), cls=DjangoJSONEncoder)
+    return row["customer_id"], row["old_tier"], row["new_tier"], why
+
+
+def _insert_changes(changes: list[tuple], *, run: RetierRun, now) -> None:
+    """COPY on PostgreSQL (about 15x faster than a multi-row INSERT of these JSON rows)."""
+    if connection.vendor == "postgresql":
+        copy_sql = "COPY tiering_tierchange (customer_id, run_id, from_tier, to_tier, changed_at, why) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+            for customer_id, old, new, why in changes:
+                copy.write_row((customer_id, run.pk, old, new, now, why))
+        return
+    TierChange.objects.bulk_create(
+        TierChange(customer_id=c, run=run, from_tier=old, to_tier=new, changed_at=now, why=json.loads(why))
+        for c, old, new, why in changes
+    )
 
 
 def _typed(name: str, value):
     """Values as the ORM would give them (SQLite returns floats for decimals)."""
-    if value is None:
-        return None
+    if value is None or isinstance(value, (Decimal, int)):
+        return value
     if METRICS[name].kind in ("money", "ratio") or name == "median_gap_days":
         return Decimal(str(value))
     return int(value)
@@ -245,23 +322,50 @@ def _streaming_cursor():
             yield cursor
 
 
-def _write_metrics(*, decided: str, params: list, now) -> None:
-    """Upsert every customer's metrics and tier, skipping rows where nothing changed."""
-    columns = ["customer_id", *_METRIC_COLUMNS, "tier", "tier_since", "below_runs"]
-    kept = [*_METRIC_COLUMNS, "tier", "below_runs"]
+def _write_metrics(*, run: RetierRun, rules, decided: str, params: list, now) -> None:
+    """Write every customer's metrics and tier, skipping rows where nothing changed.
+
+    PostgreSQL: one MERGE of the staged rows into the metrics (one join; rows whose indexed
+    columns did not change are HOT updates: fillfactor 45, migration 0005). SQLite: INSERT … ON
+    CONFLICT over the decided rows.
+    """
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    if connection.vendor == "postgresql":
+        _merge_metrics(run=run, rules=rules, stamp=stamp)
+        return
     t = "tiering_customermetrics"
+    kept = [*_METRIC_COLUMNS, "tier", "below_runs"]
+    columns = ["customer_id", *_METRIC_COLUMNS, "tier", "tier_since", "below_runs"]
+    values = ", ".join(["d.customer_id", *(f"d.{c}" for c in _METRIC_COLUMNS), "d.new_tier", "%s", "d.new_below"])
     changed = " OR ".join(f"{t}.{c} IS DISTINCT FROM excluded.{c}" for c in kept)
     sets = ", ".join(f"{c} = excluded.{c}" for c in kept)
     sql = f"""
         INSERT INTO {t} ({', '.join(columns)})
-        SELECT d.customer_id, {', '.join(f'd.{c}' for c in _METRIC_COLUMNS)}, d.new_tier, %s, d.new_below
-        FROM ({decided}) d WHERE 1 = 1
+        SELECT {values} FROM ({decided}) d WHERE 1 = 1
         ON CONFLICT (customer_id) DO UPDATE SET {sets},
             tier_since = CASE WHEN {t}.tier = excluded.tier THEN {t}.tier_since ELSE excluded.tier_since END
         WHERE {changed}
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), *params])
+        cursor.execute(sql, [stamp, *params])
+
+
+def _merge_metrics(*, run: RetierRun, rules, stamp) -> None:
+    staged, params = _staged_sql(run=run, rules=rules)
+    new_tier, new_below = _grace_sql(rules)
+    fresh = {**{c: f"r.{c}" for c in _METRIC_COLUMNS}, "tier": new_tier, "below_runs": new_below}
+    changed = " OR ".join(f"m.{c} IS DISTINCT FROM {value}" for c, value in fresh.items())
+    sets = ", ".join(f"{c} = {value}" for c, value in fresh.items())
+    columns = ["customer_id", *_METRIC_COLUMNS, "tier", "tier_since", "below_runs"]
+    values = ["r.customer_id", *(f"r.{c}" for c in _METRIC_COLUMNS), "r.rule_tier", "%s", "0"]
+    sql = f"""
+        MERGE INTO tiering_customermetrics m USING {staged} ON m.customer_id = r.customer_id
+        WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets},
+            tier_since = CASE WHEN m.tier = {new_tier} THEN m.tier_since ELSE %s END
+        WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join(values)})
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, stamp, stamp])
 
 
 # --- run record ----------------------------------------------------------------------------------

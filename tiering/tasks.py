@@ -2,8 +2,11 @@
 
 The re-tier is long at full size: soft limit 45 min (raises inside the run, which then rolls back
 and records the failure), hard limit 50 min (the worker process is killed; the next run or the
-Runs page marks the run failed). acks_late: a message is acknowledged only when the run is over,
-so a lost worker's run is redelivered, and single-flight keeps a redelivery from running twice.
+Runs page marks the run failed "worker died or was killed"). acks_late: the message is
+acknowledged when the task ends, so a message whose worker vanished (lost connection to Redis)
+is delivered again; single-flight and idempotence make running it again safe. A worker killed by
+the time limit does not redeliver (CELERY_TASK_REJECT_ON_WORKER_LOST is off): the run is failed,
+everyone kept their tier, and the next night (or "Run re-tier now") re-tiers.
 """
 
 import datetime as dt

@@ -1,11 +1,53 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from .models import RetierRun
+from .services import reap_dead_runs
+from .tasks import retier_task
+
+LEVELS = (1, 2, 3)
 
 
 @permission_required("tiering.view_retierrun", raise_exception=True)
 def run_list(request: HttpRequest) -> HttpResponse:
-    runs = RetierRun.objects.select_related("ruleset")[:50]
-    return render(request, "tiering/run_list.html", {"runs": runs})
+    reap_dead_runs()  # a run shown as running must really be going
+    runs = list(RetierRun.objects.select_related("ruleset")[:50])
+    return render(request, "tiering/run_list.html", {"runs": runs, "levels": LEVELS})
+
+
+@permission_required("tiering.view_retierrun", raise_exception=True)
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(RetierRun.objects.select_related("ruleset"), pk=pk)
+    matrix = _matrix_rows(run)
+    context = {"run": run, "levels": LEVELS, "matrix": matrix, "placed": matrix[0]["total"]}
+    return render(request, "tiering/run_detail.html", context)
+
+
+@permission_required("tiering.view_retierrun", raise_exception=True)
+def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The htmx-polled progress of a run; once it is over, the page reloads to show the result."""
+    run = get_object_or_404(RetierRun, pk=pk)
+    response = render(request, "tiering/_run_progress.html", {"run": run})
+    if run.status != RetierRun.Status.RUNNING:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@require_POST
+@permission_required("tiering.run_retier", raise_exception=True)
+def run_now(request: HttpRequest) -> HttpResponse:
+    retier_task.delay_on_commit(triggered_by=request.user.get_username())
+    messages.success(request, "Re-tier queued: it appears below as soon as a worker starts it.")
+    return redirect("tiering:runs")
+
+
+def _matrix_rows(run: RetierRun) -> list[dict]:
+    """From-tier rows ("new" first) of to-tier cells; stays are not recorded, only moves."""
+    rows = []
+    for origin in ("new", *LEVELS):
+        cells = [{"to": to, "count": run.matrix.get(f"{origin}->{to}"), "stay": origin == to} for to in LEVELS]
+        rows.append({"origin": origin, "cells": cells, "total": sum(c["count"] or 0 for c in cells)})
+    return rows

@@ -48,6 +48,13 @@ def test_the_sample_is_shared_across_kinds_of_move_and_bounded(customers):
     assert {(m.from_tier, m.to_tier) for m in preview.movers} == {(2, 1), (2, 3), (3, 2)}
 
 
+def test_a_common_move_fills_the_sample_a_rare_one_leaves(customers):
+    for _ in range(6):
+        CustomerMetricsFactory(tier=2, orders=1)  # 7 falling 2 -> 1, one each of the other moves
+    preview = preview_ruleset(ruleset=make_ruleset(DRAFT), sample=6)
+    assert [(m.from_tier, m.to_tier) for m in preview.movers] == [(3, 2), (2, 3)] + [(2, 1)] * 4
+
+
 def test_a_missing_value_counts_as_failing_in_the_preview_too(customers):
     draft = make_ruleset({2: ("any", [("days_since_last_order", "ne", "5")])})
     CustomerMetrics.objects.update(days_since_last_order=None)

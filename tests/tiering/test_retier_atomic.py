@@ -5,17 +5,19 @@ These tests commit for real (transactional_db): the run's own transaction is wha
 
 import datetime as dt
 
-import psycopg
 import pytest
 from django.db import connection
 
 from tests.factories import CustomerFactory
-from tests.tiering.retier_helpers import at, buy, publish_rules, tiers
+from tests.tiering.retier_helpers import at, buy, other_connection, publish_rules, restore_migrated_data, tiers  # noqa: F401
 from tiering.models import CustomerMetrics, MetricsStage, RetierRun, TierChange
 from tiering.services import DEAD_RUN_ERROR, RETIER_LOCK_KEY, retier_all
 from tiering.signals import retier_applied
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),  # each test starts with the migrated data
+    pytest.mark.usefixtures("restore_migrated_data"),  # and the module leaves it behind
+]
 
 AS_OF = dt.date(2026, 11, 22)
 
@@ -30,11 +32,6 @@ def placed():
     buy(climber, at("2026-11-02"))
     buy(star, at("2026-11-03"), amount="5000.00")
     return {climber.pk: 1, star.pk: 1}
-
-
-def other_connection() -> psycopg.Connection:
-    s = connection.settings_dict
-    return psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, user=s["USER"], dbname=s["NAME"], autocommit=True)
 
 
 def test_a_run_that_fails_after_writing_tiers_leaves_everyone_on_their_previous_tier(placed):
@@ -105,3 +102,14 @@ def test_a_committed_run_is_what_other_connections_see(placed):
 
     assert seen == tiers() and sorted(seen.values()) == [2, 3]
     assert CustomerMetrics.objects.count() == 2
+
+
+def test_ranges_computed_side_by_side_on_their_own_connections_give_the_same_result(placed, settings):
+    settings.RETIER_RANGE_SIZE, settings.RETIER_PARALLEL = 1, 2
+    side_by_side = retier_all(as_of=AS_OF + dt.timedelta(days=1), dry_run=True)
+    settings.RETIER_RANGE_SIZE, settings.RETIER_PARALLEL = 1_000_000, 1
+
+    one = retier_all(as_of=AS_OF + dt.timedelta(days=1), dry_run=True)
+
+    assert side_by_side.progress["total"] == 2 and one.progress["total"] == 1
+    assert (side_by_side.counts, side_by_side.matrix) == (one.counts, one.matrix) == ({"2": 1, "3": 1}, {"1->2": 1, "1->3": 1})

@@ -143,3 +143,15 @@ def _row_versions():
     with connection.cursor() as cursor:
         cursor.execute("SELECT customer_id, xmin::text FROM tiering_customermetrics ORDER BY customer_id")
         return cursor.fetchall()
+
+
+def test_only_the_published_rule_set_re_tiers_for_real_but_any_can_be_dry_run(shop):
+    draft = publish_rules(loyal_orders="1")
+    publish_rules()  # retires the first one
+
+    with pytest.raises(RetierError, match=f"Rule set v{draft.version} is not the one in force"):
+        retier_all(as_of=AS_OF, ruleset=draft)
+    dry = retier_all(as_of=AS_OF, ruleset=draft, dry_run=True)
+
+    assert dry.counts == {"1": 1, "2": 2, "3": 1}
+    assert CustomerMetrics.objects.count() == 0

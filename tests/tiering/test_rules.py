@@ -94,3 +94,26 @@ def test_why_reads_in_plain_words():
 )
 def test_values_are_formatted_for_their_kind(metric, value, shown):
     assert format_value(metric, value) == shown
+
+
+def test_integer_metrics_are_exactly_the_whole_number_columns_of_customer_metrics():
+    from django.db import models
+
+    from tiering.metrics import METRICS
+    from tiering.models import CustomerMetrics
+    from tiering.rules import INTEGER_METRICS
+
+    integer_columns = {name for name in METRICS if isinstance(CustomerMetrics._meta.get_field(name), models.IntegerField)}
+    assert INTEGER_METRICS == integer_columns
+
+
+def test_an_integer_metric_against_a_fractional_threshold_compiles_to_whole_numbers():
+    sql, params = tier_sql(Rules((Group(2, "all", (Cond("orders", "gt", D("2.5")), Cond("orders", "lt", D("7.5")))),)))
+    assert params == [2, 8]  # orders > 2 and orders < 8
+    assert "NUMERIC" not in sql
+
+
+def test_a_float_from_sqlite_compares_as_the_decimal_it_prints_as():
+    rules = Rules((Group(2, "all", (Cond("compensation_share", "eq", D("0.05")),)),))
+    assert decide({"compensation_share": 0.05}, rules).level == 2
+    assert decide({"compensation_share": 0.05}, rules).why()["groups"][0]["conditions"][0]["value"] == "0.05"

@@ -80,3 +80,12 @@ def test_a_condition_saved_with_a_bad_value_fails_model_validation():
     with pytest.raises(ValidationError) as excinfo:
         condition.full_clean()
     assert excinfo.value.message_dict == {"value": ["Orders is counted in a whole number: use e.g. 2, not 2.5."]}
+
+
+def test_a_group_for_tier_1_fails_model_validation():
+    from tiering.models import RuleGroup, Tier
+
+    group = RuleGroup(ruleset=make_ruleset({}), tier=Tier.objects.get(level=1), match="all")
+    with pytest.raises(ValidationError) as excinfo:
+        group.full_clean()
+    assert excinfo.value.message_dict == {"tier": ["Tier 1 is the fallback for anyone no group places higher; it takes no group."]}

@@ -1,8 +1,8 @@
 """The re-tier's staging table, PostgreSQL storage tweaks, and the nightly schedule as data.
 
 - tiering_metricsstage is UNLOGGED on PostgreSQL: scratch rows need no WAL or crash safety.
-- tiering_customermetrics gets fillfactor 80 so the nightly rewrite of metrics that are not indexed
-  (days since last order, tenure) can be a HOT update that leaves the tier-list indexes alone.
+- tiering_customermetrics gets fillfactor 80 (45 since 0005) so the nightly rewrite of metrics that are not indexed
+  (days since last order, tenure) can be a HOT update that leaves the tier-list indexes alone (0005 gives it more room).
 - "Nightly re-tier" is a django-celery-beat PeriodicTask at 02:00, editable in the admin.
 """
 

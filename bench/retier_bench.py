@@ -1,0 +1,105 @@
+"""Re-tier figures: the nightly re-tier against the bare SQL aggregate over the same rows.
+
+Measured in this order on the seeded database (bench/run.py), each command in a fresh child:
+- first_run: `manage.py retier --as-of <as_of - 1 day>` when nobody has a tier yet (every customer
+  gets a first TierChange, with the why);
+- aggregate_seconds: the plain per-customer GROUP BY over all order lines up to as_of and over the
+  window's tickets, results counted, nothing written (JIT off, as for the re-tier): the floor;
+- retier: the nightly case, `manage.py retier --as-of <as_of>` one day after the first run
+  (metrics, rules, grace, history of movers, metrics write, VACUUM ANALYZE). `seconds` is the
+  command's wall time (Django start-up included); `run_seconds` is the run record's own start to
+  finish (before VACUUM); ratio = seconds / aggregate_seconds (target <= 2); peak_rss_mb of the
+  command (target < 300 MB);
+- preview: the rules preview of the published rule set, in a child process (target < 10 s).
+
+Standalone, on whatever DATABASE_URL holds: `python bench/retier_bench.py [--as-of DATE]`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+import time
+from pathlib import Path
+
+BARE_AGGREGATE = """
+SELECT
+  (SELECT COUNT(*) FROM (
+      SELECT customer_id, SUM(amount), SUM(cost), COUNT(DISTINCT order_id), MIN(placed_at), MAX(placed_at)
+      FROM customers_orderline WHERE placed_at < %(end)s GROUP BY customer_id) lines),
+  (SELECT COUNT(*) FROM (
+      SELECT customer_id, SUM(compensation), COUNT(*)
+      FROM customers_ticket WHERE opened_at >= %(start)s AND opened_at < %(end)s GROUP BY customer_id) tickets)
+"""
+
+PREVIEW = """
+import time, django
+django.setup()
+from tiering.models import RuleSet
+from tiering.preview import preview_ruleset
+ruleset = RuleSet.objects.get(status="published")
+started = time.perf_counter()
+preview = preview_ruleset(ruleset=ruleset)
+print(f"preview_seconds={time.perf_counter() - started:.3f} moved={preview.moved}")
+"""
+
+
+def window(as_of: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The re-tier's window (tiering.metrics.window), repeated so this runs without Django."""
+    midnight = dt.time(0, 0, tzinfo=dt.timezone.utc)
+    try:
+        start_day = as_of.replace(year=as_of.year - 1) + dt.timedelta(days=1)
+    except ValueError:  # Feb 29
+        start_day = dt.date(as_of.year - 1, 3, 1)
+    return dt.datetime.combine(start_day, midnight), dt.datetime.combine(as_of + dt.timedelta(days=1), midnight)
+
+
+def bare_aggregate_seconds(conn, as_of: dt.date) -> float:
+    start, end = window(as_of)
+    conn.execute("SET jit = off")
+    started = time.perf_counter()
+    conn.execute(BARE_AGGREGATE, {"start": start, "end": end}).fetchone()
+    return time.perf_counter() - started
+
+
+def last_run(conn) -> dict:
+    row = conn.execute(
+        "SELECT id, status, moved, counts, EXTRACT(EPOCH FROM finished_at - started_at) FROM tiering_retierrun"
+        " WHERE dry_run = false ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return {"id": row[0], "status": row[1], "moved": row[2], "counts": row[3], "run_seconds": round(float(row[4]), 2)}
+
+
+def run(ctx) -> dict:
+    figures = {}
+    with ctx.connect() as conn:
+        if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM tiering_customermetrics)").fetchone()[0]:
+            seconds, rss = ctx.measure_subprocess(ctx.manage("retier", "--as-of", str(ctx.as_of - dt.timedelta(days=1))))
+            figures["first_run"] = {"seconds": round(seconds, 2), "peak_rss_mb": rss, **last_run(conn)}
+        aggregate = bare_aggregate_seconds(conn, ctx.as_of)
+        seconds, rss = ctx.measure_subprocess(ctx.manage("retier", "--as-of", str(ctx.as_of)))
+        nightly = last_run(conn)
+    figures["aggregate_seconds"] = round(aggregate, 2)
+    figures["retier"] = {"seconds": round(seconds, 2), "peak_rss_mb": rss, **nightly}
+    figures["ratio"] = round(seconds / aggregate, 2)
+    figures["ratio_run"] = round(nightly["run_seconds"] / aggregate, 2)
+    preview_wall, preview_rss = ctx.measure_subprocess([ctx.python, "-c", PREVIEW])
+    reported = re.search(r"preview_seconds=([\d.]+)", " ".join(ctx.last_output))
+    figures["preview"] = {"seconds": float(reported.group(1)) if reported else None, "wall_seconds": round(preview_wall, 2),
+                          "peak_rss_mb": preview_rss}  # fmt: skip
+    figures["targets"] = "ratio <= 2, peak RSS < 300 MB, preview < 10 s (at 1,000,000 customers)"
+    return figures
+
+
+if __name__ == "__main__":
+    import json
+    import os
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.harness import Context
+
+    as_of = dt.date.fromisoformat(sys.argv[sys.argv.index("--as-of") + 1]) if "--as-of" in sys.argv else dt.date.today()
+    ctx = Context(customers=0, lines=0, as_of=as_of, database_url=os.environ["DATABASE_URL"], scratch=Path(tempfile.gettempdir()))
+    print(json.dumps(run(ctx), indent=2))
