@@ -6,12 +6,13 @@ from .models import ChurnPolicy, FollowUp, FollowUpPolicy, Lapse, Release
 
 @admin.register(ChurnPolicy)
 class ChurnPolicyAdmin(SimpleHistoryAdmin):
-    """One policy (row 1): edited, never added twice or deleted."""
+    """One policy (row 1, created by the migration or on first use): edited, never added or deleted.
+    No query here: the admin asks every page of its sidebar."""
 
     list_display = ["__str__", "min_days", "gap_multiple"]
 
     def has_add_permission(self, request):
-        return super().has_add_permission(request) and not ChurnPolicy.objects.exists()
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
