@@ -14,5 +14,6 @@ urlpatterns = [
     path("tiering/", include("tiering.urls")),
     path("promotions/", include("promotions.urls")),
     path("", include("dashboard.urls")),
+    path("churn/", include("churn.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -4,12 +4,16 @@ from django.urls import NoReverseMatch, reverse
 
 # (label, url name, permission needed); later apps append their entries here.
 NAVIGATION = [
-    ("Import data", "customers:import", "customers.import_data"),
-    ("Runs", "tiering:runs", "tiering.view_retierrun"),
+    # Daily work first, then marketing, then the admins' tools.
     ("Tier lists", "dashboard:tier_list", "tiering.view_customermetrics"),
-    ("Tier rules", "admin:tiering_ruleset_changelist", "tiering.change_ruleset"),
+    ("My queue", "churn:my_queue", "churn.work_followup"),
+    ("Team queue", "churn:team_queue", "churn.work_followup"),
+    ("Churn insights", "churn:insights", "churn.view_insights"),
     ("Promotions", "promotions:list", "promotions.view_promotion"),
     ("Export log", "promotions:export_log", "promotions.view_exportlog"),
+    ("Tier rules", "admin:tiering_ruleset_changelist", "tiering.change_ruleset"),
+    ("Runs", "tiering:runs", "tiering.view_retierrun"),
+    ("Import data", "customers:import", "customers.import_data"),
 ]
 
 

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "tiering",
     "dashboard",
     "promotions",
+    "churn",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,212 @@
+"""Churn: the policy that says when a customer has lapsed, what each tier's lapse triggers, and
+the follow-up items account managers work.
+
+A `Lapse` is one customer going quiet after one last order (unique per customer and last order,
+so detecting it again never duplicates it). A `FollowUp` is the work item it triggers; at most
+one is open per customer at a time.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from . import policy
+
+
+class ChurnPolicy(models.Model):
+    """The one policy in force (row id 1), edited in the admin. See docs/churn.md."""
+
+    min_days = models.PositiveIntegerField(
+        default=90, validators=[MinValueValidator(1)],
+        help_text="A customer is never lapsed before this many days without an order.",
+    )
+    gap_multiple = models.DecimalField(
+        max_digits=4, decimal_places=2, default=Decimal("2.50"), validators=[MinValueValidator(Decimal("1"))],
+        help_text="Lapsed after this many times the customer's own median gap between orders, when that is longer.",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "churn policy"
+        verbose_name_plural = "churn policy"
+
+    def __str__(self) -> str:
+        return f"Lapsed after max({self.min_days} days, {self.gap_multiple} × median gap)"
+
+    @classmethod
+    def current(cls) -> "ChurnPolicy":
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class Priority(models.TextChoices):
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class FollowUpPolicy(models.Model):
+    """What a lapse of a customer of this tier triggers."""
+
+    class Action(models.TextChoices):
+        INVESTIGATE = "investigate", "Investigate"
+        WIN_BACK = "win_back", "Win back"
+        NONE = "none", "No action"
+
+    tier = models.PositiveSmallIntegerField(unique=True, help_text="Tier level (1, 2 or 3) held while still buying.")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    due_days = models.PositiveSmallIntegerField(default=7, help_text="Days from detection until the item is due.")
+    working_days = models.BooleanField(default=False, help_text="Count only Monday to Friday.")
+    assign_to_account_manager = models.BooleanField(
+        default=False, help_text="Assign to the customer's account manager; otherwise (or without one) the team queue."
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-tier"]
+        verbose_name_plural = "follow-up policies"
+
+    def __str__(self) -> str:
+        return f"Tier {self.tier}: {self.get_action_display()}"
+
+    @classmethod
+    def in_force(cls) -> list["FollowUpPolicy"]:
+        """The policies, the defaults filled in for any tier an admin has not set up."""
+        policies = {p.tier: p for p in cls.objects.all()}
+        missing = [
+            cls(tier=tier, action=action, priority=priority, due_days=due_days, working_days=working_days,
+                assign_to_account_manager=assign)
+            for tier, (action, priority, due_days, working_days, assign) in policy.DEFAULT_FOLLOW_UPS.items()
+            if tier not in policies
+        ]
+        for created in cls.objects.bulk_create(missing):
+            policies[created.tier] = created
+        return [policies[tier] for tier in sorted(policies, reverse=True)]
+
+
+class Release(models.Model):
+    """A change the business released that customers may react to: a new method or process, a
+    price or service change. New products need no entry: their launch dates come from the
+    catalogue. The insights page lists both before each lost tier-3 customer's last order."""
+
+    class Kind(models.TextChoices):
+        METHOD_CHANGE = "method_change", "method or process change"
+        PRICE = "price", "price change"
+        SERVICE = "service", "service change"
+        PRODUCT_CHANGE = "product_change", "product change"
+        OTHER = "other", "other"
+
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    released_on = models.DateField(db_index=True)
+    product = models.ForeignKey("customers.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="releases")
+    description = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-released_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.released_on:%Y-%m-%d})"
+
+
+class Lapse(models.Model):
+    """A customer found lapsed by a run, and the response their tier called for."""
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="lapses", db_index=False)
+    detected_at = models.DateTimeField()
+    detected_on = models.DateField(help_text="The run's as-of date.")
+    run = models.ForeignKey("tiering.RetierRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="lapses")
+    last_order_at = models.DateTimeField()
+    tier_while_active = models.PositiveSmallIntegerField()
+    response = models.CharField(max_length=40, help_text='"Investigate", "Win back" or "no action: tier 1".')
+    returned_at = models.DateTimeField(null=True, blank=True, help_text="When a run saw the customer order again.")
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "last_order_at"], name="one_lapse_per_last_order"),
+        ]
+        indexes = [
+            models.Index(fields=["customer"], condition=models.Q(returned_at__isnull=True), name="lapse_unreturned_idx"),
+            models.Index(fields=["detected_at"], name="lapse_detected_idx"),
+        ]
+        permissions = [("view_insights", "Can view churn insights")]
+
+    def __str__(self) -> str:
+        return f"{self.customer} lapsed after {self.last_order_at:%Y-%m-%d} (tier {self.tier_while_active})"
+
+
+class FollowUp(models.Model):
+    class Status(models.TextChoices):
+        OPEN = policy.OPEN, "open"
+        CONTACTED = policy.CONTACTED, "contacted"
+        WON_BACK = policy.WON_BACK, "won back"
+        LOST = policy.LOST, "lost"
+        DISMISSED = policy.DISMISSED, "dismissed"
+        RETURNED = policy.RETURNED, "returned"
+
+    class Cause(models.TextChoices):
+        NEW_PRODUCT = "new_product", "new product"
+        PRODUCT_CHANGE = "product_change", "product change"
+        PRICE = "price", "price"
+        SERVICE = "service", "service"
+        METHOD_CHANGE = "method_change", "method or process change"
+        COMPETITOR = "competitor", "competitor"
+        OTHER = "other", "other"
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="follow_ups")
+    lapse = models.OneToOneField(Lapse, on_delete=models.CASCADE, related_name="follow_up")
+    kind = models.CharField(max_length=16, choices=FollowUpPolicy.Action.choices)
+    priority = models.CharField(max_length=8, choices=Priority.choices)
+    tier = models.PositiveSmallIntegerField(help_text="The lapse's tier while active (copied for the queue's order).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups",
+        help_text="Empty: the team queue.",
+    )
+    due_on = models.DateField()
+    version = models.PositiveIntegerField(default=1, help_text="Raised by every change; a stale form is refused.")
+    notes = models.TextField(blank=True)
+    cause_category = models.CharField(max_length=16, choices=Cause.choices, blank=True)
+    cause_product = models.ForeignKey(
+        "customers.Product", null=True, blank=True, on_delete=models.PROTECT, related_name="churn_causes"
+    )
+    cause_text = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-tier", "due_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"], condition=models.Q(status__in=policy.ACTIVE_STATUSES), name="one_open_follow_up"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["assignee", "status", "tier", "due_on"], name="followup_queue_idx"),
+            # The team queue's order (tier, then due date) over the items still being worked.
+            models.Index(
+                models.F("tier").desc(), "due_on", "id",
+                condition=models.Q(status__in=policy.ACTIVE_STATUSES), name="followup_active_order_idx",
+            ),
+            models.Index(fields=["status", "closed_at"], name="followup_closed_idx"),
+        ]
+        permissions = [("work_followup", "Can work the churn follow-up queue")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.customer} ({self.get_status_display()})"
+
+    @property
+    def next_statuses(self) -> tuple[str, ...]:
+        return policy.TRANSITIONS.get(self.status, ())
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in policy.ACTIVE_STATUSES

@@ -1,0 +1,80 @@
+"""The churn rules as pure functions of plain values: no ORM, no queries.
+
+The set-based detection in `services.detect_churn` applies the same lapse rule in SQL; the tests
+hold both to the same boundaries.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+# Status values of a follow-up and the moves a person may make between them. "returned" is
+# set only by the nightly run when the customer orders again.
+OPEN, CONTACTED, WON_BACK, LOST, DISMISSED, RETURNED = "open", "contacted", "won_back", "lost", "dismissed", "returned"
+ACTIVE_STATUSES = (OPEN, CONTACTED)
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    OPEN: (CONTACTED, DISMISSED),
+    CONTACTED: (WON_BACK, LOST, DISMISSED),
+    WON_BACK: (),
+    LOST: (),
+    DISMISSED: (),
+    RETURNED: (),
+}
+
+
+# The follow-up each tier's lapse calls for, until an admin changes it (docs/churn.md):
+# tier: (action, priority, due_days, working_days, assign_to_account_manager)
+DEFAULT_FOLLOW_UPS = {
+    3: ("investigate", "high", 2, True, True),
+    2: ("win_back", "normal", 7, False, False),
+    1: ("none", "low", 0, False, False),
+}
+
+
+def lapse_threshold(*, min_days: int, gap_multiple: Decimal, median_gap_days: Decimal | None) -> Decimal:
+    """Days of silence a customer may have before they count as lapsed.
+
+    A customer who orders every 60 days is not lapsed at day 91; one who ordered once has no
+    rhythm of their own, so the minimum applies.
+    """
+    if median_gap_days is None:
+        return Decimal(min_days)
+    return max(Decimal(min_days), Decimal(gap_multiple) * Decimal(median_gap_days))
+
+
+def is_lapsed(*, days_since_last_order: int | None, min_days: int, gap_multiple: Decimal,
+              median_gap_days: Decimal | None) -> bool:
+    """Lapsed when the silence is strictly longer than the threshold; never-buyers never lapse."""
+    if days_since_last_order is None:
+        return False
+    threshold = lapse_threshold(min_days=min_days, gap_multiple=gap_multiple, median_gap_days=median_gap_days)
+    return Decimal(days_since_last_order) > threshold
+
+
+def tier_while_active(*, tier_at_last_order: int | None, current_tier: int) -> int:
+    """The tier that decides the response: the one held while still buying, never lowered by
+    the downgrade the silence caused. An upgrade since (a rule change) is kept: it cannot have
+    been caused by the silence."""
+    if tier_at_last_order is None:
+        return current_tier
+    return max(tier_at_last_order, current_tier)
+
+
+def add_working_days(start: dt.date, days: int) -> dt.date:
+    """`days` working days after `start`, skipping Saturdays and Sundays (no holiday calendar)."""
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += dt.timedelta(days=1)
+        if current.weekday() < 5:
+            remaining -= 1
+    return current
+
+
+def due_on(*, detected_on: dt.date, due_days: int, working_days: bool) -> dt.date:
+    if working_days:
+        return add_working_days(detected_on, due_days)
+    return detected_on + dt.timedelta(days=due_days)
+
+
+def can_move(from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS.get(from_status, ())

@@ -1,0 +1,136 @@
+"""Thin views over churn.selectors (reads) and churn.services (writes)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_tables2 import RequestConfig
+
+from customers.models import Product
+
+from . import selectors, services
+from .filters import FollowUpFilter
+from .forms import ClaimForm, ReassignForm, StatusForm, account_managers
+from .models import FollowUp
+from .tables import FollowUpTable
+
+WORK = "churn.work_followup"
+
+
+@permission_required(WORK, raise_exception=True)
+def my_queue(request: HttpRequest) -> HttpResponse:
+    items = selectors.queue_items().filter(assignee=request.user)
+    return _queue(request, items, title="My queue", show_assignee=False)
+
+
+@permission_required(WORK, raise_exception=True)
+def team_queue(request: HttpRequest) -> HttpResponse:
+    data = request.GET.copy()
+    data.setdefault("assignee", "none")  # the team queue is the unassigned items unless asked otherwise
+    return _queue(request, selectors.queue_items(), title="Team queue", show_assignee=True, data=data)
+
+
+def _queue(request, items, *, title: str, show_assignee: bool, data=None) -> HttpResponse:
+    today = timezone.localdate()
+    filterset = FollowUpFilter(data if data is not None else request.GET, queryset=items, today=today,
+                               show_assignee=show_assignee)
+    table = FollowUpTable(filterset.qs)
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    return render(request, "churn/queue.html", {
+        "title": title, "filter": filterset, "table": table, **_row_context(),
+        "products": Product.objects.values_list("sku", "name"),
+    })
+
+
+def _row_context() -> dict:
+    return {"today": timezone.localdate(), "managers": list(account_managers()), "cause_choices": FollowUp.Cause.choices}
+
+
+def _row(request, pk: int, *, error: str = "", form: StatusForm | None = None) -> HttpResponse:
+    """The updated row for htmx; without htmx, back to the page with a message."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        back = request.META.get("HTTP_REFERER", "")
+        safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+        return redirect(back if safe else "churn:my_queue")
+    item = get_object_or_404(selectors.queue_items(), pk=pk)
+    return render(request, "churn/queue.html#row", {"item": item, "error": error, "form": form, **_row_context()})
+
+
+def _form_error(form) -> str:
+    """Every form error as one sentence naming the field, e.g. "Cause: choose the cause …"."""
+    parts = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        parts += [f"{label}: {error}" if label else error for error in errors]
+    return " ".join(parts)
+
+
+@require_POST
+@permission_required(WORK, raise_exception=True)
+def change_status(request: HttpRequest, pk: int) -> HttpResponse:
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return _row(request, pk, error="Nothing changed. " + _form_error(form), form=form)
+    try:
+        services.change_follow_up_status(follow_up_id=pk, user=request.user, **form.service_kwargs())
+    except services.FollowUpError as exc:
+        return _row(request, pk, error=str(exc))
+    return _row(request, pk)
+
+
+@require_POST
+@permission_required(WORK, raise_exception=True)
+def claim(request: HttpRequest, pk: int) -> HttpResponse:
+    form = ClaimForm(request.POST)
+    if not form.is_valid():
+        return _row(request, pk, error="Nothing changed: the form was incomplete — reload.")
+    try:
+        services.claim_follow_up(follow_up_id=pk, user=request.user, version=form.cleaned_data["version"])
+    except services.FollowUpError as exc:
+        return _row(request, pk, error=str(exc))
+    return _row(request, pk)
+
+
+@require_POST
+@permission_required(WORK, raise_exception=True)
+def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+    form = ReassignForm(request.POST)
+    if not form.is_valid():
+        return _row(request, pk, error="Nothing changed. " + _form_error(form))
+    try:
+        services.reassign_follow_up(follow_up_id=pk, user=request.user, version=form.cleaned_data["version"],
+                                    to_user=form.cleaned_data["to_user"])
+    except services.FollowUpError as exc:
+        return _row(request, pk, error=str(exc))
+    return _row(request, pk)
+
+
+@permission_required("churn.view_insights", raise_exception=True)
+def insights(request: HttpRequest) -> HttpResponse:
+    try:
+        months = min(max(int(request.GET.get("months", 3)), 1), 24)
+    except ValueError:
+        months = 3
+    by_cause = selectors.lost_by_month(field="cause_category")
+    by_product = selectors.lost_by_month(field="cause_product__name")
+    lost, ranking, change_ranking = selectors.releases_before_leaving(months=months)
+    causes = dict(FollowUp.Cause.choices)
+    for row in by_cause:
+        row["cause_label"] = causes.get(row["cause_category"], "—")
+    return render(request, "churn/insights.html", {
+        "months": months,
+        "by_cause": by_cause,
+        "by_product": [r for r in by_product if r["cause_product__name"]],
+        "cause_chart": selectors.chart_series(by_cause, field="cause_category", label_of=lambda v: causes.get(v, v or "—")),
+        "product_chart": selectors.chart_series([r for r in by_product if r["cause_product__name"]],
+                                                field="cause_product__name", label_of=str),
+        "causes": causes,
+        "lost": lost,
+        "ranking": ranking,
+        "change_ranking": change_ranking,
+    })

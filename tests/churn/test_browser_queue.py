@@ -1,0 +1,74 @@
+"""The browser walk: an account manager works an item from open to lost, and insights show it."""
+
+import datetime as dt
+import os
+
+import pytest
+
+from tests.churn.factories import FollowUpFactory
+from tests.factories import ProductFactory, UserFactory
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+playwright = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+UTC = dt.timezone.utc
+
+
+@pytest.fixture
+def page(live_server):
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.set_default_timeout(10_000)
+        page.base_url = live_server.url
+        yield page
+        browser.close()
+
+
+def log_in(page, username):
+    page.goto(page.base_url + "/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def test_an_account_manager_works_an_item_from_open_to_lost_and_insights_show_it(page):
+    ann = UserFactory(role="Account manager", username="ann")
+    ProductFactory(sku="SYNC-2", name="Cloud Sync 2", launched_on=dt.date(2026, 5, 1))
+    item = FollowUpFactory(assignee=ann, lapse__customer__name="Acme Lifetime",
+                           lapse__last_order_at=dt.datetime(2026, 6, 1, 12, tzinfo=UTC))
+    log_in(page, "ann")
+    page.goto(page.base_url + "/churn/")
+    row = page.locator(f"#follow-up-{item.pk}")
+    assert "Acme Lifetime" in row.inner_text()
+    url_before = page.url
+
+    row.locator("input[name=note]").fill("Called, they are unhappy with the new sync")
+    row.get_by_role("button", name="Contacted").click()
+    row.locator(".status", has_text="contacted").wait_for()
+    assert page.url == url_before  # changed in place, no page load
+
+    row.get_by_text("Close as lost…").click()
+    row.get_by_role("button", name="Close as lost").click()
+    row.locator(".row-error", has_text="Choose the cause").wait_for()  # the cause is required
+
+    assert row.locator("details.lost-form[open]").count() == 1  # kept open to fix the error
+    row.locator("select[name=cause_category]").select_option("product_change")
+    row.locator("input[name=cause_product]").fill("SYNC-2")
+    row.locator("textarea[name=cause_text]").fill("The sync rewrite lost their files twice")
+    row.get_by_role("button", name="Close as lost").click()
+    row.locator(".status", has_text="lost").wait_for()
+    assert "Cloud Sync 2" in row.inner_text()
+    page.screenshot(path="/tmp/churn_browser_queue.png", full_page=True)
+
+    page.goto(page.base_url + "/churn/insights/")
+    lost = page.locator("#lost-tier-3")
+    assert "Acme Lifetime" in lost.inner_text()
+    assert "Cloud Sync 2" in lost.inner_text()
+    assert "Cloud Sync 2" in page.locator("#by-product").inner_text()
+    assert "product change" in page.locator("#by-cause").inner_text()
+    assert page.locator("#cause-chart").is_visible()
+    page.screenshot(path="/tmp/churn_browser_insights.png", full_page=True)
