@@ -23,10 +23,12 @@ Runs page shows what the dry run found; no customer's metrics or tier change.
 import datetime as dt
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from decimal import Decimal
 
+from celery import current_app
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -151,21 +153,18 @@ def reap_dead_runs() -> None:
 
 
 def _stage_all_ranges(run: RetierRun) -> None:
-    """Metrics of every range into the stage; on PostgreSQL, RETIER_PARALLEL ranges at a time,
-    each on its own connection (the database then uses that many cores)."""
+    """Metrics of every range into the stage: on Celery workers when RETIER_ON_WORKERS is set,
+    else in this process (on PostgreSQL RETIER_PARALLEL ranges at a time, each on its own
+    connection, so the database uses that many cores)."""
     _clear_stage()
-    workers = settings.RETIER_PARALLEL if _can_run_ranges_in_threads() else 1
+    on_workers = _can_run_ranges_on_workers()
+    workers = settings.RETIER_PARALLEL if on_workers or _can_run_ranges_in_threads() else 1
     ranges = customer_ranges(size=settings.RETIER_RANGE_SIZE, at_least=workers)
     _set_progress(run, step="computing metrics", done=0, total=len(ranges))
-    if workers > 1:
-        pool = ThreadPoolExecutor(max_workers=workers)
-        try:
-            futures = [pool.submit(_compute_range_in_thread, run, lo, hi) for lo, hi in ranges]
-            for done, future in enumerate(as_completed(futures), start=1):
-                future.result()
-                _set_progress(run, step="computing metrics", done=done, total=len(ranges))
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)  # on a failure, start no further range
+    if on_workers:
+        _stage_on_workers(run, ranges)
+    elif workers > 1:
+        _stage_in_threads(run, ranges, workers)
     else:
         for done, (lo, hi) in enumerate(ranges, start=1):
             compute_metrics_range(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi)
@@ -174,6 +173,47 @@ def _stage_all_ranges(run: RetierRun) -> None:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE tiering_metricsstage")  # the apply step's plans need real row counts
     _set_progress(run, step="applying tiers", done=len(ranges), total=len(ranges))
+
+
+def _stage_in_threads(run: RetierRun, ranges: list[tuple[int, int]], workers: int) -> None:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = [pool.submit(_compute_range_in_thread, run, lo, hi) for lo, hi in ranges]
+        for done, future in enumerate(as_completed(futures), start=1):
+            future.result()
+            _set_progress(run, step="computing metrics", done=done, total=len(ranges))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # on a failure, start no further range
+
+
+def _can_run_ranges_on_workers() -> bool:
+    """Workers see only committed rows and need a broker: not eager, not inside a transaction."""
+    return settings.RETIER_ON_WORKERS and not settings.CELERY_TASK_ALWAYS_EAGER and not connection.in_atomic_block
+
+
+def _stage_on_workers(run: RetierRun, ranges: list[tuple[int, int]]) -> None:
+    """Hand each range to a Celery worker (tiering.tasks.compute_range_task) and wait for all.
+
+    This process keeps the single-flight lock and applies the result atomically afterwards; a
+    range that fails fails the run. Needs a worker pool with a free slot besides the one running
+    this (several workers, or --concurrency of 2 or more).
+    """
+    app = current_app._get_current_object()
+    results = [
+        app.send_task("tiering.tasks.compute_range_task", kwargs={"run_id": run.pk, "as_of": run.as_of.isoformat(), "lo": lo, "hi": hi})
+        for lo, hi in ranges
+    ]
+    deadline = time.monotonic() + settings.RETIER_SOFT_TIME_LIMIT
+    pending = list(results)
+    while pending:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(pending)} of {len(results)} metric ranges not computed in time by the workers")
+        for result in [r for r in pending if r.ready()]:
+            result.get(disable_sync_subtasks=False, propagate=True)  # re-raises a range's failure here
+            pending.remove(result)
+        _set_progress(run, step="computing metrics on workers", done=len(results) - len(pending), total=len(results))
+        if pending:
+            time.sleep(0.5)
 
 
 def _can_run_ranges_in_threads() -> bool:

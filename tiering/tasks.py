@@ -15,6 +15,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from .metrics import compute_metrics_range
 from .services import retier_all
 
 LIMITS = {"soft_time_limit": settings.RETIER_SOFT_TIME_LIMIT, "time_limit": settings.RETIER_HARD_TIME_LIMIT, "acks_late": True}
@@ -30,3 +31,9 @@ def retier_task(as_of: str | None = None, triggered_by: str = "") -> int:
 @shared_task(**LIMITS)
 def nightly_retier() -> int:
     return retier_task(triggered_by="nightly")
+
+
+@shared_task(**LIMITS)
+def compute_range_task(*, run_id: int, as_of: str, lo: int, hi: int) -> int:
+    """One range of customer ids into the metrics stage (RETIER_ON_WORKERS); returns rows staged."""
+    return compute_metrics_range(run_id=run_id, as_of=dt.date.fromisoformat(as_of), lo=lo, hi=hi)
