@@ -18,8 +18,8 @@ from tiering.models import CustomerMetrics, TierChange
 # customer: the follow-up's customer index, the partial one-open-follow-up index, or the partial
 # index of unreturned lapses), so a sorted page still walks the metrics index.
 CHURN_STATUSES = [
-    ("open", "Has an open follow-up"),
-    ("no_action", "Lapsed, no follow-up (no action: tier 1)"),
+    ("open", "Open follow-up"),
+    ("no_action", "Lapsed, no action"),  # "no action: tier 1" by default; an admin may set others so
     ("won_back", "Won back"),
     ("lost", "Lost"),
 ]
