@@ -140,7 +140,11 @@ def tier_history(*, customer: Customer, limit: int = 50) -> list[TierChange]:
 def recent_orders(*, customer: Customer, limit: int = 10) -> list[Order]:
     """Newest orders, each with its lines and products: two queries whatever the count."""
     lines = Prefetch("lines", queryset=OrderLine.objects.select_related("product").order_by("id"))
-    orders = Order.objects.filter(customer=customer).annotate(total=Sum("lines__amount")).prefetch_related(lines)
+    # Explicit order: Django drops Meta.ordering from a GROUP BY query, which showed the OLDEST ten.
+    orders = (
+        Order.objects.filter(customer=customer).annotate(total=Sum("lines__amount")).prefetch_related(lines)
+        .order_by("-placed_at", "-id")
+    )
     return list(orders[:limit])
 
 
