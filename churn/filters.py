@@ -1,6 +1,7 @@
 import datetime as dt
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 
 from . import policy
@@ -22,10 +23,12 @@ class FollowUpFilter(django_filters.FilterSet):
     due = django_filters.ChoiceFilter(
         choices=[("overdue", "overdue"), ("week", "due this week")], method="filter_due", empty_label="any date", label="Due"
     )
+    # One customer's items: the customer page's "work this item" link. Hidden; the page names it.
+    customer = django_filters.NumberFilter(field_name="customer_id", widget=forms.HiddenInput, label="Customer")
 
     class Meta:
         model = FollowUp
-        fields = ["tier", "status", "assignee", "due"]
+        fields = ["tier", "status", "assignee", "due", "customer"]
 
     def __init__(self, data=None, *args, today: dt.date, show_assignee: bool = True, **kwargs):
         data = data.copy() if data is not None else {}

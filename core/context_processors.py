@@ -17,6 +17,10 @@ NAVIGATION = [
 ]
 
 
+# Admins' setup tools: grouped under one "Admin tools" menu so an admin's bar fits a laptop.
+ADMIN_TOOLS = {"admin:tiering_ruleset_changelist", "tiering:runs", "customers:import"}
+
+
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -29,5 +33,14 @@ def navigation(request):
             url = reverse(url_name)
         except NoReverseMatch:  # a page not built yet stays out of the menu
             continue
-        items.append({"label": label, "url": url, "active": request.path.startswith(url)})
-    return {"nav_items": items, "show_admin_link": user.is_staff}
+        items.append({"label": label, "url": url, "active": False, "tool": url_name in ADMIN_TOOLS})
+    # The current page is the LONGEST matching url: "/churn/team/" is not also "My queue" ("/churn/").
+    current = max((i for i in items if request.path.startswith(i["url"])), key=lambda i: len(i["url"]), default=None)
+    if current:
+        current["active"] = True
+    return {
+        "nav_items": items,
+        "nav_main": [i for i in items if not i["tool"]],
+        "nav_tools": [i for i in items if i["tool"]],
+        "show_admin_link": user.is_staff,
+    }

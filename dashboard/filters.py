@@ -6,11 +6,32 @@ import django_filters
 from django import forms
 from django.core.validators import RegexValidator
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from churn import policy as churn_policy
+from churn.models import FollowUp, Lapse
 from core.roles import ACCOUNT_MANAGER
 from tiering.models import CustomerMetrics, TierChange
+
+# Churn status → the customer's follow-ups or lapses that must exist (each an EXISTS probe by
+# customer: the follow-up's customer index, the partial one-open-follow-up index, or the partial
+# index of unreturned lapses), so a sorted page still walks the metrics index.
+CHURN_STATUSES = [
+    ("open", "Open follow-up"),
+    ("no_action", "Lapsed, no action"),  # "no action: tier 1" by default; an admin may set others so
+    ("won_back", "Won back"),
+    ("lost", "Lost"),
+]
+
+
+def _churn_subquery(status: str):
+    if status == "open":
+        return FollowUp.objects.filter(customer_id=OuterRef("customer_id"), status__in=churn_policy.ACTIVE_STATUSES)
+    if status == "no_action":
+        return Lapse.objects.filter(customer_id=OuterRef("customer_id"), returned_at__isnull=True, follow_up__isnull=True)
+    return FollowUp.objects.filter(customer_id=OuterRef("customer_id"), status=status)
+
 
 def account_managers(request=None):
     return get_user_model().objects.filter(groups__name=ACCOUNT_MANAGER).order_by("first_name", "last_name", "username")
@@ -27,6 +48,7 @@ class CustomerFilter(django_filters.FilterSet):
     max_revenue = django_filters.NumberFilter(field_name="revenue", lookup_expr="lte", label="Revenue to", widget=forms.NumberInput(attrs={"placeholder": "max", "step": "any"}))
     last_order_from = django_filters.DateFilter(method="last_order_on_or_after", label="Last order from", widget=forms.DateInput(attrs={"type": "date"}))
     last_order_to = django_filters.DateFilter(method="last_order_on_or_before", label="Last order to", widget=forms.DateInput(attrs={"type": "date"}))
+    churn = django_filters.ChoiceFilter(choices=CHURN_STATUSES, method="churn_status", label="Churn status", empty_label="Any")
     run = django_filters.NumberFilter(method="moved_in_run", label="Moved in run")
     moved_from = django_filters.CharFilter(method="noop", label="Moved from tier", validators=[RegexValidator(r"^(new|\d+)$", "Enter a tier level or “new”.")])
     moved_to = django_filters.NumberFilter(method="noop", label="Moved to tier")
@@ -58,6 +80,9 @@ class CustomerFilter(django_filters.FilterSet):
 
     def last_order_on_or_before(self, queryset, name, value):
         return queryset.filter(last_order_at__lt=_start_of(value + dt.timedelta(days=1)))
+
+    def churn_status(self, queryset, name, value):
+        return queryset.filter(Exists(_churn_subquery(value))) if value else queryset
 
     def moved_in_run(self, queryset, name, value):
         """Customers with a tier change in that run, optionally from and to given tiers (the matrix links)."""

@@ -4,8 +4,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count, Prefetch, Sum
+from django.db.models import Count, Prefetch, Q, Sum
 
+from churn import policy as churn_policy
+from churn.models import FollowUp, Lapse
 from customers.models import Customer, Order, OrderLine, Ticket
 from tiering.models import CustomerMetrics, RetierRun, RuleSet, Tier, TierChange
 
@@ -138,7 +140,11 @@ def tier_history(*, customer: Customer, limit: int = 50) -> list[TierChange]:
 def recent_orders(*, customer: Customer, limit: int = 10) -> list[Order]:
     """Newest orders, each with its lines and products: two queries whatever the count."""
     lines = Prefetch("lines", queryset=OrderLine.objects.select_related("product").order_by("id"))
-    orders = Order.objects.filter(customer=customer).annotate(total=Sum("lines__amount")).prefetch_related(lines)
+    # Explicit order: Django drops Meta.ordering from a GROUP BY query, which showed the OLDEST ten.
+    orders = (
+        Order.objects.filter(customer=customer).annotate(total=Sum("lines__amount")).prefetch_related(lines)
+        .order_by("-placed_at", "-id")
+    )
     return list(orders[:limit])
 
 
@@ -149,3 +155,34 @@ def recent_tickets(*, customer: Customer, limit: int = 10) -> list[Ticket]:
 def ruleset_in_force() -> RuleSet | None:
     """The published rule set (one query; tiering.rules.rules_from_ruleset reads its groups in two more)."""
     return RuleSet.objects.filter(status=RuleSet.Status.PUBLISHED).first()
+
+
+# --- churn follow-ups (the churn app's items, read for the overview and the customer page) ---
+
+FOLLOW_UP_HISTORY_LIMIT = 20  # a customer page lists at most this many lapses (newest first)
+
+
+def follow_up_numbers(*, levels: list[int], user, today) -> dict:
+    """The active follow-up queue in numbers, in ONE aggregate query: open items, per tier,
+    overdue, in the team queue (unassigned) and the user's own. Served by the partial index
+    of active items (followup_active_order_idx)."""
+    counts = {
+        "open": Count("id"),
+        "overdue": Count("id", filter=Q(due_on__lt=today)),
+        "team": Count("id", filter=Q(assignee__isnull=True)),
+        "mine": Count("id", filter=Q(assignee_id=user.pk)),
+        **{f"tier_{level}": Count("id", filter=Q(tier=level)) for level in levels},
+    }
+    numbers = FollowUp.objects.filter(status__in=churn_policy.ACTIVE_STATUSES).aggregate(**counts)
+    numbers["by_tier"] = [{"level": level, "n": numbers.pop(f"tier_{level}")} for level in sorted(levels, reverse=True)]
+    return numbers
+
+
+def customer_lapses(*, customer: Customer, limit: int = FOLLOW_UP_HISTORY_LIMIT) -> list:
+    """The customer's lapses, newest first, each with its follow-up (if its tier called for one),
+    the follow-up's assignee and the product blamed: ONE query (every follow-up has a lapse)."""
+    return list(
+        Lapse.objects.filter(customer=customer)
+        .select_related("follow_up__assignee", "follow_up__cause_product")
+        .order_by("-detected_at", "-id")[:limit]
+    )

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 
 from core.context_processors import navigation
 from tiering.metrics import METRICS
@@ -25,6 +26,7 @@ from .formatting import currency, metric_value
 from .why import describe_groups, summary
 
 VIEW_METRICS = "tiering.view_customermetrics"
+WORK_QUEUE = "churn.work_followup"  # the queue pages' permission: links to them only for who may open them
 HISTORY_LIMIT = 50  # a customer page shows at most this many tier changes
 HISTORY_INLINE_WHY = 8  # the why of older changes loads when opened (htmx): a long history stays fast
 
@@ -50,6 +52,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "total_customers": sum(t.customers for t in pyramid),
         "matrix": _movement_matrix(succeeded, levels=sorted(tiers)),
         "chart_data": _chart_data(pyramid),
+        "followups": selectors.follow_up_numbers(levels=sorted(tiers), user=request.user, today=timezone.localdate()),
+        "can_work_queue": request.user.has_perm(WORK_QUEUE),
     }
     return render(request, "dashboard/overview.html", context)
 
@@ -166,6 +170,10 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "tickets": selectors.recent_tickets(customer=customer),
         "metric_rows": _metric_rows(metrics),
         "history_limit": HISTORY_LIMIT,
+        "lapses": selectors.customer_lapses(customer=customer),
+        "lapse_limit": selectors.FOLLOW_UP_HISTORY_LIMIT,
+        "can_work_queue": request.user.has_perm(WORK_QUEUE),
+        "today": timezone.localdate(),
     }
     return render(request, "dashboard/customer.html", context)
 

@@ -93,6 +93,17 @@ def test_it_shows_recent_orders_with_their_lines_and_tickets(as_manager, make_me
     assert "T-9" in body and "Rejected (unfounded)" in body and "€15.00" in body
 
 
+def test_recent_orders_are_the_newest_ten_newest_first(as_manager, make_metrics):
+    metrics = make_metrics()
+    for i in range(12):
+        order = OrderFactory(customer=metrics.customer, order_id=f"ORD-{i:02d}", placed_at=at("2025-01-01T00:00:00") + dt.timedelta(days=30 * i))
+        OrderLineFactory(order=order)
+
+    orders = as_manager.get(url(metrics)).context["orders"]
+
+    assert [o.order_id for o in orders] == [f"ORD-{i:02d}" for i in range(11, 1, -1)]
+
+
 def test_its_query_count_does_not_grow_with_orders_or_history(client, manager, make_metrics, rules_in_force, django_assert_num_queries):
     client.force_login(manager)
     run = RetierRun.objects.create(as_of="2026-10-01", status="succeeded")
@@ -107,8 +118,9 @@ def test_its_query_count_does_not_grow_with_orders_or_history(client, manager, m
         # 1 session, 2 user, 3-4 permissions, 5 customer JOIN metrics JOIN manager, 6 tiers,
         # 7 tier history (with its runs), 8 rule set in force, 9 its groups with tiers,
         # 10 their conditions, 11 recent orders with totals, 12 their lines with products
-        # (skipped when there is no order), 13 tickets.
-        with django_assert_num_queries(13):
+        # (skipped when there is no order), 13 tickets, 14 lapses with their follow-ups,
+        # assignees and blamed products (one joined query).
+        with django_assert_num_queries(14):
             client.get(url(metrics))
 
 

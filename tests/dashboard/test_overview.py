@@ -30,8 +30,9 @@ def test_it_reads_the_pyramid_with_one_grouped_query(client, manager, make_metri
     RetierRun.objects.create(as_of="2026-11-01", status="succeeded")
     client.force_login(manager)
     # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 tiers,
-    # 6 the last run, 7 customers/revenue/margin per tier: one GROUP BY over CustomerMetrics.
-    with django_assert_num_queries(7):
+    # 6 the last run, 7 customers/revenue/margin per tier: one GROUP BY over CustomerMetrics,
+    # 8 the follow-up queue in numbers: one aggregate over the active follow-ups.
+    with django_assert_num_queries(8):
         client.get(URL)
 
 
@@ -67,10 +68,11 @@ def test_it_shows_the_last_runs_status_and_warns_when_it_failed(as_manager, make
     assert "The last run failed: worker lost" in body
 
 
-def test_it_keeps_a_slot_for_follow_ups(as_manager, make_metrics):
+def test_with_no_follow_ups_it_says_what_will_queue_there(as_manager, make_metrics):
     make_metrics(tier=2)
     body = as_manager.get(URL).content.decode()
-    assert 'id="followups"' in body and "No follow-ups yet" in body
+    assert 'id="followups"' in body and "No open follow-ups" in body
+    assert "queue here for an account manager to claim" in body
 
 
 def test_with_no_data_it_says_how_to_get_some(as_manager):
