@@ -4,6 +4,8 @@
 and why. `tier_sql()` compiles the same rules to ONE SQL expression so the nightly run can tier a
 million customers in a single statement. A property test (tests/tiering/test_rules_property.py)
 holds the two to the same answer.
+`why_sql()` compiles the why the same way, for PostgreSQL (tests/tiering/test_why_sql.py holds it
+to decide().why()).
 
 Semantics, identical in both:
 - groups are tried from the highest tier level down; the first group that matches wins;
