@@ -65,9 +65,9 @@ def _ensure_metrics(ctx) -> bool:
         conn.execute(
             """
             INSERT INTO tiering_customermetrics (customer_id, as_of, revenue, cost, compensation, net_margin,
-                orders, active_months, tenure_days, categories, new_products, complaints,
+                orders, active_months, tenure_start, categories, new_products, complaints,
                 rejected_complaints, compensation_share, tier, below_runs)
-            SELECT id, current_date, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 + id % 3, 0 FROM customers_customer
+            SELECT id, current_date, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 1 + id % 3, 0 FROM customers_customer
             """
         )
         conn.execute("ANALYZE tiering_customermetrics")

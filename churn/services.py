@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.roles import ACCOUNT_MANAGER
+from tiering.metrics import date_param_sql, derived_days_sql
 
 from . import policy
 from .models import ChurnPolicy, FollowUp, FollowUpPolicy, Lapse
@@ -31,10 +32,11 @@ class DetectionResult:
 
 # The lapse rule of policy.is_lapsed, for every customer at once. The threshold is a CASE rather
 # than GREATEST() so the same statement runs on SQLite for the demo.
+# {days_since} is the days from the last order to the run's as_of: CustomerMetrics stores the date
+# (tiering.metrics.derived_days_sql).
 LAPSED_WHERE = """
     m.last_order_at IS NOT NULL
-    AND m.days_since_last_order IS NOT NULL
-    AND m.days_since_last_order > CASE
+    AND {days_since} > CASE
         WHEN m.median_gap_days IS NOT NULL AND %(gap_multiple)s * m.median_gap_days > %(min_days)s
         THEN %(gap_multiple)s * m.median_gap_days
         ELSE %(min_days)s
@@ -107,7 +109,8 @@ def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None) -> Dete
             if connection.vendor == "postgresql":
                 cursor.execute("SET LOCAL jit = off")  # compiling cost ~1 s, more than the statements themselves
             result.returned = _resolve_returns(cursor, now=now)
-            cursor.execute(INSERT_LAPSES, {
+            days_since = derived_days_sql("days_since_last_order", alias="m", as_of=date_param_sql("as_of"))
+            cursor.execute(INSERT_LAPSES.format(days_since=days_since), {
                 "now": _db_datetime(now), "as_of": as_of, "run_id": run.pk if run else None,
                 "min_days": churn_policy.min_days, "gap_multiple": churn_policy.gap_multiple,
             })

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models import Count, Prefetch, Q, Subquery, Sum
 
 from churn import policy as churn_policy
 from churn.models import FollowUp, Lapse
@@ -129,8 +129,20 @@ def page_of_customers(rows, *, order: list[str], number: int, size: int) -> Page
 
 
 def customer_for_page(pk: int) -> Customer:
-    """The customer with their metrics and account manager in one query (metrics may be missing)."""
-    return Customer.objects.select_related("account_manager", "metrics").get(pk=pk)
+    """The customer with their metrics and account manager in one query (metrics may be missing).
+
+    The metrics' derived day counts (tenure, days since the last order) count to the as-of date
+    of the last successful run, read in the same query.
+    """
+    last_run = RetierRun.objects.filter(dry_run=False, status=RetierRun.Status.SUCCEEDED).order_by("-started_at", "-id")
+    customer = (
+        Customer.objects.select_related("account_manager", "metrics")
+        .annotate(metrics_as_of=Subquery(last_run.values("as_of")[:1]))
+        .get(pk=pk)
+    )
+    if (metrics := getattr(customer, "metrics", None)) is not None:
+        metrics.current_as_of = customer.metrics_as_of
+    return customer
 
 
 def tier_history(*, customer: Customer, limit: int = 50) -> list[TierChange]:

@@ -79,7 +79,7 @@ DEFAULT_WINDOW_MONTHS = 12
 STAGE_COLUMNS = [
     "run_id", "customer_id", "as_of", "revenue", "cost", "compensation", "net_margin", "orders",
     "active_months", "first_order_at", "last_order_at", "tenure_days", "days_since_last_order",
-    "median_gap_days", "categories", "new_products", "complaints", "rejected_complaints",
+    "tenure_start", "median_gap_days", "categories", "new_products", "complaints", "rejected_complaints",
     "compensation_share",
 ]  # fmt: skip
 
@@ -185,11 +185,53 @@ joined AS (
 SELECT %(run_id)s, customer_id, %(as_of)s, revenue, cost, compensation,
        round(revenue - cost - compensation, 2), orders, active_months, first_order_at, last_order_at,
        COALESCE({greatest_tenure}, 0),
-       {since_last}, median_gap, categories, new_products, complaints, rejected,
+       {since_last}, {tenure_start}, median_gap, categories, new_products, complaints, rejected,
        CASE WHEN revenue > 0 THEN {least_share}
             WHEN compensation > 0 THEN 1 ELSE 0 END
 FROM joined
 """
+
+
+# --- The day counts, derived where they are read -----------------------------------------------
+#
+# tenure_days and days_since_last_order grow by one every day for everyone, so CustomerMetrics
+# stores the dates they count from (tenure_start, last_order_at) and readers count to the as-of
+# date of the run in force. The stage still holds the counts themselves (the rules run over it).
+
+DERIVED_DAYS = ("tenure_days", "days_since_last_order")
+
+# The as-of date of the run whose results CustomerMetrics holds: the newest real run that
+# succeeded (a row no run wrote, e.g. in a test, counts to its own as_of).
+CURRENT_AS_OF_SQL = (
+    "(SELECT r.as_of FROM tiering_retierrun r WHERE r.status = 'succeeded' AND NOT r.dry_run"
+    " ORDER BY r.started_at DESC, r.id DESC LIMIT 1)"
+)
+
+
+def derived_days_sql(name: str, *, alias: str = "m", as_of: str | None = None, vendor: str | None = None) -> str:
+    """SQL for a derived day count of CustomerMetrics row `alias` as of the SQL date `as_of`
+    (default: the run in force, else the row's own as_of). Same values as the stage's."""
+    d = _DIALECTS["postgresql" if (vendor or connection.vendor) == "postgresql" else "sqlite"]
+    as_of = as_of or f"COALESCE({CURRENT_AS_OF_SQL}, {alias}.as_of)"
+    if name == "days_since_last_order":
+        return d["days_between"].format(later=as_of, earlier=d["day"].format(col=f"{alias}.last_order_at"))
+    if name == "tenure_days":
+        since = d["days_between"].format(later=as_of, earlier=f"{alias}.tenure_start")
+        return f"COALESCE({d['greatest'].format(a='0', b=since)}, 0)"
+    raise ValueError(f"{name} is stored, not derived")
+
+
+def date_param_sql(param: str = "as_of", vendor: str | None = None) -> str:
+    """The named query parameter `param` read as a date, in this database's SQL."""
+    d = _DIALECTS["postgresql" if (vendor or connection.vendor) == "postgresql" else "sqlite"]
+    return d["date_param"].replace("as_of", param)
+
+
+def metric_sql(name: str, *, alias: str = "m", as_of: str | None = None) -> str:
+    """A metric of CustomerMetrics row `alias` in SQL: its column, or the derived day count."""
+    if name in DERIVED_DAYS:
+        return derived_days_sql(name, alias=alias, as_of=as_of)
+    return f"{alias}.{connection.ops.quote_name(name)}"
 
 
 def window(as_of: dt.date, months: int = DEFAULT_WINDOW_MONTHS) -> tuple[dt.datetime, dt.datetime]:
@@ -227,6 +269,7 @@ def metrics_select_sql(vendor: str | None = None) -> str:
             ),
         ),
         since_last=d["days_between"].format(later=as_of_date, earlier="last_day"),
+        tenure_start=d["least"].format(a="COALESCE(signed_up_on, first_day)", b="COALESCE(first_day, signed_up_on)"),
         least_share=d["least"].format(a="round(compensation / revenue, 4)", b="999999"),
     )
 

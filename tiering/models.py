@@ -4,6 +4,8 @@
 indexed for the sorts and filters of the tier lists.
 """
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -160,7 +162,15 @@ class RetierRun(models.Model):
 
 
 class CustomerMetrics(models.Model):
-    """A customer's metrics as of the last run, and the tier they hold."""
+    """A customer's metrics as of the last run, and the tier they hold.
+
+    `as_of` is the as-of date of the last run that changed the row: a nightly run rewrites only
+    the rows whose stored values changed. The two day counts that grow every day for everyone
+    (`tenure_days`, `days_since_last_order`) are therefore not stored; they are derived from the
+    stored dates (`tenure_start`, `last_order_at`) and the as-of date of the run in force, which a
+    reader sets as `current_as_of` (tiering.metrics.current_as_of_sql gives it in SQL); without
+    it they count to the row's own as_of.
+    """
 
     customer = models.OneToOneField("customers.Customer", primary_key=True, on_delete=models.CASCADE, related_name="metrics")
     as_of = models.DateField()
@@ -172,8 +182,7 @@ class CustomerMetrics(models.Model):
     active_months = models.PositiveSmallIntegerField(default=0)
     first_order_at = models.DateTimeField(null=True, blank=True)
     last_order_at = models.DateTimeField(null=True, blank=True)
-    tenure_days = models.PositiveIntegerField(default=0)
-    days_since_last_order = models.PositiveIntegerField(null=True, blank=True)
+    tenure_start = models.DateField(null=True, blank=True, help_text="The earlier of sign-up and the first order's day.")
     median_gap_days = models.DecimalField(max_digits=8, decimal_places=1, null=True, blank=True)
     categories = models.PositiveSmallIntegerField(default=0)
     new_products = models.PositiveSmallIntegerField(default=0)
@@ -191,6 +200,26 @@ class CustomerMetrics(models.Model):
             models.Index(fields=["net_margin", "customer"], name="metrics_margin_idx"),
             models.Index(fields=["last_order_at"], name="metrics_last_order_idx"),
         ]
+
+    current_as_of = None  # the as-of date of the run in force, set by readers; else the row's own
+
+    @property
+    def days_as_of(self):
+        return self.current_as_of or self.as_of
+
+    @property
+    def tenure_days(self) -> int:
+        """Days from tenure_start to the as-of date (0 with no start, never negative)."""
+        if self.tenure_start is None or self.days_as_of is None:
+            return 0
+        return max(0, (self.days_as_of - self.tenure_start).days)
+
+    @property
+    def days_since_last_order(self) -> int | None:
+        """Days from the last order's (UTC) day to the as-of date; None with no order."""
+        if self.last_order_at is None or self.days_as_of is None:
+            return None
+        return (self.days_as_of - self.last_order_at.astimezone(dt.timezone.utc).date()).days
 
 
 class TierChange(models.Model):
@@ -231,6 +260,7 @@ class MetricsStage(models.Model):
     last_order_at = models.DateTimeField(null=True)
     tenure_days = models.IntegerField()
     days_since_last_order = models.IntegerField(null=True)
+    tenure_start = models.DateField(null=True)
     median_gap_days = models.DecimalField(max_digits=8, decimal_places=1, null=True)
     categories = models.IntegerField()
     new_products = models.IntegerField()

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 
 from customers.models import Customer
 
+from .metrics import metric_sql
 from .models import CustomerMetrics, RuleSet
 from .rules import Rules, rules_from_ruleset, tier_sql
 
@@ -57,7 +58,8 @@ def preview_ruleset(*, ruleset: RuleSet, sample: int = SAMPLE_SIZE) -> Preview:
 
 def preview_rules(*, rules: Rules, sample: int = SAMPLE_SIZE) -> Preview:
     table = CustomerMetrics._meta.db_table
-    expression, params = tier_sql(rules, column=lambda m: f"m.{connection.ops.quote_name(m)}")
+    # the day counts are derived from stored dates, to the as_of of the run in force
+    expression, params = tier_sql(rules, column=lambda m: metric_sql(m, alias="m"))
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL jit = off")  # JIT compiling costs ~1 s on a scan this size

@@ -156,7 +156,6 @@ def test_a_customer_who_orders_again_has_their_open_item_resolved_as_returned():
     detect()
     item = FollowUp.objects.get()
     m.last_order_at = dt.datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-    m.days_since_last_order = 1
     m.save()
     result = detect(now=NOW + dt.timedelta(days=6), as_of=AS_OF + dt.timedelta(days=6))
     item.refresh_from_db()

@@ -57,7 +57,7 @@ def test_a_common_move_fills_the_sample_a_rare_one_leaves(customers):
 
 def test_a_missing_value_counts_as_failing_in_the_preview_too(customers):
     draft = make_ruleset({2: ("any", [("days_since_last_order", "ne", "5")])})
-    CustomerMetrics.objects.update(days_since_last_order=None)
+    CustomerMetrics.objects.update(last_order_at=None)  # no order: no days since one
     assert preview_ruleset(ruleset=draft).matrix == {(2, 1): 3, (3, 1): 1, (1, 1): 1}
 
 

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 
+from dashboard.selectors import customer_for_page
 from tests.factories import CustomerFactory
 from tests.tiering.retier_helpers import at, buy, publish_rules, tiers
 from tiering.models import CustomerMetrics, RetierRun, TierChange
@@ -68,6 +69,22 @@ def test_a_second_run_with_the_same_date_and_rules_moves_nobody_and_rewrites_not
     assert (again.moved, again.matrix) == (0, {})
     assert TierChange.objects.count() == changes_before
     assert _row_versions() == row_versions  # not one CustomerMetrics row was rewritten
+
+
+def test_the_next_night_rewrites_only_the_customers_whose_metrics_changed(shop):
+    publish_rules()
+    retier_all(as_of=AS_OF)
+    row_versions = dict(_row_versions())
+    buy(shop["regular"], at("2026-11-23", "08:00:00"))
+
+    retier_all(as_of=AS_OF + dt.timedelta(days=1))
+
+    rewritten = {pk for pk, version in _row_versions() if version != row_versions[pk]}
+    assert rewritten == {shop["regular"].pk}  # a day older is no change: the day counts are derived
+    page = customer_for_page(shop["big"].pk).metrics
+    assert page.as_of == AS_OF  # the last run that changed the row
+    assert page.days_since_last_order == (AS_OF + dt.timedelta(days=1) - dt.date(2026, 4, 1)).days  # counted to the run in force
+    assert page.tenure_days > 0
 
 
 def test_a_drop_waits_for_grace_runs_in_a_row_below_and_an_upgrade_is_immediate(shop):

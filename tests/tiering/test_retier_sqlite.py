@@ -16,8 +16,8 @@ from tiering.services import retier_all
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ["seed_demo", "--customers", "150", "--seed", "7", "--today", "2026-11-22", "--jobs", "1"]
-COLUMNS = ["revenue", "cost", "compensation", "net_margin", "orders", "active_months", "tenure_days",
-           "days_since_last_order", "median_gap_days", "categories", "new_products", "complaints",
+COLUMNS = ["revenue", "cost", "compensation", "net_margin", "orders", "active_months", "tenure_start",
+           "last_order_at", "median_gap_days", "categories", "new_products", "complaints",
            "rejected_complaints", "compensation_share", "tier"]  # fmt: skip
 
 
@@ -35,8 +35,14 @@ def on_sqlite(tmp_path) -> dict[str, tuple]:
 
 
 def _normal(values) -> tuple:
-    """Numbers as Decimals rounded as the columns store them (SQLite hands back floats)."""
-    return tuple(None if v is None else Decimal(str(v)).quantize(Decimal("0.0001")) for v in values)
+    """Numbers as Decimals rounded as the columns store them (SQLite hands back floats); dates and
+    datetimes as their (UTC) day (SQLite hands back text)."""
+    return tuple(
+        None if v is None
+        else str(v)[:10] if isinstance(v, (str, dt.date))
+        else Decimal(str(v)).quantize(Decimal("0.0001"))
+        for v in values
+    )
 
 
 @pytest.mark.django_db

@@ -100,10 +100,10 @@ def test_integer_metrics_are_exactly_the_whole_number_columns_of_customer_metric
     from django.db import models
 
     from tiering.metrics import METRICS
-    from tiering.models import CustomerMetrics
+    from tiering.models import MetricsStage
     from tiering.rules import INTEGER_METRICS
 
-    integer_columns = {name for name in METRICS if isinstance(CustomerMetrics._meta.get_field(name), models.IntegerField)}
+    integer_columns = {name for name in METRICS if isinstance(MetricsStage._meta.get_field(name), models.IntegerField)}  # the stage holds every metric
     assert INTEGER_METRICS == integer_columns
 
 

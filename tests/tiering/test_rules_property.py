@@ -58,7 +58,7 @@ def metrics_table(db):
         cursor.execute(
             "CREATE TEMP TABLE prop_metrics AS SELECT 0 AS row_id, "
             + ", ".join(METRICS)
-            + " FROM tiering_customermetrics WITH NO DATA"
+            + " FROM tiering_metricsstage WITH NO DATA"  # the stage: every metric, as the run reads it
         )
     return "prop_metrics"
 

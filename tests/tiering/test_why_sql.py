@@ -1,6 +1,6 @@
 """why_sql() writes, in PostgreSQL, exactly the why that decide() gives in Python.
 
-Random metrics go into a temporary table with the column types of CustomerMetrics; decide() is
+Random metrics go into a temporary table with the column types of the stage the re-tier reads; decide() is
 given the values as read back from that table (numeric(14,2) turns 5 into 5.00, as a real row
 would), and its why() is compared with the parsed jsonb of why_sql() for the same row. A real
 re-tier is then checked to store that why on every history row it writes.
@@ -40,7 +40,7 @@ def metrics_table(db):
         cursor.execute(
             "CREATE TEMP TABLE why_metrics AS SELECT 0 AS row_id, "
             + ", ".join(METRICS)
-            + " FROM tiering_customermetrics WITH NO DATA"
+            + " FROM tiering_metricsstage WITH NO DATA"  # the stage: every metric, as the run reads it
         )
     return "why_metrics"
 
