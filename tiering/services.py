@@ -72,7 +72,7 @@ def retier_all(*, as_of: dt.date, ruleset: RuleSet | None = None, dry_run: bool 
             _record_failure(run, exc)
             raise
     if not dry_run:
-        _refresh_planner_statistics()
+        _refresh_planner_statistics(rewritten=(run.progress or {}).get("rewritten"))
     return run
 
 
@@ -244,6 +244,7 @@ def _set_progress(run: RetierRun, *, step: str, done: int, total: int) -> None:
 
 # --- phase 2: the atomic apply -----------------------------------------------------------------
 
+FEW_CHANGED = 50_000  # customers rewritten by a run, below which the write and the VACUUM take the cheap road
 _METRIC_COLUMNS = ["as_of", *METRICS, "first_order_at", "last_order_at", "tenure_start"]  # of the stage
 # What CustomerMetrics stores: not the day counts that grow daily (derived where read, from
 # tenure_start and last_order_at). A row is rewritten only when one of these, other than as_of,
@@ -289,15 +290,86 @@ def _decided_sql(*, run: RetierRun, rules) -> tuple[str, list]:
 def _apply(*, run: RetierRun, rules) -> None:
     decided, params = _decided_sql(run=run, rules=rules)
     with transaction.atomic():
-        counts, matrix, moved = _tally(decided, params)
-        if not run.dry_run:
+        if run.dry_run:
+            counts, matrix, moved = _tally(decided, params)
+        elif connection.vendor == "postgresql":
+            counts, matrix, moved = _apply_changed(run=run, rules=rules, now=timezone.now())
+        else:
+            counts, matrix, moved = _tally(decided, params)
             now = timezone.now()
             _record_changes(run=run, rules=rules, decided=decided, params=params, now=now)
             _write_metrics(run=run, rules=rules, decided=decided, params=params, now=now)
+        if not run.dry_run:
             retier_applied.send(sender=RetierRun, run=run, as_of=run.as_of)
         _clear_stage()
         run.counts, run.matrix, run.moved = counts, matrix, moved
         _finish(run, status=RetierRun.Status.SUCCEEDED)
+
+
+def _apply_changed(*, run: RetierRun, rules, now) -> tuple[dict, dict, int]:
+    """PostgreSQL: join the stage to the metrics ONCE, keeping only the customers whose stored
+    metrics, tier or grace count change (~1% of them on a nightly run) in a temporary table; the
+    matrix, the history and the write then read that small table, and the counts per tier are
+    read from the metrics once written (an index-only count). Before, the full 1M x 1M join ran
+    three times (tally, history, MERGE): 1.3 + 1.5 + 4.6 s at 1M customers.
+    """
+    staged, params = _staged_sql(run=run, rules=rules)
+    new_tier, new_below = _grace_sql(rules)
+    columns = ", ".join(f"r.{c}" for c in ["customer_id", *_METRIC_COLUMNS])
+    changed = " OR ".join(
+        ["m.customer_id IS NULL", f"m.tier IS DISTINCT FROM {new_tier}", f"m.below_runs IS DISTINCT FROM {new_below}"]
+        + [f"m.{c} IS DISTINCT FROM r.{c}" for c in _COMPARED_COLUMNS]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")  # compiling the wide comparison costs more than it saves
+        cursor.execute("DROP TABLE IF EXISTS retier_changed")
+        cursor.execute(
+            f"""
+            CREATE TEMP TABLE retier_changed ON COMMIT DROP AS
+            SELECT {columns}, m.tier AS old_tier, r.rule_tier, {new_tier} AS new_tier, {new_below} AS new_below
+            FROM {staged} LEFT JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
+            WHERE {changed}
+            """,
+            params,
+        )
+        cursor.execute("ANALYZE retier_changed")  # a first run puts every customer here
+        cursor.execute("SELECT COUNT(*) FROM retier_changed")
+        run.progress = {**(run.progress or {}), "rewritten": cursor.fetchone()[0]}  # shown with the run; decides the VACUUM
+        cursor.execute(
+            "SELECT old_tier, new_tier, COUNT(*) FROM retier_changed WHERE old_tier IS DISTINCT FROM new_tier GROUP BY 1, 2"
+        )
+        moves = cursor.fetchall()
+    decided = "SELECT * FROM retier_changed"
+    _record_changes(run=run, rules=rules, decided=decided, params=[], now=now)
+    _write_changed(stamp=connection.ops.adapt_datetimefield_value(now), few=run.progress["rewritten"] < FEW_CHANGED)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tier, COUNT(*) FROM tiering_customermetrics GROUP BY tier")
+        held = cursor.fetchall()
+    return _counted(rows=[(t, t, n) for t, n in held], moves=moves)
+
+
+def _write_changed(*, stamp, few: bool) -> None:
+    """The changed customers' rows into the metrics (retier_changed holds only those).
+
+    With few rows, one index lookup each: the planner otherwise hashes the whole metrics table
+    (10,000 rows of 1M: 1.0 s by hash join, 0.5 s by index lookups)."""
+    sets = ", ".join([*(f"{c} = d.{c}" for c in _STORED_COLUMNS), "tier = d.new_tier", "below_runs = d.new_below"])
+    columns = ["customer_id", *_STORED_COLUMNS, "tier", "tier_since", "below_runs"]
+    values = ["d.customer_id", *(f"d.{c}" for c in _STORED_COLUMNS), "d.new_tier", "%s", "d.new_below"]
+    sql = f"""
+        MERGE INTO tiering_customermetrics m USING retier_changed d ON m.customer_id = d.customer_id
+        WHEN MATCHED THEN UPDATE SET {sets},
+            tier_since = CASE WHEN m.tier = d.new_tier THEN m.tier_since ELSE %s END
+        WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join(values)})
+    """
+    with connection.cursor() as cursor:
+        if few:
+            cursor.execute("SET LOCAL enable_hashjoin = off")
+            cursor.execute("SET LOCAL enable_mergejoin = off")
+        cursor.execute(sql, [stamp, stamp])
+        if few:
+            cursor.execute("RESET enable_hashjoin")
+            cursor.execute("RESET enable_mergejoin")
 
 
 def _tally(decided: str, params: list) -> tuple[dict, dict, int]:
@@ -305,12 +377,17 @@ def _tally(decided: str, params: list) -> tuple[dict, dict, int]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT d.old_tier, d.new_tier, COUNT(*) FROM ({decided}) d GROUP BY d.old_tier, d.new_tier", params)
         rows = cursor.fetchall()
+    return _counted(rows=rows, moves=[(old, new, n) for old, new, n in rows if old != new])
+
+
+def _counted(*, rows, moves) -> tuple[dict, dict, int]:
+    """Counts per tier from (old, new, customers) rows; the matrix and movers from the moves."""
     counts, matrix, moved = {}, {}, 0
-    for old, new, n in rows:
+    for _, new, n in rows:
         counts[str(new)] = counts.get(str(new), 0) + n
-        if old != new:
-            matrix[f"{old if old is not None else 'new'}->{new}"] = n
-            moved += n if old is not None else 0
+    for old, new, n in moves:
+        matrix[f"{old if old is not None else 'new'}->{new}"] = n
+        moved += n if old is not None else 0
     return dict(sorted(counts.items())), dict(sorted(matrix.items())), moved
 
 
@@ -355,17 +432,11 @@ def _typed(name: str, value):
 
 
 def _write_metrics(*, run: RetierRun, rules, decided: str, params: list, now) -> None:
-    """Write every customer's metrics and tier, skipping rows where nothing stored changed
-    (the as_of date alone is no change: at 1M customers a nightly run rewrites ~1% of rows).
-
-    PostgreSQL: one MERGE of the staged rows into the metrics (one join; rows whose indexed
-    columns did not change are HOT updates: fillfactor 45, migration 0005). SQLite: INSERT … ON
-    CONFLICT over the decided rows.
+    """SQLite: write every customer's metrics and tier, skipping rows where nothing stored changed
+    (the as_of date alone is no change), in one INSERT … ON CONFLICT over the decided rows.
+    PostgreSQL writes only the changed rows it has already picked out (_write_changed).
     """
     stamp = connection.ops.adapt_datetimefield_value(now)
-    if connection.vendor == "postgresql":
-        _merge_metrics(run=run, rules=rules, stamp=stamp)
-        return
     t = "tiering_customermetrics"
     kept = [*_STORED_COLUMNS, "tier", "below_runs"]
     columns = ["customer_id", *_STORED_COLUMNS, "tier", "tier_since", "below_runs"]
@@ -381,24 +452,6 @@ def _write_metrics(*, run: RetierRun, rules, decided: str, params: list, now) ->
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [stamp, *params])
-
-
-def _merge_metrics(*, run: RetierRun, rules, stamp) -> None:
-    staged, params = _staged_sql(run=run, rules=rules)
-    new_tier, new_below = _grace_sql(rules)
-    fresh = {**{c: f"r.{c}" for c in _STORED_COLUMNS}, "tier": new_tier, "below_runs": new_below}
-    changed = " OR ".join(f"m.{c} IS DISTINCT FROM {value}" for c, value in fresh.items() if c != "as_of")
-    sets = ", ".join(f"{c} = {value}" for c, value in fresh.items())
-    columns = ["customer_id", *_STORED_COLUMNS, "tier", "tier_since", "below_runs"]
-    values = ["r.customer_id", *(f"r.{c}" for c in _STORED_COLUMNS), "r.rule_tier", "%s", "0"]
-    sql = f"""
-        MERGE INTO tiering_customermetrics m USING {staged} ON m.customer_id = r.customer_id
-        WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets},
-            tier_since = CASE WHEN m.tier = {new_tier} THEN m.tier_since ELSE %s END
-        WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join(values)})
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, stamp, stamp])
 
 
 # --- run record ----------------------------------------------------------------------------------
@@ -424,12 +477,19 @@ def _record_failure(run: RetierRun, exc: BaseException) -> None:
     run.status, run.error = RetierRun.Status.FAILED, message
 
 
-def _refresh_planner_statistics() -> None:
-    """After a real run: fresh statistics for the pages' plans; VACUUM only outside a transaction."""
+def _refresh_planner_statistics(*, rewritten: int | None = None) -> None:
+    """After a real run: fresh statistics for the pages' plans; VACUUM only outside a transaction.
+
+    A nightly run that rewrote few rows (`rewritten` < FEW_CHANGED) moves no statistic worth a
+    fresh ANALYZE (0.9 s at 1M customers; autovacuum's own threshold is 10% of the rows): only
+    VACUUM the metrics, which keeps their visibility map whole for the pages' index-only counts.
+    """
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        if connection.in_atomic_block:
+        if rewritten is not None and rewritten < FEW_CHANGED and not connection.in_atomic_block:
+            cursor.execute("VACUUM tiering_customermetrics")
+        elif connection.in_atomic_block:
             cursor.execute("ANALYZE tiering_customermetrics, tiering_tierchange")
         else:
             cursor.execute("VACUUM (ANALYZE) tiering_customermetrics, tiering_tierchange")
