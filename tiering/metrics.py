@@ -103,14 +103,6 @@ _DIALECTS = {
     },
 }
 
-# PostgreSQL's ordered-set aggregate ignores the NULL gap of each customer's first day.
-_HISTORY_POSTGRESQL = """
-history AS (
-    SELECT customer_id, MIN(placed_at) AS first_order_at, MAX(placed_at) AS last_order_at,
-           round(CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS numeric), 1) AS median_gap
-    FROM gaps GROUP BY customer_id
-)"""
-
 # SQLite has no percentile_cont: the median is the mean of the middle one or two ranked gaps.
 _HISTORY_SQLITE = """
 ranked AS (
@@ -128,8 +120,8 @@ history AS (
     FROM gaps g LEFT JOIN medians m ON m.customer_id = g.customer_id GROUP BY g.customer_id
 )"""
 
-_METRICS_SQL = """
-WITH gaps AS (
+_LINES_SQLITE = """
+gaps AS (
     -- all time up to as_of, lines in the covering index's order (customer, placed_at), no sort:
     -- the day gap to the previous line; lines on the same day as the previous give 0, which
     -- NULLIF drops, so what is left are the gaps between consecutive distinct order days.
@@ -150,7 +142,49 @@ bought AS (
     FROM customers_orderline l JOIN customers_product p ON p.id = l.product_id
     WHERE l.customer_id BETWEEN %(lo)s AND %(hi)s AND l.placed_at >= %(start)s AND l.placed_at < %(end)s
     GROUP BY l.customer_id
+)
+"""
+
+# PostgreSQL: ONE pass over the customer's order lines, all time, in the covering index's
+# (customer, placed_at) order (an index-only scan, no sort): lag() gives each line the previous
+# line's time, for the day gaps and for counting months (a line opens a month of the window when
+# the previous line is outside the window or in another month: lines come in time order); the
+# window's sums are FILTERed aggregates of the same rows, grouped as they stream by. Products
+# are looked up in two arrays indexed by product id (category rank, launched in the window),
+# built once per statement: a join to products would lose the index order and cost a sort of
+# every line (measured per 250,000 customers: 5.7 s for the two passes, see docs/retier.md).
+_LINES_POSTGRESQL = """
+products AS MATERIALIZED (
+    SELECT array_agg(COALESCE(p.category_rank, 0) ORDER BY g.id) AS category_rank,
+           array_agg(COALESCE(p.is_new, false) ORDER BY g.id) AS is_new
+    FROM generate_series(1, (SELECT COALESCE(MAX(id), 0) FROM customers_product)) AS g(id)
+    LEFT JOIN (SELECT id, dense_rank() OVER (ORDER BY category) AS category_rank,
+                      (launched_on >= %(start_day)s AND launched_on <= %(as_of)s) AS is_new
+               FROM customers_product) p ON p.id = g.id
 ),
+lines AS (
+    SELECT l.customer_id, l.placed_at, l.amount, l.cost, l.product_id, l.placed_at >= %(start)s AS w,
+           LAG(l.placed_at) OVER (PARTITION BY l.customer_id ORDER BY l.placed_at) AS prev_at
+    FROM customers_orderline l
+    WHERE l.customer_id BETWEEN %(lo)s AND %(hi)s AND l.placed_at < %(end)s
+),
+history AS (
+    SELECT x.customer_id, MIN(x.placed_at) AS first_order_at, MAX(x.placed_at) AS last_order_at,
+           round(CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY NULLIF(
+               (x.placed_at AT TIME ZONE 'UTC')::date - (x.prev_at AT TIME ZONE 'UTC')::date, 0)) AS numeric), 1) AS median_gap,
+           SUM(x.amount) FILTER (WHERE x.w) AS revenue, SUM(COALESCE(x.cost, 0)) FILTER (WHERE x.w) AS cost,
+           COUNT(*) FILTER (WHERE x.w AND (x.prev_at IS NULL OR x.prev_at < %(start)s
+               OR date_trunc('month', x.prev_at AT TIME ZONE 'UTC') <> date_trunc('month', x.placed_at AT TIME ZONE 'UTC'))) AS active_months,
+           COUNT(DISTINCT ((SELECT category_rank FROM products))[x.product_id]) FILTER (WHERE x.w) AS categories,
+           COUNT(DISTINCT x.product_id) FILTER (WHERE x.w AND ((SELECT is_new FROM products))[x.product_id]) AS new_products
+    FROM lines x
+    GROUP BY x.customer_id
+),
+bought AS (SELECT * FROM history)
+"""
+
+_METRICS_SQL = """
+WITH {lines},
 placed AS (
     -- orders in the window, from the orders' own (customer, placed_at) index; lines carry their
     -- order's placed_at, so these are exactly the orders of the window's lines
@@ -252,15 +286,21 @@ def metrics_select_sql(vendor: str | None = None) -> str:
     """The SELECT producing one stage row per customer in [lo, hi], columns in STAGE_COLUMNS order."""
     d = _DIALECTS["postgresql" if (vendor or connection.vendor) == "postgresql" else "sqlite"]
     as_of_date = d["date_param"]
+    if d is _DIALECTS["postgresql"]:
+        lines = _LINES_POSTGRESQL
+    else:
+        lines = _LINES_SQLITE.format(
+            month_l=d["month"].format(col="l.placed_at"),
+            gap=d["days_between"].format(
+                later=d["day"].format(col="l.placed_at"),
+                earlier=d["day"].format(col="LAG(l.placed_at) OVER (PARTITION BY l.customer_id ORDER BY l.placed_at)"),
+            ),
+            history=_HISTORY_SQLITE,
+        )
     return _METRICS_SQL.format(
-        month_l=d["month"].format(col="l.placed_at"),
-        gap=d["days_between"].format(
-            later=d["day"].format(col="l.placed_at"),
-            earlier=d["day"].format(col="LAG(l.placed_at) OVER (PARTITION BY l.customer_id ORDER BY l.placed_at)"),
-        ),
+        lines=lines,
         first_day=d["day"].format(col="h.first_order_at"),
         last_day=d["day"].format(col="h.last_order_at"),
-        history=_HISTORY_POSTGRESQL if d is _DIALECTS["postgresql"] else _HISTORY_SQLITE,
         greatest_tenure=d["greatest"].format(
             a="0",
             b=d["days_between"].format(
