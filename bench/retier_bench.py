@@ -10,7 +10,10 @@ Measured in this order on the seeded database (bench/run.py), each command in a 
   command's wall time (Django start-up included); `run_seconds` is the run record's own start to
   finish (before VACUUM); ratio = seconds / aggregate_seconds (target <= 2); peak_rss_mb of the
   command (target < 300 MB);
-- preview: the rules preview of the published rule set, in a child process (target < 10 s).
+- preview: the rules preview of the published rule set, in a child process (target < 10 s);
+- metrics_select_seconds (a second reference, not the yardstick): the re-tier's own metrics SELECT
+  (tiering.metrics.metrics_select_sql) over every range, one range after another on one
+  connection, rows counted, nothing written: what the metrics phase costs before any write.
 
 Standalone, on whatever DATABASE_URL holds: `python bench/retier_bench.py [--as-of DATE]`.
 """
@@ -42,6 +45,23 @@ ruleset = RuleSet.objects.get(status="published")
 started = time.perf_counter()
 preview = preview_ruleset(ruleset=ruleset)
 print(f"preview_seconds={time.perf_counter() - started:.3f} moved={preview.moved}")
+"""
+
+METRICS_SELECT = """
+import datetime as dt, sys, time, django
+django.setup()
+from django.db import connection
+from tiering.metrics import customer_ranges, metrics_params, metrics_select_sql
+from django.conf import settings
+as_of = dt.date.fromisoformat(sys.argv[1])
+sql = f"SELECT COUNT(*) FROM ({metrics_select_sql()}) q"
+with connection.cursor() as cursor:
+    cursor.execute("SET jit = off")
+    cursor.execute("SET work_mem = '64MB'")
+    started = time.perf_counter()
+    for lo, hi in customer_ranges(size=settings.RETIER_RANGE_SIZE):
+        cursor.execute(sql, metrics_params(run_id=0, as_of=as_of, lo=lo, hi=hi))
+print(f"metrics_select_seconds={time.perf_counter() - started:.3f}")
 """
 
 
@@ -88,6 +108,9 @@ def run(ctx) -> dict:
     reported = re.search(r"preview_seconds=([\d.]+)", " ".join(ctx.last_output))
     figures["preview"] = {"seconds": float(reported.group(1)) if reported else None, "wall_seconds": round(preview_wall, 2),
                           "peak_rss_mb": preview_rss}  # fmt: skip
+    ctx.measure_subprocess([ctx.python, "-c", METRICS_SELECT, str(ctx.as_of)])
+    reported = re.search(r"metrics_select_seconds=([\d.]+)", " ".join(ctx.last_output))
+    figures["metrics_select_seconds"] = float(reported.group(1)) if reported else None
     figures["targets"] = "ratio <= 2, peak RSS < 300 MB, preview < 10 s (at 1,000,000 customers)"
     return figures
 
