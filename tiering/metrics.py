@@ -174,7 +174,7 @@ history AS (
                (x.placed_at AT TIME ZONE 'UTC')::date - (x.prev_at AT TIME ZONE 'UTC')::date, 0)) AS numeric), 1) AS median_gap,
            SUM(x.amount) FILTER (WHERE x.w) AS revenue, SUM(COALESCE(x.cost, 0)) FILTER (WHERE x.w) AS cost,
            COUNT(*) FILTER (WHERE x.w AND (x.prev_at IS NULL OR x.prev_at < %(start)s
-               OR date_trunc('month', x.prev_at AT TIME ZONE 'UTC') <> date_trunc('month', x.placed_at AT TIME ZONE 'UTC'))) AS active_months,
+               OR x.prev_at < date_trunc('month', x.placed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')) AS active_months,
            COUNT(DISTINCT ((SELECT category_rank FROM products))[x.product_id]) FILTER (WHERE x.w) AS categories,
            COUNT(DISTINCT x.product_id) FILTER (WHERE x.w AND ((SELECT is_new FROM products))[x.product_id]) AS new_products
     FROM lines x
