@@ -63,15 +63,20 @@ def metrics_table(db):
     return "prop_metrics"
 
 
+def load_rows(cursor, table, rows):
+    """Replace the table's rows with these metrics, numbered in order as row_id."""
+    columns = ["row_id", *METRICS]
+    cursor.execute(f"TRUNCATE {table}")
+    cursor.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+        [[i, *(row[name] for name in METRICS)] for i, row in enumerate(rows)],
+    )
+
+
 def sql_tiers(table, rows, rules):
     expression, params = tier_sql(rules)
-    columns = ["row_id", *METRICS]
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {table}")
-        cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
-            [[i, *(row[name] for name in METRICS)] for i, row in enumerate(rows)],
-        )
+        load_rows(cursor, table, rows)
         cursor.execute(f"SELECT row_id, {expression} FROM {table} ORDER BY row_id", params)
         return [tier for _, tier in cursor.fetchall()]
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.factories import CustomerFactory
 from tests.tiering.retier_helpers import at, buy, complain, publish_rules
-from tests.tiering.test_rules_property import conds, metrics_rows
+from tests.tiering.test_rules_property import conds, load_rows, metrics_rows, metrics_table  # noqa: F401 (fixture)
 from tiering.metrics import METRICS
 from tiering.models import CustomerMetrics, RetierRun, TierChange
 from tiering.rules import Cond, Group, Rules, decide, rules_from_ruleset, why_sql
@@ -34,27 +34,11 @@ rule_sets = st.builds(
 )
 
 
-@pytest.fixture
-def metrics_table(db):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE why_metrics AS SELECT 0 AS row_id, "
-            + ", ".join(METRICS)
-            + " FROM tiering_metricsstage WITH NO DATA"  # the stage: every metric, as the run reads it
-        )
-    return "why_metrics"
-
-
 def whys_both_ways(table, rows, rules, *, tier=None):
     """[(why from SQL, why from decide())] per row, decide() reading the values as stored."""
     expression, params = why_sql(rules, tier=tier)
-    columns = ["row_id", *METRICS]
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {table}")
-        cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
-            [[i, *(row[name] for name in METRICS)] for i, row in enumerate(rows)],
-        )
+        load_rows(cursor, table, rows)
         cursor.execute(f"SELECT {', '.join(METRICS)}, ({expression})::text FROM {table} ORDER BY row_id", params)
         stored = cursor.fetchall()
     return [(json.loads(row[-1]), decide(dict(zip(METRICS, row[:-1])), rules).why()) for row in stored]
