@@ -122,3 +122,22 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return self.ticket_id
+
+
+class DataChange(models.Model):
+    """A mark that a customer's source data (orders, lines, tickets, sign-up date) changed.
+
+    Written only by database triggers on PostgreSQL (migration 0003), whatever wrote the rows: the
+    importer, the admin, the ORM or plain SQL. The nightly re-tier recomputes the marked customers
+    (and those whose metrics change with the date alone) instead of everyone, takes the marks it saw
+    at its start, and deletes them in its own transaction. An empty `customer_id` means everyone:
+    a product's category or launch date changed, a table was truncated, or a bulk load skipped the
+    triggers. Append-only, so a writer never waits on a run or on another writer.
+    """
+
+    customer_id = models.BigIntegerField(null=True, help_text="Empty: every customer.")
+    # The re-tier run that took the mark; cleared marks of a failed run are taken again by the next.
+    run_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["run_id"], name="datachange_run_idx")]

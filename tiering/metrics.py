@@ -7,6 +7,7 @@ money (Decimal, 2 places), count (int), days (int or None when there is no order
 
 import calendar
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -80,7 +81,7 @@ STAGE_COLUMNS = [
     "run_id", "customer_id", "as_of", "revenue", "cost", "compensation", "net_margin", "orders",
     "active_months", "first_order_at", "last_order_at", "tenure_days", "days_since_last_order",
     "tenure_start", "median_gap_days", "categories", "new_products", "complaints", "rejected_complaints",
-    "compensation_share",
+    "compensation_share", "next_change_on",
 ]  # fmt: skip
 
 # The few places where PostgreSQL and SQLite need different SQL.
@@ -128,7 +129,7 @@ gaps AS (
     SELECT l.customer_id, l.placed_at,
            NULLIF({gap}, 0) AS gap
     FROM customers_orderline l
-    WHERE l.customer_id BETWEEN %(lo)s AND %(hi)s AND l.placed_at < %(end)s
+    WHERE CUSTOMER_IN_SCOPE(l.customer_id) AND l.placed_at < %(end)s
 ),
 {history},
 bought AS (
@@ -140,7 +141,7 @@ bought AS (
            COUNT(DISTINCT CASE WHEN p.launched_on >= %(start_day)s AND p.launched_on <= %(as_of)s
                                THEN l.product_id END) AS new_products
     FROM customers_orderline l JOIN customers_product p ON p.id = l.product_id
-    WHERE l.customer_id BETWEEN %(lo)s AND %(hi)s AND l.placed_at >= %(start)s AND l.placed_at < %(end)s
+    WHERE CUSTOMER_IN_SCOPE(l.customer_id) AND l.placed_at >= %(start)s AND l.placed_at < %(end)s
     GROUP BY l.customer_id
 )
 """
@@ -156,27 +157,37 @@ bought AS (
 _LINES_POSTGRESQL = """
 products AS MATERIALIZED (
     SELECT array_agg(COALESCE(p.category_rank, 0) ORDER BY g.id) AS category_rank,
-           array_agg(COALESCE(p.is_new, false) ORDER BY g.id) AS is_new
+           array_agg(COALESCE(p.is_new, false) ORDER BY g.id) AS is_new,
+           array_agg(p.newness_changes_on ORDER BY g.id) AS newness_changes_on
     FROM generate_series(1, (SELECT COALESCE(MAX(id), 0) FROM customers_product)) AS g(id)
     LEFT JOIN (SELECT id, dense_rank() OVER (ORDER BY category) AS category_rank,
-                      (launched_on >= %(start_day)s AND launched_on <= %(as_of)s) AS is_new
+                      (launched_on >= %(start_day)s AND launched_on <= %(as_of)s) AS is_new,
+                      CASE WHEN launched_on > %(as_of)s THEN launched_on
+                           WHEN launched_on >= %(start_day)s THEN {leave_launch} END AS newness_changes_on
                FROM customers_product) p ON p.id = g.id
 ),
 lines AS (
-    SELECT l.customer_id, l.placed_at, l.amount, l.cost, l.product_id, l.placed_at >= %(start)s AS w,
+    -- all time, lines dated after as_of included (only to know when the first of them enters)
+    SELECT l.customer_id, l.placed_at, l.amount, l.cost, l.product_id,
+           l.placed_at >= %(start)s AND l.placed_at < %(end)s AS w, l.placed_at < %(end)s AS past,
            LAG(l.placed_at) OVER (PARTITION BY l.customer_id ORDER BY l.placed_at) AS prev_at
     FROM customers_orderline l
-    WHERE l.customer_id BETWEEN %(lo)s AND %(hi)s AND l.placed_at < %(end)s
+    WHERE CUSTOMER_IN_SCOPE(l.customer_id)
 ),
 history AS (
-    SELECT x.customer_id, MIN(x.placed_at) AS first_order_at, MAX(x.placed_at) AS last_order_at,
+    SELECT x.customer_id, MIN(x.placed_at) FILTER (WHERE x.past) AS first_order_at,
+           MAX(x.placed_at) FILTER (WHERE x.past) AS last_order_at,
            round(CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY NULLIF(
-               (x.placed_at AT TIME ZONE 'UTC')::date - (x.prev_at AT TIME ZONE 'UTC')::date, 0)) AS numeric), 1) AS median_gap,
+               (x.placed_at AT TIME ZONE 'UTC')::date - (x.prev_at AT TIME ZONE 'UTC')::date, 0))
+               FILTER (WHERE x.past) AS numeric), 1) AS median_gap,
            SUM(x.amount) FILTER (WHERE x.w) AS revenue, SUM(COALESCE(x.cost, 0)) FILTER (WHERE x.w) AS cost,
            COUNT(*) FILTER (WHERE x.w AND (x.prev_at IS NULL OR x.prev_at < %(start)s
                OR x.prev_at < date_trunc('month', x.placed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')) AS active_months,
            COUNT(DISTINCT ((SELECT category_rank FROM products))[x.product_id]) FILTER (WHERE x.w) AS categories,
-           COUNT(DISTINCT x.product_id) FILTER (WHERE x.w AND ((SELECT is_new FROM products))[x.product_id]) AS new_products
+           COUNT(DISTINCT x.product_id) FILTER (WHERE x.w AND ((SELECT is_new FROM products))[x.product_id]) AS new_products,
+           MIN(x.placed_at) FILTER (WHERE x.w) AS first_in_window,
+           MIN(x.placed_at) FILTER (WHERE NOT x.past) AS first_after,
+           MIN(((SELECT newness_changes_on FROM products))[x.product_id]) FILTER (WHERE x.w) AS product_change
     FROM lines x
     GROUP BY x.customer_id
 ),
@@ -184,21 +195,26 @@ bought AS (SELECT * FROM history)
 """
 
 _METRICS_SQL = """
-WITH {lines},
+WITH {targets}{lines},
 placed AS (
     -- orders in the window, from the orders' own (customer, placed_at) index; lines carry their
-    -- order's placed_at, so these are exactly the orders of the window's lines
-    SELECT o.customer_id, COUNT(*) AS orders
+    -- order's placed_at, so these are exactly the orders of the window's lines. Orders dated
+    -- after as_of are read only for the date the first of them enters the window.
+    SELECT o.customer_id, COUNT(*) FILTER (WHERE o.placed_at < %(end)s) AS orders,
+           MIN(o.placed_at) FILTER (WHERE o.placed_at < %(end)s) AS first_in_window,
+           MIN(o.placed_at) FILTER (WHERE o.placed_at >= %(end)s) AS first_after
     FROM customers_order o
-    WHERE o.customer_id BETWEEN %(lo)s AND %(hi)s AND o.placed_at >= %(start)s AND o.placed_at < %(end)s
+    WHERE CUSTOMER_IN_SCOPE(o.customer_id) AND o.placed_at >= %(start)s
     GROUP BY o.customer_id
 ),
 tickets AS (
-    SELECT t.customer_id, SUM(t.compensation) AS compensation,
-           SUM(CASE WHEN t.kind = 'complaint' THEN 1 ELSE 0 END) AS complaints,
-           SUM(CASE WHEN t.kind = 'complaint' AND t.outcome = 'rejected' THEN 1 ELSE 0 END) AS rejected
+    SELECT t.customer_id, SUM(t.compensation) FILTER (WHERE t.opened_at < %(end)s) AS compensation,
+           COUNT(*) FILTER (WHERE t.opened_at < %(end)s AND t.kind = 'complaint') AS complaints,
+           COUNT(*) FILTER (WHERE t.opened_at < %(end)s AND t.kind = 'complaint' AND t.outcome = 'rejected') AS rejected,
+           MIN(t.opened_at) FILTER (WHERE t.opened_at < %(end)s) AS first_in_window,
+           MIN(t.opened_at) FILTER (WHERE t.opened_at >= %(end)s) AS first_after
     FROM customers_ticket t
-    WHERE t.customer_id BETWEEN %(lo)s AND %(hi)s AND t.opened_at >= %(start)s AND t.opened_at < %(end)s
+    WHERE CUSTOMER_IN_SCOPE(t.customer_id) AND t.opened_at >= %(start)s
     GROUP BY t.customer_id
 ),
 joined AS (
@@ -208,20 +224,22 @@ joined AS (
            COALESCE(o.orders, 0) AS orders, COALESCE(b.active_months, 0) AS active_months,
            COALESCE(b.categories, 0) AS categories, COALESCE(b.new_products, 0) AS new_products,
            COALESCE(t.complaints, 0) AS complaints, COALESCE(t.rejected, 0) AS rejected,
-           h.first_order_at, h.last_order_at, {first_day} AS first_day, {last_day} AS last_day, h.median_gap
+           h.first_order_at, h.last_order_at, {first_day} AS first_day, {last_day} AS last_day, h.median_gap,
+           {next_change} AS next_change_on
     FROM customers_customer c
     LEFT JOIN bought b ON b.customer_id = c.id
     LEFT JOIN placed o ON o.customer_id = c.id
     LEFT JOIN history h ON h.customer_id = c.id
     LEFT JOIN tickets t ON t.customer_id = c.id
-    WHERE c.id BETWEEN %(lo)s AND %(hi)s
+    WHERE CUSTOMER_IN_SCOPE(c.id)
 )
 SELECT %(run_id)s, customer_id, %(as_of)s, revenue, cost, compensation,
        round(revenue - cost - compensation, 2), orders, active_months, first_order_at, last_order_at,
        COALESCE({greatest_tenure}, 0),
        {since_last}, {tenure_start}, median_gap, categories, new_products, complaints, rejected,
        CASE WHEN revenue > 0 THEN {least_share}
-            WHEN compensation > 0 THEN 1 ELSE 0 END
+            WHEN compensation > 0 THEN 1 ELSE 0 END,
+       next_change_on
 FROM joined
 """
 
@@ -282,12 +300,14 @@ def _months_before(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
-def metrics_select_sql(vendor: str | None = None) -> str:
-    """The SELECT producing one stage row per customer in [lo, hi], columns in STAGE_COLUMNS order."""
+def metrics_select_sql(vendor: str | None = None, *, targets: str | None = None) -> str:
+    """The SELECT producing one stage row per customer, columns in STAGE_COLUMNS order: of the
+    customers with lo <= id <= hi, or (`targets`, PostgreSQL) of those a SELECT of customer ids names."""
     d = _DIALECTS["postgresql" if (vendor or connection.vendor) == "postgresql" else "sqlite"]
     as_of_date = d["date_param"]
     if d is _DIALECTS["postgresql"]:
-        lines = _LINES_POSTGRESQL
+        lines = _LINES_POSTGRESQL.replace("{leave_launch}", _leave_sql("launched_on"))
+        next_change = _next_change_sql(d)
     else:
         lines = _LINES_SQLITE.format(
             month_l=d["month"].format(col="l.placed_at"),
@@ -297,7 +317,9 @@ def metrics_select_sql(vendor: str | None = None) -> str:
             ),
             history=_HISTORY_SQLITE,
         )
-    return _METRICS_SQL.format(
+        next_change = "NULL"  # SQLite recomputes everyone every run (no change marks): never read
+    sql = _METRICS_SQL.format(
+        targets=f"targets AS MATERIALIZED ({targets}),\n" if targets else "",
         lines=lines,
         first_day=d["day"].format(col="h.first_order_at"),
         last_day=d["day"].format(col="h.last_order_at"),
@@ -311,7 +333,32 @@ def metrics_select_sql(vendor: str | None = None) -> str:
         since_last=d["days_between"].format(later=as_of_date, earlier="last_day"),
         tenure_start=d["least"].format(a="COALESCE(signed_up_on, first_day)", b="COALESCE(first_day, signed_up_on)"),
         least_share=d["least"].format(a="round(compensation / revenue, 4)", b="999999"),
+        next_change=next_change,
     )
+    scope = r"\1 IN (SELECT customer_id FROM targets)" if targets else r"\1 BETWEEN %(lo)s AND %(hi)s"
+    return re.sub(r"CUSTOMER_IN_SCOPE\(([\w.]+)\)", scope, sql)
+
+
+def _leave_sql(day: str, months: int = DEFAULT_WINDOW_MONTHS) -> str:
+    """PostgreSQL: the first as-of date whose window no longer holds the date `day`.
+
+    The window of D starts the day after D - months (clamped to the month's end, as window()
+    does), so it is D = day + months, or the day after that when the addition was clamped
+    (2024-02-29 + 12 months = 2025-02-28, whose window still starts on 2024-02-29)."""
+    later = f"CAST(({day}) + interval '{months} months' AS date)"
+    return f"(CASE WHEN {later} - interval '{months} months' < ({day}) THEN {later} + 1 ELSE {later} END)"
+
+
+def _next_change_sql(d: dict) -> str:
+    """PostgreSQL: the first as-of date after this one on which the customer's metrics change with
+    no new data: the earliest line, order or ticket in the window leaves it, the earliest one dated
+    after as_of enters it, or a product bought in the window starts or stops counting as new.
+    Until then a run may keep the stored metrics (the day counts are derived from dates)."""
+    day = lambda col: d["day"].format(col=col)  # noqa: E731
+    candidates = [_leave_sql(day("h.first_in_window")), day("h.first_after"), "h.product_change"]
+    for alias in ("o", "t"):
+        candidates += [_leave_sql(day(f"{alias}.first_in_window")), day(f"{alias}.first_after")]
+    return f"LEAST({', '.join(candidates)})"
 
 
 def metrics_params(*, run_id: int, as_of: dt.date, lo: int, hi: int) -> dict:
@@ -334,8 +381,18 @@ def compute_metrics_range(*, run_id: int, as_of: dt.date, lo: int, hi: int) -> i
     One INSERT … SELECT: order lines are read by the covering index (customer, placed_at), tickets
     by theirs. JIT is off for the statement: it costs about a second and buys nothing here.
     """
-    sql = f"INSERT INTO tiering_metricsstage ({', '.join(STAGE_COLUMNS)}) {metrics_select_sql()}"
-    params = metrics_params(run_id=run_id, as_of=as_of, lo=lo, hi=hi)
+    return _stage(metrics_select_sql(), metrics_params(run_id=run_id, as_of=as_of, lo=lo, hi=hi))
+
+
+def compute_metrics_of(*, run_id: int, as_of: dt.date, targets: str) -> int:
+    """Stage the metrics of the customers whose ids the SELECT `targets` gives (PostgreSQL; it may
+    use the metrics parameters, e.g. %(run_id)s and %(as_of)s); returns the row count. Each
+    customer's lines are read by the covering index, so the cost follows the targets, not the table."""
+    return _stage(metrics_select_sql(targets=targets), metrics_params(run_id=run_id, as_of=as_of, lo=0, hi=0))
+
+
+def _stage(select: str, params: dict) -> int:
+    sql = f"INSERT INTO tiering_metricsstage ({', '.join(STAGE_COLUMNS)}) {select}"
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL jit = off")

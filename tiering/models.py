@@ -189,6 +189,11 @@ class CustomerMetrics(models.Model):
     complaints = models.PositiveIntegerField(default=0)
     rejected_complaints = models.PositiveIntegerField(default=0)
     compensation_share = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    next_change_on = models.DateField(
+        null=True, blank=True,
+        help_text="The first as-of date on which these metrics change with no new data (a line or ticket leaving "
+        "the window, one dated later entering it, a product ceasing to be new); empty: never.",
+    )
     tier = models.PositiveSmallIntegerField(default=1, help_text="Level of the tier held.")
     tier_since = models.DateTimeField(null=True, blank=True)
     below_runs = models.PositiveSmallIntegerField(default=0, help_text="Runs in a row the rules placed this customer below their tier.")
@@ -199,6 +204,7 @@ class CustomerMetrics(models.Model):
             models.Index(fields=["tier", "revenue", "customer"], name="metrics_tier_revenue_idx"),
             models.Index(fields=["net_margin", "customer"], name="metrics_margin_idx"),
             models.Index(fields=["last_order_at"], name="metrics_last_order_idx"),
+            models.Index(fields=["next_change_on"], name="metrics_next_change_idx"),
         ]
 
     current_as_of = None  # the as-of date of the run in force, set by readers; else the row's own
@@ -267,3 +273,4 @@ class MetricsStage(models.Model):
     complaints = models.IntegerField()
     rejected_complaints = models.IntegerField()
     compensation_share = models.DecimalField(max_digits=10, decimal_places=4)
+    next_change_on = models.DateField(null=True)

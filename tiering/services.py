@@ -34,7 +34,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .metrics import DERIVED_DAYS, METRICS, compute_metrics_range, customer_ranges
+from customers import changes
+
+from .metrics import DERIVED_DAYS, METRICS, compute_metrics_of, compute_metrics_range, customer_ranges, metric_sql
 from .models import RetierRun, RuleSet, TierChange
 from .rules import decide, rules_from_ruleset, tier_sql, why_sql
 from .signals import retier_applied
@@ -66,7 +68,7 @@ def retier_all(*, as_of: dt.date, ruleset: RuleSet | None = None, dry_run: bool 
         run = RetierRun.objects.create(**record)  # after the lock, so no one takes it for dead
         try:
             _check_ruleset(ruleset, dry_run=dry_run)
-            _stage_all_ranges(run)
+            _stage_metrics(run)
             _apply(run=run, rules=rules_from_ruleset(ruleset))
         except BaseException as exc:
             _record_failure(run, exc)
@@ -151,12 +153,66 @@ def reap_dead_runs() -> None:
 
 # --- phase 1: metrics per range --------------------------------------------------------------
 
+# Which customers' metrics a run computes (run.progress["mode"]).
+ALL = "all"
+CHANGED = "changed"
 
-def _stage_all_ranges(run: RetierRun) -> None:
+
+def _stage_metrics(run: RetierRun) -> None:
+    """The metrics the run needs into the stage: of every customer, or only of those whose metrics
+    can differ from the stored ones (CHANGED; the others keep theirs, see _metrics_mode)."""
+    _clear_stage()
+    if changes.tracks_changes() and not run.dry_run:
+        with connection.cursor() as cursor:
+            changes.take(cursor, run_id=run.pk)  # before any metric is read: later marks stay for the next run
+    mode = _metrics_mode(run)
+    run.progress = {"mode": mode}
+    if mode == CHANGED:
+        _set_progress(run, step="computing metrics of changed customers", done=0, total=1)
+        recomputed = compute_metrics_of(run_id=run.pk, as_of=run.as_of, targets=_changed_customers_sql(run))
+        total = 1
+    else:
+        recomputed, total = _stage_all_ranges(run)
+    run.progress["recomputed"] = recomputed
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE tiering_metricsstage")  # the apply step's plans need real row counts
+    _set_progress(run, step="applying tiers", done=total, total=total)
+
+
+def _metrics_mode(run: RetierRun) -> str:
+    """CHANGED when the stored metrics are those of the last real run and every change since is
+    known: the database marks changed source data (customers.changes), and each stored row says
+    when it changes with the date alone (next_change_on). Else ALL: on SQLite, on a first run, a
+    run dated before the last one, after an "everyone" mark (a catalogue edit, a bulk load), or
+    with RETIER_INCREMENTAL off."""
+    if not settings.RETIER_INCREMENTAL or not changes.tracks_changes():
+        return ALL
+    last = RetierRun.objects.filter(status=RetierRun.Status.SUCCEEDED, dry_run=False).exclude(pk=run.pk)
+    last = last.order_by("-started_at", "-id").first()  # the run in force (metrics.CURRENT_AS_OF_SQL)
+    if last is None or run.as_of < last.as_of:
+        return ALL
+    with connection.cursor() as cursor:
+        if changes.everyone_marked(cursor, run_id=None if run.dry_run else run.pk):
+            return ALL
+    return CHANGED
+
+
+def _changed_customers_sql(run: RetierRun) -> str:
+    """The customers a CHANGED run recomputes: marked since (the marks this run took; a dry run,
+    which takes none, reads them all), due to change by this as_of, or with no metrics yet."""
+    return f"""
+        {changes.marked_sql(taken=not run.dry_run)}
+        UNION SELECT customer_id FROM tiering_customermetrics WHERE next_change_on <= %(as_of)s
+        UNION SELECT c.id FROM customers_customer c
+              WHERE NOT EXISTS (SELECT 1 FROM tiering_customermetrics m WHERE m.customer_id = c.id)
+    """
+
+
+def _stage_all_ranges(run: RetierRun) -> tuple[int, int]:
     """Metrics of every range into the stage: on Celery workers when RETIER_ON_WORKERS is set,
     else in this process (on PostgreSQL RETIER_PARALLEL ranges at a time, each on its own
-    connection, so the database uses that many cores)."""
-    _clear_stage()
+    connection, so the database uses that many cores). Returns (customers, ranges)."""
     on_workers = _can_run_ranges_on_workers()
     workers = settings.RETIER_PARALLEL if on_workers or _can_run_ranges_in_threads() else 1
     ranges = customer_ranges(size=settings.RETIER_RANGE_SIZE, at_least=workers)
@@ -169,10 +225,9 @@ def _stage_all_ranges(run: RetierRun) -> None:
         for done, (lo, hi) in enumerate(ranges, start=1):
             compute_metrics_range(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi)
             _set_progress(run, step="computing metrics", done=done, total=len(ranges))
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE tiering_metricsstage")  # the apply step's plans need real row counts
-    _set_progress(run, step="applying tiers", done=len(ranges), total=len(ranges))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM tiering_metricsstage WHERE run_id = %s", [run.pk])
+        return cursor.fetchone()[0], len(ranges)
 
 
 def _stage_in_threads(run: RetierRun, ranges: list[tuple[int, int]], workers: int) -> None:
@@ -238,14 +293,14 @@ def _clear_stage() -> None:
 
 
 def _set_progress(run: RetierRun, *, step: str, done: int, total: int) -> None:
-    run.progress = {"step": step, "done": done, "total": total}
+    run.progress = {**(run.progress or {}), "step": step, "done": done, "total": total}
     RetierRun.objects.filter(pk=run.pk).update(progress=run.progress)
 
 
 # --- phase 2: the atomic apply -----------------------------------------------------------------
 
 FEW_CHANGED = 50_000  # customers rewritten by a run, below which the write and the VACUUM take the cheap road
-_METRIC_COLUMNS = ["as_of", *METRICS, "first_order_at", "last_order_at", "tenure_start"]  # of the stage
+_METRIC_COLUMNS = ["as_of", *METRICS, "first_order_at", "last_order_at", "tenure_start", "next_change_on"]  # of the stage
 # What CustomerMetrics stores: not the day counts that grow daily (derived where read, from
 # tenure_start and last_order_at). A row is rewritten only when one of these, other than as_of,
 # changes, so as_of is the date of the last run that changed the row.
@@ -260,17 +315,19 @@ def _staged_sql(*, run: RetierRun, rules) -> tuple[str, list]:
     return sql, [*params, run.pk]
 
 
-def _grace_sql(rules) -> tuple[str, str]:
-    """SQL for the tier a customer gets and their new below_runs, over r (staged) and m (metrics).
+def _grace_sql(rules, *, old: str = "m", new: str = "r", had_tier: str = "m.customer_id IS NOT NULL",
+               stored_as_of: str = "m.as_of") -> tuple[str, str]:
+    """SQL for the tier a customer gets and their new below_runs, from the stored row `old` (tier,
+    below_runs; its as_of is `stored_as_of`) and the run's row `new` (rule_tier, as_of).
 
     Grace: a customer the rules place below their tier counts one more run below (only once per
     as_of date, so re-running a day is idempotent) and drops to the rules' tier once that count
-    exceeds grace_runs. Upgrades and first placements (no m row) take effect at once.
+    exceeds grace_runs. Upgrades and first placements (no stored row) take effect at once.
     """
     grace = int(getattr(rules, "grace_runs", 0) or 0)  # an int, safe to inline
-    below = "CASE WHEN m.below_runs = 0 OR r.as_of > m.as_of THEN m.below_runs + 1 ELSE m.below_runs END"
-    keep_tier = f"(m.customer_id IS NOT NULL AND r.rule_tier < m.tier AND {below} <= {grace})"
-    new_tier = f"CASE WHEN {keep_tier} THEN m.tier ELSE r.rule_tier END"
+    below = f"CASE WHEN {old}.below_runs = 0 OR {new}.as_of > {stored_as_of} THEN {old}.below_runs + 1 ELSE {old}.below_runs END"
+    keep_tier = f"({had_tier} AND {new}.rule_tier < {old}.tier AND {below} <= {grace})"
+    new_tier = f"CASE WHEN {keep_tier} THEN {old}.tier ELSE {new}.rule_tier END"
     new_below = f"CASE WHEN {keep_tier} THEN {below} ELSE 0 END"
     return new_tier, new_below
 
@@ -284,7 +341,34 @@ def _decided_sql(*, run: RetierRun, rules) -> tuple[str, list]:
         SELECT {columns}, m.tier AS old_tier, r.rule_tier, {new_tier} AS new_tier, {new_below} AS new_below
         FROM {staged} LEFT JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
     """
+    if (run.progress or {}).get("mode") == CHANGED:
+        carried, carried_params = _carried_sql(run=run, rules=rules)
+        return f"{sql} UNION ALL {carried}", [*params, *carried_params]
     return sql, params
+
+
+def _carried_sql(*, run: RetierRun, rules, changed_only: bool = False) -> tuple[str, list]:
+    """CHANGED mode: the customers the run did not recompute, as _decided_sql's rows: their stored
+    metrics (the day counts counted to this run's as_of), the tier the rules give and what grace
+    makes of it. Read from the metrics alone: no join to the stage's or the metrics' other rows.
+    `changed_only`: just those whose tier or grace count changes (rules or the date moved them)."""
+    as_of = f"DATE '{run.as_of.isoformat()}'"  # a date's ISO text: safe to inline, repeated in the rules
+    metric = lambda name: metric_sql(name, alias="m", as_of=as_of)  # noqa: E731
+    expression, params = tier_sql(rules, column=metric)
+    values = [f"{metric(name)} AS {name}" for name in METRICS]
+    values += [f"m.{c}" for c in _METRIC_COLUMNS if c not in METRICS and c != "as_of"]
+    new_tier, new_below = _grace_sql(rules, old="q", new="q", had_tier="TRUE", stored_as_of="q.stored_as_of")
+    names = ", ".join(f"q.{c}" for c in ["customer_id", *_METRIC_COLUMNS])
+    sql = f"""
+        SELECT {names}, q.tier AS old_tier, q.rule_tier, {new_tier} AS new_tier, {new_below} AS new_below
+        FROM (SELECT m.customer_id, m.tier, m.below_runs, m.as_of AS stored_as_of, {as_of} AS as_of, {', '.join(values)},
+                     {expression} AS rule_tier
+              FROM tiering_customermetrics m
+              WHERE NOT EXISTS (SELECT 1 FROM tiering_metricsstage s WHERE s.run_id = %s AND s.customer_id = m.customer_id)) q
+    """
+    if changed_only:
+        sql += f" WHERE ({new_tier}) IS DISTINCT FROM q.tier OR ({new_below}) IS DISTINCT FROM q.below_runs"
+    return sql, [*params, run.pk]
 
 
 def _apply(*, run: RetierRun, rules) -> None:
@@ -294,6 +378,8 @@ def _apply(*, run: RetierRun, rules) -> None:
             counts, matrix, moved = _tally(decided, params)
         elif connection.vendor == "postgresql":
             counts, matrix, moved = _apply_changed(run=run, rules=rules, now=timezone.now())
+            with connection.cursor() as cursor:
+                changes.release(cursor, run_id=run.pk)  # the marks this run took, now accounted for
         else:
             counts, matrix, moved = _tally(decided, params)
             now = timezone.now()
@@ -311,7 +397,8 @@ def _apply_changed(*, run: RetierRun, rules, now) -> tuple[dict, dict, int]:
     metrics, tier or grace count change (~1% of them on a nightly run) in a temporary table; the
     matrix, the history and the write then read that small table, and the counts per tier are
     read from the metrics once written (an index-only count). Before, the full 1M x 1M join ran
-    three times (tally, history, MERGE): 1.3 + 1.5 + 4.6 s at 1M customers.
+    three times (tally, history, MERGE): 1.3 + 1.5 + 4.6 s at 1M customers. In CHANGED mode the
+    customers not recomputed join that table only when the rules or the date move their tier.
     """
     staged, params = _staged_sql(run=run, rules=rules)
     new_tier, new_below = _grace_sql(rules)
@@ -332,6 +419,9 @@ def _apply_changed(*, run: RetierRun, rules, now) -> tuple[dict, dict, int]:
             """,
             params,
         )
+        if run.progress.get("mode") == CHANGED:
+            carried, carried_params = _carried_sql(run=run, rules=rules, changed_only=True)
+            cursor.execute(f"INSERT INTO retier_changed {carried}", carried_params)
         cursor.execute("ANALYZE retier_changed")  # a first run puts every customer here
         cursor.execute("SELECT COUNT(*) FROM retier_changed")
         run.progress = {**(run.progress or {}), "rewritten": cursor.fetchone()[0]}  # shown with the run; decides the VACUUM

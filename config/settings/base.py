@@ -131,5 +131,7 @@ RETIER_RANGE_SIZE = env_int("RETIER_RANGE_SIZE", 250_000, minimum=1)
 RETIER_PARALLEL = env_int("RETIER_PARALLEL", 2, minimum=1)  # ranges computed at once (PostgreSQL)
 # Hand the ranges to Celery workers (several machines) instead of this process's threads.
 RETIER_ON_WORKERS = env_bool("RETIER_ON_WORKERS", False)
+# Recompute only the customers whose metrics can have changed since the last run (PostgreSQL).
+RETIER_INCREMENTAL = env_bool("RETIER_INCREMENTAL", True)
 RETIER_SOFT_TIME_LIMIT = 45 * 60
 RETIER_HARD_TIME_LIMIT = 50 * 60
