@@ -6,6 +6,7 @@ at once cannot overwrite each other silently (the second is told and nothing cha
 """
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
@@ -58,15 +59,22 @@ TIER_AT_LAST_ORDER = """
         m.tier)
 """
 
+# Customers lapsed as of the run with no lapse recorded for their current last order.
+NEW_LAPSES = f"""
+    SELECT m.customer_id, m.last_order_at, m.tier
+      FROM tiering_customermetrics m
+     WHERE {LAPSED_WHERE}
+       AND NOT EXISTS (SELECT 1 FROM churn_lapse l
+                        WHERE l.customer_id = m.customer_id AND l.last_order_at = m.last_order_at)
+"""
+
 # MATERIALIZED (PostgreSQL 12+, SQLite 3.35+): the tier lookup runs once per new lapse; inlined,
 # the planner copied it into every place tier_while_active is used (12 sub-plans).
+# {new_lapses}: NEW_LAPSES itself, or a table PostgreSQL filled with it beforehand.
 INSERT_LAPSES = f"""
     WITH lapsed AS MATERIALIZED (
         SELECT m.customer_id, m.last_order_at, m.tier, {TIER_AT_LAST_ORDER} AS at_last_order
-          FROM tiering_customermetrics m
-         WHERE {LAPSED_WHERE}
-           AND NOT EXISTS (SELECT 1 FROM churn_lapse l
-                            WHERE l.customer_id = m.customer_id AND l.last_order_at = m.last_order_at)
+          FROM ({{new_lapses}}) m
     ), decided AS (
         -- never below the current tier: see policy.tier_while_active
         SELECT customer_id, last_order_at,
@@ -97,9 +105,12 @@ INSERT_FOLLOW_UPS = """
 """
 
 
-def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None) -> DetectionResult:
+def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None, rewritten: str | None = None) -> DetectionResult:
     """Resolve the items of customers who ordered again, then record tonight's new lapses and the
-    work they call for. Runs in the caller's transaction (the re-tier's), or its own."""
+    work they call for. Runs in the caller's transaction (the re-tier's), or its own.
+
+    `rewritten`: a SELECT of the customer ids whose metrics the run rewrote (the re-tier's signal
+    gives it), when only those can have ordered again; None looks at everyone."""
     now = now or timezone.now()
     result = DetectionResult()
     with transaction.atomic():
@@ -108,13 +119,8 @@ def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None) -> Dete
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("SET LOCAL jit = off")  # compiling cost ~1 s, more than the statements themselves
-            result.returned = _resolve_returns(cursor, now=now)
-            days_since = derived_days_sql("days_since_last_order", alias="m", as_of=date_param_sql("as_of"))
-            cursor.execute(INSERT_LAPSES.format(days_since=days_since), {
-                "now": _db_datetime(now), "as_of": as_of, "run_id": run.pk if run else None,
-                "min_days": churn_policy.min_days, "gap_multiple": churn_policy.gap_multiple,
-            })
-            result.lapses = cursor.rowcount
+            result.returned = _resolve_returns(cursor, now=now, rewritten=rewritten)
+            result.lapses = _insert_lapses(cursor, churn_policy=churn_policy, as_of=as_of, now=now, run=run)
             if result.lapses < 0:  # Python's sqlite3 gives no count for a statement opening with WITH
                 result.lapses = Lapse.objects.filter(detected_at=now).count()
             if result.lapses > ANALYZE_AFTER and connection.vendor == "postgresql":
@@ -128,6 +134,23 @@ def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None) -> Dete
                     cursor, follow_up_policy=follow_up_policy, now=now, as_of=as_of
                 )
     return result
+
+
+def _insert_lapses(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, now: dt.datetime, run) -> int:
+    """Record tonight's new lapses. PostgreSQL finds them first with a CREATE TABLE AS, which may
+    scan the metrics in parallel (0.5 s at 1M customers, against 1.0 s inside the INSERT)."""
+    params = {
+        "now": _db_datetime(now), "as_of": as_of, "run_id": run.pk if run else None,
+        "min_days": churn_policy.min_days, "gap_multiple": churn_policy.gap_multiple,
+    }
+    days_since = derived_days_sql("days_since_last_order", alias="m", as_of=date_param_sql("as_of"))
+    new_lapses = NEW_LAPSES.format(days_since=days_since)
+    if connection.vendor == "postgresql":
+        cursor.execute("DROP TABLE IF EXISTS churn_new_lapses")
+        cursor.execute(f"CREATE TEMP TABLE churn_new_lapses ON COMMIT DROP AS {new_lapses}", params)
+        new_lapses = "SELECT * FROM churn_new_lapses"
+    cursor.execute(INSERT_LAPSES.format(new_lapses=new_lapses), params)
+    return cursor.rowcount
 
 
 def _insert_follow_ups(cursor, *, follow_up_policy: FollowUpPolicy, now: dt.datetime, as_of: dt.date) -> int:
@@ -147,14 +170,14 @@ def _insert_follow_ups(cursor, *, follow_up_policy: FollowUpPolicy, now: dt.date
 RESOLVE_RETURNED_FOLLOW_UPS = """
     UPDATE churn_followup
        SET status = 'returned', closed_at = %(now)s, updated_at = %(now)s, updated_by_id = NULL, version = version + 1
-     WHERE status IN ('open', 'contacted')
+     WHERE status IN ('open', 'contacted') AND {customers:churn_followup.customer_id}
        AND EXISTS (SELECT 1 FROM churn_lapse l
                      JOIN tiering_customermetrics m ON m.customer_id = l.customer_id
                     WHERE l.id = churn_followup.lapse_id AND m.last_order_at > l.last_order_at)
 """
 MARK_RETURNED_LAPSES = """
     UPDATE churn_lapse SET returned_at = %(now)s
-     WHERE returned_at IS NULL
+     WHERE returned_at IS NULL AND {customers:churn_lapse.customer_id}
        AND EXISTS (SELECT 1 FROM tiering_customermetrics m
                     WHERE m.customer_id = churn_lapse.customer_id AND m.last_order_at > churn_lapse.last_order_at)
 """
@@ -165,11 +188,24 @@ def _db_datetime(value: dt.datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _resolve_returns(cursor, *, now: dt.datetime) -> int:
-    cursor.execute(RESOLVE_RETURNED_FOLLOW_UPS, {"now": _db_datetime(now)})
+def _resolve_returns(cursor, *, now: dt.datetime, rewritten: str | None) -> int:
+    """Only a customer whose last order moved can have returned: with `rewritten` (a SELECT of the
+    customers whose metrics the run rewrote) the checks look at those alone, not at every open
+    item and unreturned lapse (400,000 lapses at 1M customers: 0.7 s a night)."""
+    params = {"now": _db_datetime(now)}
+    cursor.execute(_only_customers(RESOLVE_RETURNED_FOLLOW_UPS, rewritten), params)
     returned = cursor.rowcount
-    cursor.execute(MARK_RETURNED_LAPSES, {"now": _db_datetime(now)})
+    cursor.execute(_only_customers(MARK_RETURNED_LAPSES, rewritten), params)
     return returned
+
+
+def _only_customers(sql: str, customers: str | None) -> str:
+    """Fill {customers:COLUMN}: COLUMN among the customers a SELECT gives, or no restriction.
+
+    As an array, so the open items' and unreturned lapses' partial indexes on the customer serve
+    (an IN (SELECT …) hashed the 400,000 lapses instead)."""
+    restrict = lambda m: f"{m.group(1)} = ANY(ARRAY({customers}))" if customers else "TRUE"  # noqa: E731
+    return re.sub(r"\{customers:([\w.]+)\}", restrict, sql)
 
 
 # --- People working the queue -------------------------------------------------------------

@@ -68,7 +68,7 @@ END $$;
 """
 
 
-def _triggers(table: str, function: str, events: tuple[str, ...]) -> list[str]:
+def triggers_sql(table: str, function: str, events: tuple[str, ...]) -> list[str]:
     transition = {
         "INSERT": "REFERENCING NEW TABLE AS new_rows",
         "UPDATE": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
@@ -85,9 +85,9 @@ def _triggers(table: str, function: str, events: tuple[str, ...]) -> list[str]:
 def install_sql() -> list[str]:
     statements = [_MARK_ROWS, _MARK_CUSTOMERS, _MARK_PRODUCTS]
     for table in CUSTOMER_ROW_TABLES:
-        statements += _triggers(table, "customers_mark_rows", ("INSERT", "UPDATE", "DELETE", "TRUNCATE"))
-    statements += _triggers("customers_customer", "customers_mark_customers", ("INSERT", "UPDATE", "TRUNCATE"))
-    statements += _triggers("customers_product", "customers_mark_products", ("UPDATE", "TRUNCATE"))
+        statements += triggers_sql(table, "customers_mark_rows", ("INSERT", "UPDATE", "DELETE", "TRUNCATE"))
+    statements += triggers_sql("customers_customer", "customers_mark_customers", ("INSERT", "UPDATE", "TRUNCATE"))
+    statements += triggers_sql("customers_product", "customers_mark_products", ("UPDATE", "TRUNCATE"))
     return statements
 
 

@@ -335,7 +335,10 @@ def metrics_select_sql(vendor: str | None = None, *, targets: str | None = None)
         least_share=d["least"].format(a="round(compensation / revenue, 4)", b="999999"),
         next_change=next_change,
     )
-    scope = r"\1 IN (SELECT customer_id FROM targets)" if targets else r"\1 BETWEEN %(lo)s AND %(hi)s"
+    # Targets as an array: one index descent per customer, in index order (no sort for the window
+    # functions), whatever the planner guesses of the targets' count. As `IN (SELECT …)` it once
+    # picked a merge join over the whole 10M-line index (2.3 s instead of 0.1 s).
+    scope = r"\1 = ANY(ARRAY(SELECT customer_id FROM targets))" if targets else r"\1 BETWEEN %(lo)s AND %(hi)s"
     return re.sub(r"CUSTOMER_IN_SCOPE\(([\w.]+)\)", scope, sql)
 
 

@@ -74,7 +74,7 @@ def retier_all(*, as_of: dt.date, ruleset: RuleSet | None = None, dry_run: bool 
             _record_failure(run, exc)
             raise
     if not dry_run:
-        _refresh_planner_statistics(rewritten=(run.progress or {}).get("rewritten"))
+        _refresh_planner_statistics(run)
     return run
 
 
@@ -174,7 +174,7 @@ def _stage_metrics(run: RetierRun) -> None:
     else:
         recomputed, total = _stage_all_ranges(run)
     run.progress["recomputed"] = recomputed
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and recomputed >= FEW_CHANGED:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE tiering_metricsstage")  # the apply step's plans need real row counts
     _set_progress(run, step="applying tiers", done=total, total=total)
@@ -200,12 +200,11 @@ def _metrics_mode(run: RetierRun) -> str:
 
 def _changed_customers_sql(run: RetierRun) -> str:
     """The customers a CHANGED run recomputes: marked since (the marks this run took; a dry run,
-    which takes none, reads them all), due to change by this as_of, or with no metrics yet."""
+    which takes none, reads them all) or due to change by this as_of. New customers are marked,
+    and so are customers whose metrics row was deleted (a trigger on the metrics)."""
     return f"""
         {changes.marked_sql(taken=not run.dry_run)}
         UNION SELECT customer_id FROM tiering_customermetrics WHERE next_change_on <= %(as_of)s
-        UNION SELECT c.id FROM customers_customer c
-              WHERE NOT EXISTS (SELECT 1 FROM tiering_customermetrics m WHERE m.customer_id = c.id)
     """
 
 
@@ -300,6 +299,7 @@ def _set_progress(run: RetierRun, *, step: str, done: int, total: int) -> None:
 # --- phase 2: the atomic apply -----------------------------------------------------------------
 
 FEW_CHANGED = 50_000  # customers rewritten by a run, below which the write and the VACUUM take the cheap road
+FULL_VACUUM_SHARE = 0.05  # rewritten rows, as a share of customers, after which a VACUUM also cleans the indexes
 _METRIC_COLUMNS = ["as_of", *METRICS, "first_order_at", "last_order_at", "tenure_start", "next_change_on"]  # of the stage
 # What CustomerMetrics stores: not the day counts that grow daily (derived where read, from
 # tenure_start and last_order_at). A row is rewritten only when one of these, other than as_of,
@@ -386,20 +386,45 @@ def _apply(*, run: RetierRun, rules) -> None:
             _record_changes(run=run, rules=rules, decided=decided, params=params, now=now)
             _write_metrics(run=run, rules=rules, decided=decided, params=params, now=now)
         if not run.dry_run:
-            retier_applied.send(sender=RetierRun, run=run, as_of=run.as_of)
+            rewritten = "SELECT customer_id FROM retier_changed" if connection.vendor == "postgresql" else None
+            retier_applied.send(sender=RetierRun, run=run, as_of=run.as_of, rewritten=rewritten)
         _clear_stage()
         run.counts, run.matrix, run.moved = counts, matrix, moved
         _finish(run, status=RetierRun.Status.SUCCEEDED)
 
 
 def _apply_changed(*, run: RetierRun, rules, now) -> tuple[dict, dict, int]:
-    """PostgreSQL: join the stage to the metrics ONCE, keeping only the customers whose stored
-    metrics, tier or grace count change (~1% of them on a nightly run) in a temporary table; the
-    matrix, the history and the write then read that small table, and the counts per tier are
-    read from the metrics once written (an index-only count). Before, the full 1M x 1M join ran
-    three times (tally, history, MERGE): 1.3 + 1.5 + 4.6 s at 1M customers. In CHANGED mode the
-    customers not recomputed join that table only when the rules or the date move their tier.
+    """PostgreSQL: the customers whose stored metrics, tier or grace count change (~1% of them on
+    a nightly run) into a temporary table (_pick_changed); the matrix, the history and the write
+    then read that small table, and the counts per tier are read from the metrics once written.
+    Before, the full 1M x 1M join ran three times (tally, history, MERGE): 1.3 + 1.5 + 4.6 s at 1M.
     """
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")  # compiling the wide comparison costs more than it saves
+        _pick_changed(cursor, run=run, rules=rules)
+        cursor.execute("SELECT COUNT(*) FROM retier_changed")
+        run.progress = {**(run.progress or {}), "rewritten": cursor.fetchone()[0]}  # shown with the run; decides the VACUUM
+        if run.progress["rewritten"] >= FEW_CHANGED:
+            cursor.execute("ANALYZE retier_changed")  # a first run puts every customer here
+        cursor.execute(
+            "SELECT old_tier, new_tier, COUNT(*) FROM retier_changed WHERE old_tier IS DISTINCT FROM new_tier GROUP BY 1, 2"
+        )
+        moves = cursor.fetchall()
+    decided = "SELECT * FROM retier_changed"
+    _record_changes(run=run, rules=rules, decided=decided, params=[], now=now)
+    with _by_index_lookups(run.progress["rewritten"] < FEW_CHANGED):
+        _write_changed(stamp=connection.ops.adapt_datetimefield_value(now))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tier, COUNT(*) FROM tiering_customermetrics GROUP BY tier")
+        held = cursor.fetchall()
+    return _counted(rows=[(t, t, n) for t, n in held], moves=moves)
+
+
+def _pick_changed(cursor, *, run: RetierRun, rules) -> None:
+    """retier_changed: the staged customers joined to their stored row, kept where anything stored
+    changes; in CHANGED mode also the customers not recomputed whose tier or grace count the rules
+    or the date move, found by one scan of the metrics alone (a CREATE TABLE AS, so PostgreSQL may
+    scan in parallel; an INSERT … SELECT may not)."""
     staged, params = _staged_sql(run=run, rules=rules)
     new_tier, new_below = _grace_sql(rules)
     columns = ", ".join(f"r.{c}" for c in ["customer_id", *_METRIC_COLUMNS])
@@ -407,9 +432,8 @@ def _apply_changed(*, run: RetierRun, rules, now) -> tuple[dict, dict, int]:
         ["m.customer_id IS NULL", f"m.tier IS DISTINCT FROM {new_tier}", f"m.below_runs IS DISTINCT FROM {new_below}"]
         + [f"m.{c} IS DISTINCT FROM r.{c}" for c in _COMPARED_COLUMNS]
     )
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")  # compiling the wide comparison costs more than it saves
-        cursor.execute("DROP TABLE IF EXISTS retier_changed")
+    cursor.execute("DROP TABLE IF EXISTS retier_changed, retier_carried")
+    with _by_index_lookups(run.progress.get("recomputed", 0) < FEW_CHANGED):  # else it hashes all 1M metrics
         cursor.execute(
             f"""
             CREATE TEMP TABLE retier_changed ON COMMIT DROP AS
@@ -419,30 +443,31 @@ def _apply_changed(*, run: RetierRun, rules, now) -> tuple[dict, dict, int]:
             """,
             params,
         )
-        if run.progress.get("mode") == CHANGED:
-            carried, carried_params = _carried_sql(run=run, rules=rules, changed_only=True)
-            cursor.execute(f"INSERT INTO retier_changed {carried}", carried_params)
-        cursor.execute("ANALYZE retier_changed")  # a first run puts every customer here
-        cursor.execute("SELECT COUNT(*) FROM retier_changed")
-        run.progress = {**(run.progress or {}), "rewritten": cursor.fetchone()[0]}  # shown with the run; decides the VACUUM
-        cursor.execute(
-            "SELECT old_tier, new_tier, COUNT(*) FROM retier_changed WHERE old_tier IS DISTINCT FROM new_tier GROUP BY 1, 2"
-        )
-        moves = cursor.fetchall()
-    decided = "SELECT * FROM retier_changed"
-    _record_changes(run=run, rules=rules, decided=decided, params=[], now=now)
-    _write_changed(stamp=connection.ops.adapt_datetimefield_value(now), few=run.progress["rewritten"] < FEW_CHANGED)
+    if run.progress.get("mode") == CHANGED:
+        carried, carried_params = _carried_sql(run=run, rules=rules, changed_only=True)
+        cursor.execute(f"CREATE TEMP TABLE retier_carried ON COMMIT DROP AS {carried}", carried_params)
+        cursor.execute("INSERT INTO retier_changed SELECT * FROM retier_carried")
+
+
+@contextmanager
+def _by_index_lookups(few: bool):
+    """With few rows to look up, one index lookup each: the planner otherwise hashes the whole
+    metrics table (10,000 rows of 1M: 1.0 s by hash join, 0.5 s by index lookups)."""
+    if not few:
+        yield
+        return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tier, COUNT(*) FROM tiering_customermetrics GROUP BY tier")
-        held = cursor.fetchall()
-    return _counted(rows=[(t, t, n) for t, n in held], moves=moves)
+        cursor.execute("SET LOCAL enable_hashjoin = off")
+        cursor.execute("SET LOCAL enable_mergejoin = off")
+        try:
+            yield
+        finally:
+            cursor.execute("RESET enable_hashjoin")
+            cursor.execute("RESET enable_mergejoin")
 
 
-def _write_changed(*, stamp, few: bool) -> None:
-    """The changed customers' rows into the metrics (retier_changed holds only those).
-
-    With few rows, one index lookup each: the planner otherwise hashes the whole metrics table
-    (10,000 rows of 1M: 1.0 s by hash join, 0.5 s by index lookups)."""
+def _write_changed(*, stamp) -> None:
+    """The changed customers' rows into the metrics (retier_changed holds only those)."""
     sets = ", ".join([*(f"{c} = d.{c}" for c in _STORED_COLUMNS), "tier = d.new_tier", "below_runs = d.new_below"])
     columns = ["customer_id", *_STORED_COLUMNS, "tier", "tier_since", "below_runs"]
     values = ["d.customer_id", *(f"d.{c}" for c in _STORED_COLUMNS), "d.new_tier", "%s", "d.new_below"]
@@ -453,13 +478,7 @@ def _write_changed(*, stamp, few: bool) -> None:
         WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join(values)})
     """
     with connection.cursor() as cursor:
-        if few:
-            cursor.execute("SET LOCAL enable_hashjoin = off")
-            cursor.execute("SET LOCAL enable_mergejoin = off")
         cursor.execute(sql, [stamp, stamp])
-        if few:
-            cursor.execute("RESET enable_hashjoin")
-            cursor.execute("RESET enable_mergejoin")
 
 
 def _tally(decided: str, params: list) -> tuple[dict, dict, int]:
@@ -567,22 +586,42 @@ def _record_failure(run: RetierRun, exc: BaseException) -> None:
     run.status, run.error = RetierRun.Status.FAILED, message
 
 
-def _refresh_planner_statistics(*, rewritten: int | None = None) -> None:
+def _refresh_planner_statistics(run: RetierRun) -> None:
     """After a real run: fresh statistics for the pages' plans; VACUUM only outside a transaction.
 
-    A nightly run that rewrote few rows (`rewritten` < FEW_CHANGED) moves no statistic worth a
-    fresh ANALYZE (0.9 s at 1M customers) and leaves the VACUUM (0.8 s) to autovacuum, whose
-    thresholds for the metrics table are low enough to run within a minute (migration 0007);
-    where autovacuum is off, it VACUUMs the metrics itself (the pages' index-only counts need it).
+    A nightly run that rewrote few rows (< FEW_CHANGED) moves no statistic worth a fresh ANALYZE
+    (0.9 s at 1M customers) and leaves the VACUUM to autovacuum, whose thresholds for the metrics
+    table are low enough to run within a minute (migration 0007). Where autovacuum is off, it
+    VACUUMs the metrics itself, as the pages' index-only counts need: the heap alone (0.1 s for
+    10,000 rewritten rows of 1M), and indexes too (0.6 s) once the rows rewritten since the last
+    such VACUUM pass FULL_VACUUM_SHARE of the customers. run.progress["vacuum"] says which.
     """
     if connection.vendor != "postgresql":
         return
+    rewritten = (run.progress or {}).get("rewritten")
     with connection.cursor() as cursor:
         if rewritten is not None and rewritten < FEW_CHANGED:
             cursor.execute("SELECT current_setting('autovacuum') = 'on'")
-            if not cursor.fetchone()[0] and not connection.in_atomic_block:
-                cursor.execute("VACUUM tiering_customermetrics")
+            if cursor.fetchone()[0] or connection.in_atomic_block:
+                return
+            full = _rewritten_since_full_vacuum(run) >= FULL_VACUUM_SHARE * max(1, sum(run.counts.values()))
+            cursor.execute("VACUUM tiering_customermetrics" if full else "VACUUM (INDEX_CLEANUP OFF) tiering_customermetrics")
         elif connection.in_atomic_block:
             cursor.execute("ANALYZE tiering_customermetrics, tiering_tierchange")
+            return
         else:
             cursor.execute("VACUUM (ANALYZE) tiering_customermetrics, tiering_tierchange")
+            full = True
+    run.progress = {**run.progress, "vacuum": "full" if full else "heap"}
+    RetierRun.objects.filter(pk=run.pk).update(progress=run.progress)
+
+
+def _rewritten_since_full_vacuum(run: RetierRun) -> int:
+    """Metrics rows rewritten by the real runs since the last one that VACUUMed indexes too."""
+    runs = RetierRun.objects.filter(status=RetierRun.Status.SUCCEEDED, dry_run=False, started_at__lte=run.started_at)
+    rewritten = 0
+    for progress in runs.order_by("-started_at", "-id").values_list("progress", flat=True)[:1000]:
+        if (progress or {}).get("vacuum") == "full":
+            break
+        rewritten += (progress or {}).get("rewritten") or 0
+    return rewritten

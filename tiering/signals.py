@@ -1,8 +1,11 @@
 """Signals of the tiering app.
 
-`retier_applied(sender=RetierRun, run=run, as_of=as_of)` is sent by a real (not dry) re-tier run
-inside its transaction, after the new tiers are written and before commit: a receiver sees the new
-tiers, writes in the same transaction, and an exception it raises rolls the whole run back.
+`retier_applied(sender=RetierRun, run=run, as_of=as_of, rewritten=sql)` is sent by a real (not
+dry) re-tier run inside its transaction, after the new tiers are written and before commit: a
+receiver sees the new tiers, writes in the same transaction, and an exception it raises rolls the
+whole run back. `rewritten` is a SELECT of the ids of the customers whose stored metrics or tier
+the run changed, usable in the receiver's own SQL (None: unknown, e.g. on SQLite; treat everyone
+as changed).
 """
 
 from django.dispatch import Signal
