@@ -206,6 +206,9 @@ class CustomerMetrics(models.Model):
             models.Index(fields=["last_order_at"], name="metrics_last_order_idx"),
             # with the id, so the nightly look-up of who is due is an index-only scan
             models.Index(fields=["next_change_on"], include=["customer"], name="metrics_next_change_idx"),
+            # the customers whose tier can move with the date alone (services._may_move_sql)
+            models.Index(fields=["tenure_start"], name="metrics_tenure_start_idx"),
+            models.Index(fields=["below_runs"], condition=models.Q(below_runs__gt=0), name="metrics_in_grace_idx"),
         ]
 
     current_as_of = None  # the as-of date of the run in force, set by readers; else the row's own

@@ -23,6 +23,7 @@ Runs page shows what the dry run found; no customer's metrics or tier change.
 import datetime as dt
 import json
 import logging
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -188,8 +189,7 @@ def _metrics_mode(run: RetierRun) -> str:
     with RETIER_INCREMENTAL off."""
     if not settings.RETIER_INCREMENTAL or not changes.tracks_changes():
         return ALL
-    last = RetierRun.objects.filter(status=RetierRun.Status.SUCCEEDED, dry_run=False).exclude(pk=run.pk)
-    last = last.order_by("-started_at", "-id").first()  # the run in force (metrics.CURRENT_AS_OF_SQL)
+    last = _last_real_run(run)
     if last is None or run.as_of < last.as_of:
         return ALL
     with connection.cursor() as cursor:
@@ -351,7 +351,8 @@ def _carried_sql(*, run: RetierRun, rules, changed_only: bool = False) -> tuple[
     """CHANGED mode: the customers the run did not recompute, as _decided_sql's rows: their stored
     metrics (the day counts counted to this run's as_of), the tier the rules give and what grace
     makes of it. Read from the metrics alone: no join to the stage's or the metrics' other rows.
-    `changed_only`: just those whose tier or grace count changes (rules or the date moved them)."""
+    `changed_only`: just those whose tier or grace count changes (rules or the date moved them),
+    looked for among the customers _may_move_sql() names when the rules are those of the last run."""
     as_of = f"DATE '{run.as_of.isoformat()}'"  # a date's ISO text: safe to inline, repeated in the rules
     metric = lambda name: metric_sql(name, alias="m", as_of=as_of)  # noqa: E731
     expression, params = tier_sql(rules, column=metric)
@@ -359,16 +360,50 @@ def _carried_sql(*, run: RetierRun, rules, changed_only: bool = False) -> tuple[
     values += [f"m.{c}" for c in _METRIC_COLUMNS if c not in METRICS and c != "as_of"]
     new_tier, new_below = _grace_sql(rules, old="q", new="q", had_tier="TRUE", stored_as_of="q.stored_as_of")
     names = ", ".join(f"q.{c}" for c in ["customer_id", *_METRIC_COLUMNS])
+    may_move = _may_move_sql(run=run, rules=rules) if changed_only else None
     sql = f"""
         SELECT {names}, q.tier AS old_tier, q.rule_tier, {new_tier} AS new_tier, {new_below} AS new_below
         FROM (SELECT m.customer_id, m.tier, m.below_runs, m.as_of AS stored_as_of, {as_of} AS as_of, {', '.join(values)},
                      {expression} AS rule_tier
               FROM tiering_customermetrics m
-              WHERE NOT EXISTS (SELECT 1 FROM tiering_metricsstage s WHERE s.run_id = %s AND s.customer_id = m.customer_id)) q
+              WHERE NOT EXISTS (SELECT 1 FROM tiering_metricsstage s WHERE s.run_id = %s AND s.customer_id = m.customer_id)
+                AND ({may_move or "TRUE"})) q
     """
     if changed_only:
         sql += f" WHERE ({new_tier}) IS DISTINCT FROM q.tier OR ({new_below}) IS DISTINCT FROM q.below_runs"
     return sql, [*params, run.pk]
+
+
+def _may_move_sql(*, run: RetierRun, rules) -> str | None:
+    """A predicate on metrics row m that holds for every customer whose tier or grace count can
+    change since the last run when their metrics did not: one whose grace count runs, or for whom
+    a condition on a day count (which grows by one a day) crosses its threshold between the two
+    as-of dates. None (everyone) when the rules are not those of the last run. Each part is an
+    index range, so a quiet night reads a few thousand rows instead of scanning all of them."""
+    last = _last_real_run(run)
+    if last is None or last.ruleset_id != run.ruleset_id or last.as_of > run.as_of:
+        return None
+    predicates = ["m.below_runs > 0"]
+    for group in rules.groups:
+        for cond in group.conditions:
+            if cond.metric not in DERIVED_DAYS or abs(cond.value) > 100_000:  # a threshold beyond centuries never flips
+                continue
+            # day count = as_of - start: the truth of `count OP v` can only flip when the count
+            # passes floor(v) .. ceil(v) + 1, i.e. for starts in this range of days
+            first = last.as_of - dt.timedelta(days=math.ceil(cond.value) + 1)
+            final = run.as_of - dt.timedelta(days=math.floor(cond.value))
+            if cond.metric == "tenure_days":
+                predicates.append(f"m.tenure_start BETWEEN DATE '{first}' AND DATE '{final}'")
+            else:  # days_since_last_order counts from the last order's UTC day
+                after = final + dt.timedelta(days=1)
+                predicates.append(f"(m.last_order_at >= TIMESTAMPTZ '{first} 00:00+00' AND m.last_order_at < TIMESTAMPTZ '{after} 00:00+00')")
+    return " OR ".join(predicates)
+
+
+def _last_real_run(run: RetierRun) -> RetierRun | None:
+    """The run whose results the metrics hold (metrics.CURRENT_AS_OF_SQL), other than `run`."""
+    runs = RetierRun.objects.filter(status=RetierRun.Status.SUCCEEDED, dry_run=False).exclude(pk=run.pk)
+    return runs.order_by("-started_at", "-id").first()
 
 
 def _apply(*, run: RetierRun, rules) -> None:

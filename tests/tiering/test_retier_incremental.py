@@ -11,6 +11,7 @@ from django.core.management import call_command
 from customers.models import Customer, DataChange, Order, OrderLine, Product, Ticket
 from tests.factories import CustomerFactory, ProductFactory
 from tests.tiering.retier_helpers import at, buy, complain, metrics_as_of
+from tests.tiering.rulesets import make_ruleset
 from tiering import services
 from tiering.models import CustomerMetrics, RetierRun
 from tiering.services import ALL, CHANGED, retier_all
@@ -274,3 +275,31 @@ def test_with_the_setting_off_every_run_recomputes_everyone(settings):
 
     assert (run.progress["mode"], run.progress["recomputed"]) == (ALL, 1)
     assert not DataChange.objects.exists()  # marks are still taken, so turning it on again is safe
+
+
+def test_a_customer_reaching_two_years_of_tenure_moves_up_that_night_with_no_new_data():
+    make_ruleset({3: ("all", [("tenure_days", "gte", 730), ("revenue", "gte", 100)])}, status="published")
+    c = CustomerFactory(signed_up_on=dt.date(2024, 11, 21))  # 730 days on 2026-11-21
+    buy(c, at("2026-10-01"), amount="150.00")
+    retier_all(as_of=dt.date(2026, 11, 19))
+
+    eve = retier_all(as_of=dt.date(2026, 11, 20))
+    night = retier_all(as_of=dt.date(2026, 11, 21))
+
+    assert (eve.moved, night.moved, night.matrix) == (0, 1, {"1->3": 1})
+    assert night.progress["recomputed"] == 0  # the tier moved with the date alone
+    assert CustomerMetrics.objects.get(pk=c.pk).tier == 3
+
+
+def test_a_customer_silent_too_long_for_a_recency_rule_drops_after_the_grace_runs():
+    make_ruleset({2: ("all", [("days_since_last_order", "lte", 30)])}, status="published", grace_runs=1)
+    c = CustomerFactory()
+    buy(c, at("2026-10-01"))
+    tiers_by_day = {}
+    for day in range(29, 34):  # 2026-10-31 is the 30th day since the order
+        as_of = dt.date(2026, 10, 1) + dt.timedelta(days=day)
+        retier_all(as_of=as_of)
+        tiers_by_day[day] = CustomerMetrics.objects.values_list("tier", "below_runs").get(pk=c.pk)
+
+    assert tiers_by_day == {29: (2, 0), 30: (2, 0), 31: (2, 1), 32: (1, 0), 33: (1, 0)}
+    assert mismatches_with_a_full_recompute(dt.date(2026, 11, 3)) == []
