@@ -210,3 +210,25 @@ class FollowUp(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in policy.ACTIVE_STATUSES
+
+
+class LapseWatch(models.Model):
+    """The day each customer lapses if they order nothing more, under the policy the watch was
+    built for (LapseWatchState). Nightly detection looks only at the customers whose day falls
+    since the last detection, and at those whose metrics the run rewrote, instead of testing every
+    customer. Written only by churn.services.detect_churn (PostgreSQL)."""
+
+    customer_id = models.BigIntegerField(primary_key=True)  # no foreign key: rebuilt, never trusted alone
+    lapses_on = models.DateField(null=True, help_text="Empty: no order, so never lapsed.")
+
+    class Meta:
+        indexes = [models.Index(fields=["lapses_on"], name="lapsewatch_lapses_on_idx")]
+
+
+class LapseWatchState(models.Model):
+    """One row: the policy the watch was built with, and the as-of date up to which every lapsed
+    customer has been recorded. A policy edit, or a detection dated before it, rebuilds the watch."""
+
+    min_days = models.PositiveIntegerField()
+    gap_multiple = models.DecimalField(max_digits=4, decimal_places=2)
+    as_of = models.DateField()

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from customers.models import Customer, DataChange, Order, OrderLine, Product, Ticket
+from tests.churn.test_lapse_watch import lapsed_without_a_lapse
 from tests.factories import CustomerFactory, ProductFactory
 from tests.tiering.retier_helpers import at, buy, complain, metrics_as_of
 from tests.tiering.rulesets import make_ruleset
@@ -122,6 +123,7 @@ def test_nightly_runs_on_changing_data_land_exactly_where_recomputing_everyone_w
         assert run.progress["recomputed"] < Customer.objects.count()
         assert mismatches_with_a_full_recompute(as_of) == []
         assert moves_of_a_full_dry_run(as_of, settings) == {}
+        assert lapsed_without_a_lapse(as_of) == []  # churn detection looked only where it had to
 
 
 def test_a_night_with_no_new_data_recomputes_only_the_customers_whose_window_moved():
