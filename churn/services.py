@@ -181,7 +181,8 @@ def _watched(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, rewritten: st
         cursor.execute(
             f"""INSERT INTO churn_lapsewatch (customer_id, lapses_on)
                 SELECT m.customer_id, {LAPSES_ON} FROM tiering_customermetrics m WHERE m.customer_id = ANY(ARRAY({rewritten}))
-                ON CONFLICT (customer_id) DO UPDATE SET lapses_on = excluded.lapses_on""",
+                ON CONFLICT (customer_id) DO UPDATE SET lapses_on = excluded.lapses_on
+                WHERE churn_lapsewatch.lapses_on IS DISTINCT FROM excluded.lapses_on""",
             params,
         )
         params["since"] = state.as_of

@@ -232,6 +232,14 @@ class CustomerMetrics(models.Model):
         return (self.days_as_of - self.last_order_at.astimezone(dt.timezone.utc).date()).days
 
 
+class TierCount(models.Model):
+    """Customers holding each tier, kept by a trigger on CustomerMetrics (PostgreSQL, migration
+    0010) whatever writes it: the run reads its counts here instead of counting a million rows."""
+
+    tier = models.PositiveSmallIntegerField(primary_key=True)
+    customers = models.BigIntegerField(default=0)
+
+
 class TierChange(models.Model):
     """One customer moving between tiers, and why."""
 

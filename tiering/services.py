@@ -433,7 +433,7 @@ def _apply(*, run: RetierRun, rules) -> None:
 def _apply_changed(*, run: RetierRun, rules, now) -> tuple[dict, dict, int]:
     """PostgreSQL: the customers whose stored metrics, tier or grace count change (~1% of them on
     a nightly run) into a temporary table (_pick_changed); the matrix, the history and the write
-    then read that small table, and the counts per tier are read from the metrics once written.
+    then read that small table, and the counts per tier are read from TierCount once written.
     Before, the full 1M x 1M join ran three times (tally, history, MERGE): 1.3 + 1.5 + 4.6 s at 1M.
     """
     with connection.cursor() as cursor:
@@ -452,7 +452,7 @@ def _apply_changed(*, run: RetierRun, rules, now) -> tuple[dict, dict, int]:
     with _by_index_lookups(run.progress["rewritten"] < FEW_CHANGED):
         _write_changed(stamp=connection.ops.adapt_datetimefield_value(now))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tier, COUNT(*) FROM tiering_customermetrics GROUP BY tier")
+        cursor.execute("SELECT tier, customers FROM tiering_tiercount WHERE customers <> 0")  # kept by a trigger
         held = cursor.fetchall()
     return _counted(rows=[(t, t, n) for t, n in held], moves=moves)
 

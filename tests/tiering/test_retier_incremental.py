@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 
 from customers.models import Customer, DataChange, Order, OrderLine, Product, Ticket
 from tests.churn.test_lapse_watch import lapsed_without_a_lapse
@@ -38,6 +39,10 @@ def mismatches_with_a_full_recompute(as_of: dt.date) -> list:
     return wrong
 
 
+def counted_tiers() -> dict:
+    return {str(t): n for t, n in CustomerMetrics.objects.values_list("tier").annotate(n=Count("pk")).order_by("tier")}
+
+
 def moves_of_a_full_dry_run(as_of: dt.date, settings) -> dict:
     settings.RETIER_INCREMENTAL = False
     try:
@@ -56,7 +61,8 @@ class Changes:
     def apply(self, as_of: dt.date, count: int) -> None:
         for _ in range(count):
             self.rng.choice([self.order_today, self.order_today, self.backfill, self.dated_ahead, self.delete_line,
-                             self.reprice_line, self.ticket, self.reject_ticket, self.sign_up, self.newcomer])(as_of)
+                             self.reprice_line, self.ticket, self.reject_ticket, self.sign_up, self.newcomer,
+                             self.leaves])(as_of)
 
     def _customer(self) -> Customer:
         return Customer.objects.order_by("?").first()
@@ -99,6 +105,9 @@ class Changes:
     def sign_up(self, as_of):
         Customer.objects.filter(pk=self._customer().pk).update(signed_up_on=as_of - dt.timedelta(days=self.rng.randint(0, 4000)))
 
+    def leaves(self, as_of):  # a customer deleted, with everything of theirs
+        self._customer().delete()
+
     def newcomer(self, as_of):
         self.serial += 1
         Customer.objects.create(external_id=f"INC-C{self.serial}", name=f"Newcomer {self.serial}", signed_up_on=as_of)
@@ -124,6 +133,7 @@ def test_nightly_runs_on_changing_data_land_exactly_where_recomputing_everyone_w
         assert mismatches_with_a_full_recompute(as_of) == []
         assert moves_of_a_full_dry_run(as_of, settings) == {}
         assert lapsed_without_a_lapse(as_of) == []  # churn detection looked only where it had to
+        assert run.counts == counted_tiers()
 
 
 def test_a_night_with_no_new_data_recomputes_only_the_customers_whose_window_moved():
