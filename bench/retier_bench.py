@@ -54,7 +54,7 @@ from django.db import connection
 from tiering.metrics import customer_ranges, metrics_params, metrics_select_sql
 from django.conf import settings
 as_of = dt.date.fromisoformat(sys.argv[1])
-sql = f"SELECT COUNT(*) FROM ({metrics_select_sql()}) q"
+sql = f"SELECT COUNT(*) FROM ({metrics_select_sql(as_of=as_of)}) q"
 with connection.cursor() as cursor:
     cursor.execute("SET jit = off")
     cursor.execute("SET work_mem = '64MB'")

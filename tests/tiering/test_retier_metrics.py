@@ -117,6 +117,20 @@ def test_new_products_are_those_launched_within_the_window_and_bought_in_it():
     assert (m.new_products, m.categories) == (1, 2)
 
 
+@pytest.mark.parametrize("catalogue", [3, 70], ids=["counted-by-bits", "more-than-a-bitmask-holds"])
+def test_distinct_categories_and_new_products_count_the_same_whatever_the_catalogue_size(catalogue):
+    products = [ProductFactory(category=f"cat-{i:02d}", launched_on=dt.date(2026, 5, 1)) for i in range(catalogue)]
+    c, other = CustomerFactory(), CustomerFactory()
+    for product in (products[0], products[0], products[-1], products[1]):
+        buy(c, at("2026-06-10"), product=product)
+    buy(other, at("2026-06-10"), product=products[-1])
+
+    rows = metrics_as_of(AS_OF)
+
+    assert (rows[c.pk].categories, rows[c.pk].new_products) == (3, 3)
+    assert (rows[other.pk].categories, rows[other.pk].new_products) == (1, 1)
+
+
 def test_complaints_count_complaint_tickets_in_the_window_and_the_rejected_ones():
     c = CustomerFactory()
     complain(c, at("2026-02-01"), outcome="rejected")
