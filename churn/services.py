@@ -105,12 +105,13 @@ INSERT_FOLLOW_UPS = """
 """
 
 
-def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None, rewritten: str | None = None) -> DetectionResult:
+def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None, history_changed: str | None = None) -> DetectionResult:
     """Resolve the items of customers who ordered again, then record tonight's new lapses and the
     work they call for. Runs in the caller's transaction (the re-tier's), or its own.
 
-    `rewritten`: a SELECT of the customer ids whose metrics the run rewrote (the re-tier's signal
-    gives it), when only those can have ordered again; None looks at everyone."""
+    `history_changed`: a SELECT of the ids of the customers whose last order or median gap the run
+    changed (the re-tier's signal gives it): only they can have ordered again or moved their lapse
+    day. None looks at everyone."""
     now = now or timezone.now()
     result = DetectionResult()
     with transaction.atomic():
@@ -119,8 +120,8 @@ def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None, rewritt
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("SET LOCAL jit = off")  # compiling cost ~1 s, more than the statements themselves
-            result.returned = _resolve_returns(cursor, now=now, rewritten=rewritten)
-            result.lapses = _insert_lapses(cursor, churn_policy=churn_policy, as_of=as_of, now=now, run=run, rewritten=rewritten)
+            result.returned = _resolve_returns(cursor, now=now, history_changed=history_changed)
+            result.lapses = _insert_lapses(cursor, churn_policy=churn_policy, as_of=as_of, now=now, run=run, history_changed=history_changed)
             if result.lapses < 0:  # Python's sqlite3 gives no count for a statement opening with WITH
                 result.lapses = Lapse.objects.filter(detected_at=now).count()
             if result.lapses > ANALYZE_AFTER and connection.vendor == "postgresql" and _grew_by_a_tenth(cursor, result.lapses):
@@ -143,7 +144,7 @@ def _grew_by_a_tenth(cursor, new_lapses: int) -> bool:
     return new_lapses > 0.1 * max(cursor.fetchone()[0], 0)
 
 
-def _insert_lapses(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, now: dt.datetime, run, rewritten: str | None) -> int:
+def _insert_lapses(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, now: dt.datetime, run, history_changed: str | None) -> int:
     """Record tonight's new lapses. PostgreSQL looks only at the customers the lapse watch names
     (_watched) and finds them first with a CREATE TABLE AS, which may scan in parallel."""
     params = {
@@ -153,7 +154,7 @@ def _insert_lapses(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, now: dt
     days_since = derived_days_sql("days_since_last_order", alias="m", as_of=date_param_sql("as_of"))
     new_lapses = NEW_LAPSES.format(days_since=days_since)
     if connection.vendor == "postgresql":
-        new_lapses += f" AND {_watched(cursor, churn_policy=churn_policy, as_of=as_of, rewritten=rewritten, params=params)}"
+        new_lapses += f" AND {_watched(cursor, churn_policy=churn_policy, as_of=as_of, history_changed=history_changed, params=params)}"
         cursor.execute("DROP TABLE IF EXISTS churn_new_lapses")
         cursor.execute(f"CREATE TEMP TABLE churn_new_lapses ON COMMIT DROP AS {new_lapses}", params)
         new_lapses = "SELECT * FROM churn_new_lapses"
@@ -170,30 +171,30 @@ LAPSES_ON = """
 """
 
 
-def _watched(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, rewritten: str | None, params: dict) -> str:
+def _watched(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, history_changed: str | None, params: dict) -> str:
     """PostgreSQL: a predicate on metrics row m naming every customer who can have lapsed since the
     last detection, and keep the lapse watch up to date.
 
     After a detection as of P, every customer lapsed by P has their lapse recorded. So on a later
     date D with the same policy, a new lapse is a customer whose lapse day falls in (P, D], or one
-    whose metrics (last order, median gap) this run rewrote: the watch is brought up to date for
-    those, and the scan reads a few thousand rows instead of every customer (0.5-0.7 s at 1M).
-    With no such guarantee (no `rewritten`, a new policy, a date before P, no watch yet) the watch
-    is rebuilt for everyone and every customer is tested.
+    whose last order or median gap this run changed: the watch is brought up to date for those,
+    and the scan reads a few thousand rows instead of every customer (0.5-0.7 s at 1M). With no
+    such guarantee (no `history_changed`, a new policy, a date before P, no watch yet) the watch is
+    rebuilt for everyone and every customer is tested.
     """
     state = LapseWatchState.objects.filter(pk=1).first()
     policy = (churn_policy.min_days, churn_policy.gap_multiple)
-    incremental = rewritten and state and (state.min_days, state.gap_multiple) == policy and state.as_of <= as_of
+    incremental = history_changed and state and (state.min_days, state.gap_multiple) == policy and state.as_of <= as_of
     if incremental:
         cursor.execute(
             f"""INSERT INTO churn_lapsewatch (customer_id, lapses_on)
-                SELECT m.customer_id, {LAPSES_ON} FROM tiering_customermetrics m WHERE m.customer_id = ANY(ARRAY({rewritten}))
+                SELECT m.customer_id, {LAPSES_ON} FROM tiering_customermetrics m WHERE m.customer_id = ANY(ARRAY({history_changed}))
                 ON CONFLICT (customer_id) DO UPDATE SET lapses_on = excluded.lapses_on
                 WHERE churn_lapsewatch.lapses_on IS DISTINCT FROM excluded.lapses_on""",
             params,
         )
         params["since"] = state.as_of
-        predicate = f"""(m.customer_id = ANY(ARRAY({rewritten})) OR m.customer_id = ANY(ARRAY(
+        predicate = f"""(m.customer_id = ANY(ARRAY({history_changed})) OR m.customer_id = ANY(ARRAY(
             SELECT w.customer_id FROM churn_lapsewatch w WHERE w.lapses_on > %(since)s AND w.lapses_on <= %(as_of)s)))"""
     else:
         cursor.execute("TRUNCATE churn_lapsewatch")
@@ -242,14 +243,14 @@ def _db_datetime(value: dt.datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _resolve_returns(cursor, *, now: dt.datetime, rewritten: str | None) -> int:
-    """Only a customer whose last order moved can have returned: with `rewritten` (a SELECT of the
-    customers whose metrics the run rewrote) the checks look at those alone, not at every open
-    item and unreturned lapse (400,000 lapses at 1M customers: 0.7 s a night)."""
+def _resolve_returns(cursor, *, now: dt.datetime, history_changed: str | None) -> int:
+    """Only a customer whose last order moved can have returned: with `history_changed` the checks
+    look at those alone, not at every open item and unreturned lapse (400,000 lapses at 1M
+    customers: 0.7 s a night)."""
     params = {"now": _db_datetime(now)}
-    cursor.execute(_only_customers(RESOLVE_RETURNED_FOLLOW_UPS, rewritten), params)
+    cursor.execute(_only_customers(RESOLVE_RETURNED_FOLLOW_UPS, history_changed), params)
     returned = cursor.rowcount
-    cursor.execute(_only_customers(MARK_RETURNED_LAPSES, rewritten), params)
+    cursor.execute(_only_customers(MARK_RETURNED_LAPSES, history_changed), params)
     return returned
 
 

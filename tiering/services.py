@@ -340,7 +340,7 @@ def _decided_sql(*, run: RetierRun, rules) -> tuple[str, list]:
     new_tier, new_below = _grace_sql(rules)
     columns = ", ".join(f"r.{c}" for c in ["customer_id", *_METRIC_COLUMNS])
     sql = f"""
-        SELECT {columns}, m.tier AS old_tier, r.rule_tier, {new_tier} AS new_tier, {new_below} AS new_below
+        SELECT {columns}, m.tier AS old_tier, r.rule_tier, {new_tier} AS new_tier, {new_below} AS new_below, {_OLD_HISTORY}
         FROM {staged} LEFT JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
     """
     if (run.progress or {}).get("mode") == CHANGED:
@@ -364,7 +364,8 @@ def _carried_sql(*, run: RetierRun, rules, changed_only: bool = False) -> tuple[
     names = ", ".join(f"q.{c}" for c in ["customer_id", *_METRIC_COLUMNS])
     may_move = _may_move_sql(run=run, rules=rules) if changed_only else None
     sql = f"""
-        SELECT {names}, q.tier AS old_tier, q.rule_tier, {new_tier} AS new_tier, {new_below} AS new_below
+        SELECT {names}, q.tier AS old_tier, q.rule_tier, {new_tier} AS new_tier, {new_below} AS new_below,
+               q.last_order_at AS old_last_order_at, q.median_gap_days AS old_median_gap_days
         FROM (SELECT m.customer_id, m.tier, m.below_runs, m.as_of AS stored_as_of, {as_of} AS as_of, {', '.join(values)},
                      {expression} AS rule_tier
               FROM tiering_customermetrics m
@@ -423,11 +424,25 @@ def _apply(*, run: RetierRun, rules) -> None:
             _record_changes(run=run, rules=rules, decided=decided, params=params, now=now)
             _write_metrics(run=run, rules=rules, decided=decided, params=params, now=now)
         if not run.dry_run:
-            rewritten = "SELECT customer_id FROM retier_changed" if connection.vendor == "postgresql" else None
-            retier_applied.send(sender=RetierRun, run=run, as_of=run.as_of, rewritten=rewritten)
+            retier_applied.send(sender=RetierRun, run=run, as_of=run.as_of, **_rewritten_sql())
         _clear_stage()
         run.counts, run.matrix, run.moved = counts, matrix, moved
         _finish(run, status=RetierRun.Status.SUCCEEDED)
+
+
+# What a stored row held before the run, for receivers that follow a customer's order history.
+_OLD_HISTORY = "m.last_order_at AS old_last_order_at, m.median_gap_days AS old_median_gap_days"
+
+
+def _rewritten_sql() -> dict:
+    """The signal's SELECTs of the customers the run changed (PostgreSQL; None elsewhere: all)."""
+    if connection.vendor != "postgresql":
+        return {"rewritten": None, "history_changed": None}
+    return {
+        "rewritten": "SELECT customer_id FROM retier_changed",
+        "history_changed": "SELECT customer_id FROM retier_changed WHERE last_order_at IS DISTINCT FROM old_last_order_at"
+                           " OR median_gap_days IS DISTINCT FROM old_median_gap_days",
+    }  # fmt: skip
 
 
 def _apply_changed(*, run: RetierRun, rules, now) -> tuple[dict, dict, int]:
@@ -474,7 +489,7 @@ def _pick_changed(cursor, *, run: RetierRun, rules) -> None:
         cursor.execute(
             f"""
             CREATE TEMP TABLE retier_changed ON COMMIT DROP AS
-            SELECT {columns}, m.tier AS old_tier, r.rule_tier, {new_tier} AS new_tier, {new_below} AS new_below
+            SELECT {columns}, m.tier AS old_tier, r.rule_tier, {new_tier} AS new_tier, {new_below} AS new_below, {_OLD_HISTORY}
             FROM {staged} LEFT JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
             WHERE {changed}
             """,
