@@ -136,8 +136,7 @@ class DataChange(models.Model):
     """
 
     customer_id = models.BigIntegerField(null=True, help_text="Empty: every customer.")
-    # The re-tier run that took the mark; cleared marks of a failed run are taken again by the next.
+    # The re-tier run that took the mark; the marks of a failed run are taken again by the next.
+    # No index: a run takes and deletes all it sees, and writers only append (an index would cost
+    # every import its upkeep).
     run_id = models.BigIntegerField(null=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["run_id"], name="datachange_run_idx")]

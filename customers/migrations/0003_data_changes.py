@@ -35,7 +35,6 @@ class Migration(migrations.Migration):
                 ("customer_id", models.BigIntegerField(help_text="Empty: every customer.", null=True)),
                 ("run_id", models.BigIntegerField(null=True)),
             ],
-            options={"indexes": [models.Index(fields=["run_id"], name="datachange_run_idx")]},
         ),
         migrations.RunPython(install, uninstall),
     ]

@@ -38,6 +38,15 @@ def test_it_prints_customers_per_tier_movers_and_the_run(regulars):
     assert "Moved: 0" in output and "new->2: 2" in output
 
 
+def test_it_says_whose_metrics_it_computed(regulars):
+    first = retier("--as-of", "2026-11-22")
+    CustomerFactory()  # a newcomer tonight
+    nightly = retier("--as-of", "2026-11-23")
+
+    assert "Metrics computed for every customer (3)" in first
+    assert "Metrics computed for 1 customer whose data or window changed" in nightly
+
+
 def test_a_dry_run_says_so_and_writes_no_tiers(regulars):
     output = retier("--as-of", "2026-11-22", "--dry-run")
 

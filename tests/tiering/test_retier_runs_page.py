@@ -92,6 +92,18 @@ def test_the_detail_shows_the_movement_matrix(client, make_user):
     assert "Movements" in page and ">12<" in page and ">3<" in page
 
 
+def test_the_detail_says_how_many_customers_a_run_recomputed(client, make_user):
+    client.force_login(make_user("Admin"))
+    nightly = finished_run(progress={"mode": "changed", "recomputed": 9712, "rewritten": 12056})
+    first = finished_run(progress={"mode": "all", "recomputed": 1000000, "rewritten": 1000000})
+
+    nightly_page = client.get(reverse("tiering:run_detail", args=[nightly.pk])).content.decode()
+    first_page = client.get(reverse("tiering:run_detail", args=[first.pk])).content.decode()
+
+    assert "9,712 customers whose data or window changed" in nightly_page and "12,056" in nightly_page
+    assert "every customer (1,000,000)" in first_page
+
+
 def test_run_now_queues_the_task_and_says_so(client, make_user, django_capture_on_commit_callbacks, settings):
     client.force_login(make_user("Admin"))
     from tests.tiering.retier_helpers import publish_rules

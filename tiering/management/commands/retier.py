@@ -41,3 +41,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Moved: {run.moved}")
         for move, count in run.matrix.items():
             self.stdout.write(f"  {move}: {count}")
+        progress = run.progress or {}
+        if progress.get("mode") == "changed":
+            n = progress["recomputed"]
+            self.stdout.write(f"Metrics computed for {n} customer{'' if n == 1 else 's'} whose data or window changed")
+        elif "recomputed" in progress:
+            self.stdout.write(f"Metrics computed for every customer ({progress['recomputed']})")
