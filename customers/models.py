@@ -5,6 +5,7 @@ covering index over lines by (customer, date) instead of joining 10M lines to th
 """
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -125,18 +126,22 @@ class Ticket(models.Model):
 
 
 class DataChange(models.Model):
-    """A mark that a customer's source data (orders, lines, tickets, sign-up date) changed.
+    """A mark that some customers' source data (orders, lines, tickets, sign-up date) changed.
 
     Written only by database triggers on PostgreSQL (migration 0003), whatever wrote the rows: the
-    importer, the admin, the ORM or plain SQL. The nightly re-tier recomputes the marked customers
-    (and those whose metrics change with the date alone) instead of everyone, takes the marks it saw
-    at its start, and deletes them in its own transaction. An empty `customer_id` means everyone:
-    a product's category or launch date changed, a table was truncated, or a bulk load skipped the
-    triggers. Append-only, so a writer never waits on a run or on another writer.
+    importer, the admin, the ORM or plain SQL; one row per statement, with the ids of the customers
+    it touched as an array (a million-line import appends two rows, not a million). The nightly
+    re-tier recomputes the marked customers (and those whose metrics change with the date alone)
+    instead of everyone, takes the marks it saw at its start, and deletes them in its own
+    transaction. Empty `customer_ids` means everyone: a product's category or launch date changed,
+    a table was truncated, or a bulk load skipped the triggers. Append-only, so a writer never
+    waits on a run or on another writer. PostgreSQL only (created by the migration, not the ORM).
     """
 
-    customer_id = models.BigIntegerField(null=True, help_text="Empty: every customer.")
+    customer_ids = ArrayField(models.BigIntegerField(), null=True, help_text="Empty: every customer.")
     # The re-tier run that took the mark; the marks of a failed run are taken again by the next.
-    # No index: a run takes and deletes all it sees, and writers only append (an index would cost
-    # every import its upkeep).
     run_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "customers_datachange"

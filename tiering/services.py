@@ -658,11 +658,12 @@ def _refresh_planner_statistics(run: RetierRun) -> None:
                 return
             full = _rewritten_since_full_vacuum(run) >= FULL_VACUUM_SHARE * max(1, sum(run.counts.values()))
             cursor.execute("VACUUM tiering_customermetrics" if full else "VACUUM (INDEX_CLEANUP OFF) tiering_customermetrics")
+            cursor.execute(f"VACUUM {changes.TABLE}")  # the marks this run took and deleted
         elif connection.in_atomic_block:
             cursor.execute("ANALYZE tiering_customermetrics, tiering_tierchange")
             return
         else:
-            cursor.execute("VACUUM (ANALYZE) tiering_customermetrics, tiering_tierchange")
+            cursor.execute(f"VACUUM (ANALYZE) tiering_customermetrics, tiering_tierchange, {changes.TABLE}")
             full = True
     run.progress = {**run.progress, "vacuum": "full" if full else "heap"}
     RetierRun.objects.filter(pk=run.pk).update(progress=run.progress)
