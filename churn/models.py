@@ -227,7 +227,8 @@ class LapseWatch(models.Model):
 
 class LapseWatchState(models.Model):
     """One row: the policy the watch was built with, and the as-of date up to which every lapsed
-    customer has been recorded. A policy edit, or a detection dated before it, rebuilds the watch."""
+    customer has been recorded. A policy edit, or a detection dated before it, rebuilds the watch;
+    so does a lapse deleted or re-dated by hand (a trigger deletes this row, migration 0005)."""
 
     min_days = models.PositiveIntegerField()
     gap_multiple = models.DecimalField(max_digits=4, decimal_places=2)

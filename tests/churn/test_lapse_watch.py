@@ -87,3 +87,15 @@ def test_a_customer_who_orders_again_and_goes_quiet_again_lapses_a_second_time()
 
     lapses = list(Lapse.objects.filter(customer=c).order_by("last_order_at").values_list("last_order_at", "detected_on"))
     assert lapses == [(at("2026-01-05"), dt.date(2026, 3, 1)), (at("2026-03-01"), dt.date(2026, 4, 1))]
+
+
+def test_a_lapse_deleted_by_hand_is_found_again_by_the_next_run():
+    set_policy(min_days=30)
+    c = CustomerFactory()
+    buy(c, at("2026-09-01"))
+    retier_all(as_of=dt.date(2026, 11, 20))
+    Lapse.objects.filter(customer=c).delete()
+
+    retier_all(as_of=dt.date(2026, 11, 21))
+
+    assert Lapse.objects.filter(customer=c, detected_on=dt.date(2026, 11, 21)).exists()
