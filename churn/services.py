@@ -120,6 +120,8 @@ def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None, history
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("SET LOCAL jit = off")  # compiling cost ~1 s, more than the statements themselves
+            if connection.vendor == "postgresql" and not LapseWatchState.objects.filter(pk=1).exists():
+                history_changed = None  # the watch was forgotten (lapses edited by hand): look at everyone
             result.returned = _resolve_returns(cursor, now=now, history_changed=history_changed)
             result.lapses = _insert_lapses(cursor, churn_policy=churn_policy, as_of=as_of, now=now, run=run, history_changed=history_changed)
             if result.lapses < 0:  # Python's sqlite3 gives no count for a statement opening with WITH
@@ -182,7 +184,8 @@ def _watched(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, history_chang
     such guarantee (no `history_changed`, a new policy, a date before P, no watch yet) the watch is
     rebuilt for everyone and every customer is tested.
     """
-    state = LapseWatchState.objects.filter(pk=1).first()
+    # locked: a lapse deleted meanwhile (whose trigger forgets this row) waits for this run's commit
+    state = LapseWatchState.objects.select_for_update().filter(pk=1).first()
     policy = (churn_policy.min_days, churn_policy.gap_multiple)
     incremental = history_changed and state and (state.min_days, state.gap_multiple) == policy and state.as_of <= as_of
     if incremental:

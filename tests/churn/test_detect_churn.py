@@ -186,9 +186,10 @@ def test_detection_is_a_fixed_number_of_statements_whatever_the_population(djang
         quiet_customer(days=100 + i, tier=1 + i % 3)
     run = RetierRunFactory()
     # savepoint + release, churn policy, follow-up policies, SET LOCAL jit, returned items,
-    # returned lapses, the lapse watch (state, rebuild: truncate + insert, state saved), the new
-    # lapses (drop, create as, insert), one follow-up insert per tier with an action (2)
-    with django_assert_max_num_queries(16):
+    # returned lapses, the lapse watch (state checked, state locked, rebuild: truncate + insert,
+    # state saved), the new lapses (drop, create as, insert), one follow-up insert per tier with
+    # an action (2)
+    with django_assert_max_num_queries(17):
         detect_churn(run=run, as_of=AS_OF, now=NOW)
     assert Lapse.objects.count() == 30
     assert FollowUp.objects.count() == 20

@@ -119,7 +119,7 @@ def test_new_products_are_those_launched_within_the_window_and_bought_in_it():
 
 @pytest.mark.parametrize("catalogue", [3, 70], ids=["counted-by-bits", "more-than-a-bitmask-holds"])
 def test_distinct_categories_and_new_products_count_the_same_whatever_the_catalogue_size(catalogue):
-    products = [ProductFactory(category=f"cat-{i:02d}", launched_on=dt.date(2026, 5, 1)) for i in range(catalogue)]
+    products = [ProductFactory(category=f"cat-{i:02d}", launched_on=dt.date(2026, 5, 1)) for i in range(catalogue)]  # 3 fit the bitmask; 70 do not
     c, other = CustomerFactory(), CustomerFactory()
     for product in (products[0], products[0], products[-1], products[1]):
         buy(c, at("2026-06-10"), product=product)

@@ -12,16 +12,16 @@ BEGIN
         RETURN NULL;
     ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO tiering_tiercount AS c (tier, customers)
-        SELECT tier, COUNT(*) FROM new_rows GROUP BY tier
+        SELECT tier, COUNT(*) FROM new_rows GROUP BY tier ORDER BY tier  -- one lock order for every writer
         ON CONFLICT (tier) DO UPDATE SET customers = c.customers + excluded.customers;
     ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO tiering_tiercount AS c (tier, customers)
         SELECT tier, SUM(delta) FROM (SELECT tier, -1 AS delta FROM old_rows UNION ALL SELECT tier, 1 FROM new_rows) d
-        GROUP BY tier HAVING SUM(delta) <> 0
+        GROUP BY tier HAVING SUM(delta) <> 0 ORDER BY tier
         ON CONFLICT (tier) DO UPDATE SET customers = c.customers + excluded.customers;
     ELSE
         INSERT INTO tiering_tiercount AS c (tier, customers)
-        SELECT tier, -COUNT(*) FROM old_rows GROUP BY tier
+        SELECT tier, -COUNT(*) FROM old_rows GROUP BY tier ORDER BY tier
         ON CONFLICT (tier) DO UPDATE SET customers = c.customers + excluded.customers;
     END IF;
     RETURN NULL;
