@@ -121,8 +121,8 @@ def take(cursor, *, run_id: int) -> None:
 
 def everyone_marked(cursor, *, run_id: int | None) -> bool:
     """Whether an "everyone" mark is among those of `run_id` (None: any visible mark)."""
-    taken = "run_id = %s" if run_id is not None else "%s IS NULL"
-    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE customer_ids IS NULL AND {taken})", [run_id])
+    sql = f"SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE customer_ids IS NULL{' AND run_id = %s' if run_id is not None else ''})"
+    cursor.execute(sql, [run_id] if run_id is not None else [])
     return cursor.fetchone()[0]
 
 
