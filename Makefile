@@ -17,7 +17,7 @@ DEMO_DB ?= var/tierboard.sqlite3
 DEMO_LOG = $(dir $(DEMO_DB))demo-seed.log
 PYTEST_ARGS ?=
 
-.PHONY: help demo test services chromium check-deploy
+.PHONY: help demo test lint services chromium check-deploy
 
 help:
 	@echo "make demo          run the dashboard on SQLite with demo data at http://127.0.0.1:$(PORT)"
@@ -69,10 +69,15 @@ endef
 
 # --- make test: the real PostgreSQL, Redis and Chromium, then every test ---
 
-test: $(VENV)/.dev-installed services chromium
+test: lint services chromium
 	@status=0; $(PY) -m pytest --ds=config.settings.test $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests, which is a failure here." >&2; fi; \
 	exit $$status
+
+# ruff: lint and the format check (ruff.toml); `$(VENV)/bin/ruff format .` fixes the format.
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 services:
 	@bash scripts/services.sh

@@ -45,8 +45,10 @@ def run(ctx) -> dict:
     finally:
         if synthetic:
             _drop_synthetic_metrics(ctx)
-    return figures | {"metrics": "synthetic (no re-tier had run)" if synthetic else "from the last re-tier",
-                      "target": "export >= half the bare COPY rate, flat memory"}
+    return figures | {
+        "metrics": "synthetic (no re-tier had run)" if synthetic else "from the last re-tier",
+        "target": "export >= half the bare COPY rate, flat memory",
+    }
 
 
 def _measure_in_child(ctx) -> dict:

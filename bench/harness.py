@@ -75,8 +75,9 @@ def measure_subprocess(cmd: list[str], *, env=None, cwd=ROOT, output: list | Non
         full = [timer, "-f", "%M", "-o", rss_file.name, *cmd] if timer else cmd
         tail = collections.deque(maxlen=20)
         started = time.monotonic()
-        with subprocess.Popen(full, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, bufsize=1) as child:
+        with subprocess.Popen(
+            full, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        ) as child:
             for line in child.stdout:
                 sys.stderr.write(line)
                 tail.append(line.rstrip())

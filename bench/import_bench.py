@@ -38,7 +38,7 @@ def write_orders_csv(ctx, path, lines: int) -> int:
     """Write `lines` order lines in new orders of 1-4 distinct products; return the order count."""
     customers, skus = _keys(ctx)
     rng = random.Random(ctx.seed)
-    start = dt.datetime.combine(ctx.as_of - dt.timedelta(days=30), dt.time(7), tzinfo=dt.timezone.utc)
+    start = dt.datetime.combine(ctx.as_of - dt.timedelta(days=30), dt.time(7), tzinfo=dt.UTC)
     written = orders = 0
     with open(path, "w", newline="") as out:
         writer = csv.writer(out)
@@ -51,8 +51,17 @@ def write_orders_csv(ctx, path, lines: int) -> int:
                 quantity = rng.randint(1, 5)
                 amount = 0 if rng.random() < 0.03 else rng.randint(500, 20000) * quantity
                 cost = int((amount or 1000 * quantity) * rng.uniform(0.55, 0.8))
-                writer.writerow([f"BENCH-{orders:08d}", customer, placed[:19], sku, quantity,
-                                 f"{amount / 100:.2f}", f"{cost / 100:.2f}"])
+                writer.writerow(
+                    [
+                        f"BENCH-{orders:08d}",
+                        customer,
+                        placed[:19],
+                        sku,
+                        quantity,
+                        f"{amount / 100:.2f}",
+                        f"{cost / 100:.2f}",
+                    ]
+                )
                 written += 1
     return orders
 

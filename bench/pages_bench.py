@@ -33,14 +33,23 @@ def run(ctx) -> dict:
     requests = ctx.option("pages_requests", 30)
     child = subprocess.run(
         [ctx.python, str(Path(__file__).resolve()), "--measure", str(requests), str(tier), str(customer_id)],
-        env=ctx.env, cwd=ROOT, capture_output=True, text=True, check=False,
+        env=ctx.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     sys.stderr.write(child.stderr)
     if child.returncode != 0:
         raise RuntimeError(f"pages measurement failed: {child.stderr.strip().splitlines()[-1:]}")
     figures = json.loads(child.stdout)
-    return {"retier_seconds": retier_seconds, "requests_per_page": requests, "tier": tier, **figures,
-            "target": "p95 < 100 ms per page at 1,000,000 customers"}
+    return {
+        "retier_seconds": retier_seconds,
+        "requests_per_page": requests,
+        "tier": tier,
+        **figures,
+        "target": "p95 < 100 ms per page at 1,000,000 customers",
+    }
 
 
 def _ensure_metrics(ctx) -> float | None:

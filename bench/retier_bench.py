@@ -67,7 +67,7 @@ print(f"metrics_select_seconds={time.perf_counter() - started:.3f}")
 
 def window(as_of: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """The re-tier's window (tiering.metrics.window), repeated so this runs without Django."""
-    midnight = dt.time(0, 0, tzinfo=dt.timezone.utc)
+    midnight = dt.time(0, 0, tzinfo=dt.UTC)
     try:
         start_day = as_of.replace(year=as_of.year - 1) + dt.timedelta(days=1)
     except ValueError:  # Feb 29
@@ -95,7 +95,9 @@ def run(ctx) -> dict:
     figures = {}
     with ctx.connect() as conn:
         if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM tiering_customermetrics)").fetchone()[0]:
-            seconds, rss = ctx.measure_subprocess(ctx.manage("retier", "--as-of", str(ctx.as_of - dt.timedelta(days=1))))
+            seconds, rss = ctx.measure_subprocess(
+                ctx.manage("retier", "--as-of", str(ctx.as_of - dt.timedelta(days=1)))
+            )
             figures["first_run"] = {"seconds": round(seconds, 2), "peak_rss_mb": rss, **last_run(conn)}
         aggregate = bare_aggregate_seconds(conn, ctx.as_of)
         seconds, rss = ctx.measure_subprocess(ctx.manage("retier", "--as-of", str(ctx.as_of)))
@@ -124,5 +126,7 @@ if __name__ == "__main__":
     from bench.harness import Context
 
     as_of = dt.date.fromisoformat(sys.argv[sys.argv.index("--as-of") + 1]) if "--as-of" in sys.argv else dt.date.today()
-    ctx = Context(customers=0, lines=0, as_of=as_of, database_url=os.environ["DATABASE_URL"], scratch=Path(tempfile.gettempdir()))
+    ctx = Context(
+        customers=0, lines=0, as_of=as_of, database_url=os.environ["DATABASE_URL"], scratch=Path(tempfile.gettempdir())
+    )
     print(json.dumps(run(ctx), indent=2))

@@ -39,14 +39,26 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     # Its own variable, never DATABASE_URL: the benchmark drops and recreates this database.
     database_url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
-    report = {"started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine_info(database_url), "setup": {}, "sizes": {}, "sections": {}}
+    report = {
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(database_url),
+        "setup": {},
+        "sizes": {},
+        "sections": {},
+    }
     say(f"bench: fresh database {urlparse(database_url).path.lstrip('/')}")
     recreate_database(database_url)
     try:
         with tempfile.TemporaryDirectory(prefix="tierboard-bench-") as scratch:
-            ctx = Context(customers=args.customers, lines=0, as_of=args.as_of, database_url=database_url,
-                          scratch=Path(scratch), seed=args.seed, options=dict(args.set))
+            ctx = Context(
+                customers=args.customers,
+                lines=0,
+                as_of=args.as_of,
+                database_url=database_url,
+                scratch=Path(scratch),
+                seed=args.seed,
+                options=dict(args.set),
+            )
             report["setup"] = set_up(ctx, args)
             report["sizes"] = sizes(ctx)
             ctx.lines = report["sizes"]["order_lines"]
@@ -65,15 +77,29 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--lines-per-customer", type=float, default=10)
-    parser.add_argument("--sections", type=lambda s: [x for x in s.split(",") if x], default=SECTIONS,
-                        help=f"comma-separated, from: {','.join(SECTIONS)} (default: all)")
+    parser.add_argument(
+        "--sections",
+        type=lambda s: [x for x in s.split(",") if x],
+        default=SECTIONS,
+        help=f"comma-separated, from: {','.join(SECTIONS)} (default: all)",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     parser.add_argument("--keep-db", action="store_true", help="keep the database afterwards (to look into it)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date.today(),
-                        help="the date the data is relative to (default: today)")
-    parser.add_argument("--set", action="append", default=[], type=lambda s: tuple(s.split("=", 1)),
-                        metavar="NAME=VALUE", help="a section option, e.g. --set import_lines=200000")
+    parser.add_argument(
+        "--as-of",
+        type=dt.date.fromisoformat,
+        default=dt.date.today(),
+        help="the date the data is relative to (default: today)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=lambda s: tuple(s.split("=", 1)),
+        metavar="NAME=VALUE",
+        help="a section option, e.g. --set import_lines=200000",
+    )
     args = parser.parse_args(argv)
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
@@ -85,9 +111,19 @@ def set_up(ctx: Context, args) -> dict:
     say("bench: migrate")
     migrate_s, _ = measure_subprocess(ctx.manage("migrate", "-v0"), env=ctx.env)
     say(f"bench: seed_demo {ctx.customers:,} customers")
-    seed_s, seed_rss = ctx.measure_subprocess(ctx.manage(
-        "seed_demo", "--customers", str(ctx.customers), "--lines-per-customer", str(args.lines_per_customer),
-        "--seed", str(ctx.seed), "--today", ctx.as_of.isoformat()))
+    seed_s, seed_rss = ctx.measure_subprocess(
+        ctx.manage(
+            "seed_demo",
+            "--customers",
+            str(ctx.customers),
+            "--lines-per-customer",
+            str(args.lines_per_customer),
+            "--seed",
+            str(ctx.seed),
+            "--today",
+            ctx.as_of.isoformat(),
+        )
+    )
     return {"migrate_seconds": round(migrate_s, 2), "seed_seconds": round(seed_s, 2), "seed_peak_rss_mb": seed_rss}
 
 
@@ -111,9 +147,13 @@ def sizes(ctx: Context) -> dict:
     with ctx.connect() as conn:
         count = lambda table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
         return {
-            "customers": count("customers_customer"), "products": count("customers_product"),
-            "orders": count("customers_order"), "order_lines": count("customers_orderline"),
-            "tickets": count("customers_ticket"), "as_of": ctx.as_of.isoformat(), "seed": ctx.seed,
+            "customers": count("customers_customer"),
+            "products": count("customers_product"),
+            "orders": count("customers_order"),
+            "order_lines": count("customers_orderline"),
+            "tickets": count("customers_ticket"),
+            "as_of": ctx.as_of.isoformat(),
+            "seed": ctx.seed,
         }
 
 
@@ -123,8 +163,11 @@ def machine_info(database_url: str) -> dict:
     with psycopg.connect(_maintenance_url(database_url), autocommit=True) as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]
     return {
-        "cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
-        "memory_gb": _memory_gb(), "postgresql": pg, "python": platform.python_version(),
+        "cores": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "memory_gb": _memory_gb(),
+        "postgresql": pg,
+        "python": platform.python_version(),
         "platform": platform.platform(),
     }
 

@@ -14,14 +14,21 @@ ACTIVE = "active"
 class FollowUpFilter(django_filters.FilterSet):
     """Filters of the queue pages. Status defaults to the items still being worked."""
 
-    tier = django_filters.ChoiceFilter(choices=[(3, "3 — lifetime"), (2, "2 — loyal"), (1, "1 — lowest")], empty_label="any tier", label="Tier")
+    tier = django_filters.ChoiceFilter(
+        choices=[(3, "3 — lifetime"), (2, "2 — loyal"), (1, "1 — lowest")], empty_label="any tier", label="Tier"
+    )
     status = django_filters.ChoiceFilter(
         choices=[(ACTIVE, "open or contacted"), *FollowUp.Status.choices, ("all", "any status")],
-        method="filter_status", empty_label=None, label="Status",
+        method="filter_status",
+        empty_label=None,
+        label="Status",
     )
     assignee = django_filters.ChoiceFilter(method="filter_assignee", empty_label="anyone", label="Assignee")
     due = django_filters.ChoiceFilter(
-        choices=[("overdue", "overdue"), ("week", "due this week")], method="filter_due", empty_label="any date", label="Due"
+        choices=[("overdue", "overdue"), ("week", "due this week")],
+        method="filter_due",
+        empty_label="any date",
+        label="Due",
     )
     # One customer's items: the customer page's "work this item" link. Hidden; the page names it.
     customer = django_filters.NumberFilter(field_name="customer_id", widget=forms.HiddenInput, label="Customer")

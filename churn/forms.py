@@ -16,13 +16,20 @@ class StatusForm(forms.Form):
     to = forms.ChoiceField(choices=FollowUp.Status.choices, label="New status")
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     note = forms.CharField(required=False, max_length=2000, label="Note")
-    cause_category = forms.ChoiceField(choices=[("", "— cause —"), *FollowUp.Cause.choices], required=False, label="Cause")
+    cause_category = forms.ChoiceField(
+        choices=[("", "— cause —"), *FollowUp.Cause.choices], required=False, label="Cause"
+    )
     cause_product = forms.ModelChoiceField(
-        queryset=Product.objects.all(), to_field_name="sku", required=False, label="Product",
+        queryset=Product.objects.all(),
+        to_field_name="sku",
+        required=False,
+        label="Product",
         widget=forms.TextInput(attrs={"list": "product-skus", "placeholder": "Product SKU"}),
         error_messages={"invalid_choice": "No product has the SKU %(value)s."},
     )
-    cause_text = forms.CharField(required=False, max_length=2000, label="What happened", widget=forms.Textarea(attrs={"rows": 2}))
+    cause_text = forms.CharField(
+        required=False, max_length=2000, label="What happened", widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def clean(self):
         data = super().clean()
@@ -41,8 +48,11 @@ class StatusForm(forms.Form):
         data = self.cleaned_data
         kwargs = {"to_status": data["to"], "version": data["version"], "note": data["note"]}
         if data["to"] == policy.LOST:
-            kwargs |= {"cause_category": data["cause_category"], "cause_product": data["cause_product"],
-                       "cause_text": data["cause_text"]}
+            kwargs |= {
+                "cause_category": data["cause_category"],
+                "cause_product": data["cause_product"],
+                "cause_text": data["cause_text"],
+            }
         return kwargs
 
 

@@ -20,11 +20,15 @@ class ChurnPolicy(models.Model):
     """The one policy in force (row id 1), edited in the admin. See docs/churn.md."""
 
     min_days = models.PositiveIntegerField(
-        default=90, validators=[MinValueValidator(1)],
+        default=90,
+        validators=[MinValueValidator(1)],
         help_text="A customer is never lapsed before this many days without an order.",
     )
     gap_multiple = models.DecimalField(
-        max_digits=4, decimal_places=2, default=Decimal("2.50"), validators=[MinValueValidator(Decimal("1"))],
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("2.50"),
+        validators=[MinValueValidator(Decimal("1"))],
         help_text="Lapsed after this many times the customer's own median gap between orders, when that is longer.",
     )
     history = HistoricalRecords()
@@ -78,8 +82,14 @@ class FollowUpPolicy(models.Model):
         """The policies, the defaults filled in for any tier an admin has not set up."""
         policies = {p.tier: p for p in cls.objects.all()}
         missing = [
-            cls(tier=tier, action=action, priority=priority, due_days=due_days, working_days=working_days,
-                assign_to_account_manager=assign)
+            cls(
+                tier=tier,
+                action=action,
+                priority=priority,
+                due_days=due_days,
+                working_days=working_days,
+                assign_to_account_manager=assign,
+            )
             for tier, (action, priority, due_days, working_days, assign) in policy.DEFAULT_FOLLOW_UPS.items()
             if tier not in policies
         ]
@@ -103,7 +113,9 @@ class Release(models.Model):
     title = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     released_on = models.DateField(db_index=True)
-    product = models.ForeignKey("customers.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="releases")
+    product = models.ForeignKey(
+        "customers.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="releases"
+    )
     description = models.TextField(blank=True)
     history = HistoricalRecords()
 
@@ -120,7 +132,9 @@ class Lapse(models.Model):
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="lapses", db_index=False)
     detected_at = models.DateTimeField()
     detected_on = models.DateField(help_text="The run's as-of date.")
-    run = models.ForeignKey("tiering.RetierRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="lapses")
+    run = models.ForeignKey(
+        "tiering.RetierRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="lapses"
+    )
     last_order_at = models.DateTimeField()
     tier_while_active = models.PositiveSmallIntegerField()
     response = models.CharField(max_length=40, help_text='"Investigate", "Win back" or "no action: tier 1".')
@@ -132,7 +146,9 @@ class Lapse(models.Model):
             models.UniqueConstraint(fields=["customer", "last_order_at"], name="one_lapse_per_last_order"),
         ]
         indexes = [
-            models.Index(fields=["customer"], condition=models.Q(returned_at__isnull=True), name="lapse_unreturned_idx"),
+            models.Index(
+                fields=["customer"], condition=models.Q(returned_at__isnull=True), name="lapse_unreturned_idx"
+            ),
             models.Index(fields=["detected_at"], name="lapse_detected_idx"),
         ]
         permissions = [("view_insights", "Can view churn insights")]
@@ -166,7 +182,11 @@ class FollowUp(models.Model):
     tier = models.PositiveSmallIntegerField(help_text="The lapse's tier while active (copied for the queue's order).")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_ups",
         help_text="Empty: the team queue.",
     )
     due_on = models.DateField()
@@ -179,7 +199,9 @@ class FollowUp(models.Model):
     cause_text = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -193,8 +215,11 @@ class FollowUp(models.Model):
             models.Index(fields=["assignee", "status", "tier", "due_on"], name="followup_queue_idx"),
             # The team queue's order (tier, then due date) over the items still being worked.
             models.Index(
-                models.F("tier").desc(), "due_on", "id",
-                condition=models.Q(status__in=policy.ACTIVE_STATUSES), name="followup_active_order_idx",
+                models.F("tier").desc(),
+                "due_on",
+                "id",
+                condition=models.Q(status__in=policy.ACTIVE_STATUSES),
+                name="followup_active_order_idx",
             ),
             models.Index(fields=["status", "closed_at"], name="followup_closed_idx"),
         ]

@@ -41,8 +41,9 @@ def lapse_threshold(*, min_days: int, gap_multiple: Decimal, median_gap_days: De
     return max(Decimal(min_days), Decimal(gap_multiple) * Decimal(median_gap_days))
 
 
-def is_lapsed(*, days_since_last_order: int | None, min_days: int, gap_multiple: Decimal,
-              median_gap_days: Decimal | None) -> bool:
+def is_lapsed(
+    *, days_since_last_order: int | None, min_days: int, gap_multiple: Decimal, median_gap_days: Decimal | None
+) -> bool:
     """Lapsed when the silence is strictly longer than the threshold; never-buyers never lapse."""
     if days_since_last_order is None:
         return False

@@ -48,7 +48,9 @@ class LostCustomer:
     changes: list  # [(release, recurs_in)]
 
 
-def releases_before_leaving(*, months: int) -> tuple[list[LostCustomer], list[tuple[Product, int]], list[tuple[Release, int]]]:
+def releases_before_leaving(
+    *, months: int
+) -> tuple[list[LostCustomer], list[tuple[Product, int]], list[tuple[Release, int]]]:
     """For each lost tier-3 customer, the products launched and the changes released in the
     `months` before their last order, and how many lost tier-3 customers each one precedes.
     Four queries: the lost items, the products and the changes in the union of their windows,
@@ -62,13 +64,18 @@ def releases_before_leaving(*, months: int) -> tuple[list[LostCustomer], list[tu
         return [], [], []
     windows = {f.pk: (months_before(f.lapse.last_order_at.date(), months), f.lapse.last_order_at.date()) for f in lost}
     first, last = min(start for start, _ in windows.values()), max(end for _, end in windows.values())
-    products = list(Product.objects.filter(launched_on__gte=first, launched_on__lte=last).order_by("launched_on", "sku"))
+    products = list(
+        Product.objects.filter(launched_on__gte=first, launched_on__lte=last).order_by("launched_on", "sku")
+    )
     changes = list(
-        Release.objects.filter(released_on__gte=first, released_on__lte=last).select_related("product").order_by("released_on", "id")
+        Release.objects.filter(released_on__gte=first, released_on__lte=last)
+        .select_related("product")
+        .order_by("released_on", "id")
     )
     bought = set(
         OrderLine.objects.filter(customer__in=[f.customer_id for f in lost], product__in=products)
-        .values_list("customer_id", "product_id").distinct()
+        .values_list("customer_id", "product_id")
+        .distinct()
     )
 
     def within(f, day):
@@ -80,9 +87,13 @@ def releases_before_leaving(*, months: int) -> tuple[list[LostCustomer], list[tu
     change_count = Counter(c.pk for released in changes_of.values() for c in released)
     rows = [
         LostCustomer(
-            follow_up=f, window_start=windows[f.pk][0], stopped_on=windows[f.pk][1],
-            releases=sorted(((p, product_count[p.pk], (f.customer_id, p.pk) in bought) for p in products_of[f.pk]),
-                            key=lambda r: (-r[1], r[0].sku)),
+            follow_up=f,
+            window_start=windows[f.pk][0],
+            stopped_on=windows[f.pk][1],
+            releases=sorted(
+                ((p, product_count[p.pk], (f.customer_id, p.pk) in bought) for p in products_of[f.pk]),
+                key=lambda r: (-r[1], r[0].sku),
+            ),
             changes=sorted(((c, change_count[c.pk]) for c in changes_of[f.pk]), key=lambda r: (-r[1], r[0].title)),
         )
         for f in lost
@@ -104,5 +115,7 @@ def chart_series(rows: list[dict], *, field: str, label_of) -> dict:
         counts[label_of(r[field])][month] += r["n"]
     return {
         "labels": [m.strftime("%Y-%m") for m in months],
-        "datasets": [{"label": label, "data": [by_month.get(m, 0) for m in months]} for label, by_month in sorted(counts.items())],
+        "datasets": [
+            {"label": label, "data": [by_month.get(m, 0) for m in months]} for label, by_month in sorted(counts.items())
+        ],
     }

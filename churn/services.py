@@ -20,7 +20,6 @@ from tiering.metrics import date_param_sql, derived_days_sql
 from . import policy
 from .models import ChurnPolicy, FollowUp, FollowUpPolicy, Lapse, LapseWatchState
 
-
 ANALYZE_AFTER = 1000  # new lapses in one run (the first run finds every historical lapse)
 
 
@@ -105,7 +104,9 @@ INSERT_FOLLOW_UPS = """
 """
 
 
-def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None, history_changed: str | None = None) -> DetectionResult:
+def detect_churn(
+    *, run, as_of: dt.date, now: dt.datetime | None = None, history_changed: str | None = None
+) -> DetectionResult:
     """Resolve the items of customers who ordered again, then record tonight's new lapses and the
     work they call for. Runs in the caller's transaction (the re-tier's), or its own.
 
@@ -123,10 +124,16 @@ def detect_churn(*, run, as_of: dt.date, now: dt.datetime | None = None, history
             if connection.vendor == "postgresql" and not LapseWatchState.objects.filter(pk=1).exists():
                 history_changed = None  # the watch was forgotten (lapses edited by hand): look at everyone
             result.returned = _resolve_returns(cursor, now=now, history_changed=history_changed)
-            result.lapses = _insert_lapses(cursor, churn_policy=churn_policy, as_of=as_of, now=now, run=run, history_changed=history_changed)
+            result.lapses = _insert_lapses(
+                cursor, churn_policy=churn_policy, as_of=as_of, now=now, run=run, history_changed=history_changed
+            )
             if result.lapses < 0:  # Python's sqlite3 gives no count for a statement opening with WITH
                 result.lapses = Lapse.objects.filter(detected_at=now).count()
-            if result.lapses > ANALYZE_AFTER and connection.vendor == "postgresql" and _grew_by_a_tenth(cursor, result.lapses):
+            if (
+                result.lapses > ANALYZE_AFTER
+                and connection.vendor == "postgresql"
+                and _grew_by_a_tenth(cursor, result.lapses)
+            ):
                 # The planner still believes the lapses table holds last night's rows; with that
                 # belief the follow-up insert below goes quadratic (minutes at 30k new lapses).
                 cursor.execute("ANALYZE churn_lapse")
@@ -146,12 +153,17 @@ def _grew_by_a_tenth(cursor, new_lapses: int) -> bool:
     return new_lapses > 0.1 * max(cursor.fetchone()[0], 0)
 
 
-def _insert_lapses(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, now: dt.datetime, run, history_changed: str | None) -> int:
+def _insert_lapses(
+    cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, now: dt.datetime, run, history_changed: str | None
+) -> int:
     """Record tonight's new lapses. PostgreSQL looks only at the customers the lapse watch names
     (_watched) and finds them first with a CREATE TABLE AS, which may scan in parallel."""
     params = {
-        "now": _db_datetime(now), "as_of": as_of, "run_id": run.pk if run else None,
-        "min_days": churn_policy.min_days, "gap_multiple": churn_policy.gap_multiple,
+        "now": _db_datetime(now),
+        "as_of": as_of,
+        "run_id": run.pk if run else None,
+        "min_days": churn_policy.min_days,
+        "gap_multiple": churn_policy.gap_multiple,
     }
     days_since = derived_days_sql("days_since_last_order", alias="m", as_of=date_param_sql("as_of"))
     new_lapses = NEW_LAPSES.format(days_since=days_since)
@@ -201,7 +213,10 @@ def _watched(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, history_chang
             SELECT w.customer_id FROM churn_lapsewatch w WHERE w.lapses_on > %(since)s AND w.lapses_on <= %(as_of)s)))"""
     else:
         cursor.execute("TRUNCATE churn_lapsewatch")
-        cursor.execute(f"INSERT INTO churn_lapsewatch (customer_id, lapses_on) SELECT m.customer_id, {LAPSES_ON} FROM tiering_customermetrics m", params)
+        cursor.execute(
+            f"INSERT INTO churn_lapsewatch (customer_id, lapses_on) SELECT m.customer_id, {LAPSES_ON} FROM tiering_customermetrics m",
+            params,
+        )
         predicate = "TRUE"
     cursor.execute(
         "INSERT INTO churn_lapsewatchstate (id, min_days, gap_multiple, as_of) VALUES (1, %s, %s, %s)"
@@ -213,12 +228,18 @@ def _watched(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, history_chang
 
 def _insert_follow_ups(cursor, *, follow_up_policy: FollowUpPolicy, now: dt.datetime, as_of: dt.date) -> int:
     assignee = "c.account_manager_id" if follow_up_policy.assign_to_account_manager else "NULL"
-    cursor.execute(INSERT_FOLLOW_UPS.format(assignee=assignee), {
-        "kind": follow_up_policy.action, "priority": follow_up_policy.priority, "tier": follow_up_policy.tier,
-        "due_on": policy.due_on(detected_on=as_of, due_days=follow_up_policy.due_days,
-                                working_days=follow_up_policy.working_days),
-        "now": _db_datetime(now),
-    })
+    cursor.execute(
+        INSERT_FOLLOW_UPS.format(assignee=assignee),
+        {
+            "kind": follow_up_policy.action,
+            "priority": follow_up_policy.priority,
+            "tier": follow_up_policy.tier,
+            "due_on": policy.due_on(
+                detected_on=as_of, due_days=follow_up_policy.due_days, working_days=follow_up_policy.working_days
+            ),
+            "now": _db_datetime(now),
+        },
+    )
     return cursor.rowcount
 
 
@@ -280,7 +301,9 @@ class StaleFollowUp(FollowUpError):
 def _conflict(follow_up_id: int) -> StaleFollowUp:
     current = FollowUp.objects.select_related("updated_by").get(pk=follow_up_id)
     who = current.updated_by.get_full_name() or current.updated_by.username if current.updated_by else "the nightly run"
-    return StaleFollowUp(f"This item was changed by {who} meanwhile (it is now {current.get_status_display()}) — reload and try again.")
+    return StaleFollowUp(
+        f"This item was changed by {who} meanwhile (it is now {current.get_status_display()}) — reload and try again."
+    )
 
 
 def _note_line(*, user: User, now: dt.datetime, text: str) -> str:
@@ -303,16 +326,29 @@ def _load(follow_up_id: int, version: int) -> FollowUp:
     return item
 
 
-def change_follow_up_status(*, follow_up_id: int, user: User, version: int, to_status: str, note: str = "",
-                            cause_category: str = "", cause_product=None, cause_text: str = "") -> FollowUp:
+def change_follow_up_status(
+    *,
+    follow_up_id: int,
+    user: User,
+    version: int,
+    to_status: str,
+    note: str = "",
+    cause_category: str = "",
+    cause_product=None,
+    cause_text: str = "",
+) -> FollowUp:
     item = _load(follow_up_id, version)
     if not policy.can_move(item.status, to_status):
         allowed = ", ".join(FollowUp.Status(s).label for s in item.next_statuses) or "none (the item is closed)"
         target = FollowUp.Status(to_status).label if to_status in FollowUp.Status.values else repr(to_status)
         raise FollowUpError(f"Cannot move an item from {item.get_status_display()} to {target}. Allowed: {allowed}.")
     now = timezone.now()
-    changes = {"status": to_status, "updated_by": user, "updated_at": now,
-               "notes": item.notes + _note_line(user=user, now=now, text=note)}
+    changes = {
+        "status": to_status,
+        "updated_by": user,
+        "updated_at": now,
+        "notes": item.notes + _note_line(user=user, now=now, text=note),
+    }
     if to_status == policy.LOST:
         if not cause_category:
             raise FollowUpError("Closing as lost needs a cause category.")
@@ -328,8 +364,12 @@ def claim_follow_up(*, follow_up_id: int, user: User, version: int) -> FollowUp:
     if item.assignee_id is not None:
         raise FollowUpError(f"Already assigned to {item.assignee.username}; ask them or reassign it.")
     _require_active(item)
-    _apply(follow_up_id=follow_up_id, version=version, expected={"assignee__isnull": True},
-           changes={"assignee": user, "updated_by": user, "updated_at": timezone.now()})
+    _apply(
+        follow_up_id=follow_up_id,
+        version=version,
+        expected={"assignee__isnull": True},
+        changes={"assignee": user, "updated_by": user, "updated_at": timezone.now()},
+    )
     return FollowUp.objects.get(pk=follow_up_id)
 
 
@@ -339,9 +379,17 @@ def reassign_follow_up(*, follow_up_id: int, user: User, version: int, to_user: 
     if not to_user.groups.filter(name=ACCOUNT_MANAGER).exists():
         raise FollowUpError(f"{to_user.username} is not an account manager.")
     now = timezone.now()
-    _apply(follow_up_id=follow_up_id, version=version, expected={},
-           changes={"assignee": to_user, "updated_by": user, "updated_at": now,
-                    "notes": item.notes + _note_line(user=user, now=now, text=f"reassigned to {to_user.username}")})
+    _apply(
+        follow_up_id=follow_up_id,
+        version=version,
+        expected={},
+        changes={
+            "assignee": to_user,
+            "updated_by": user,
+            "updated_at": now,
+            "notes": item.notes + _note_line(user=user, now=now, text=f"reassigned to {to_user.username}"),
+        },
+    )
     return FollowUp.objects.get(pk=follow_up_id)
 
 

@@ -35,18 +35,30 @@ def team_queue(request: HttpRequest) -> HttpResponse:
 
 def _queue(request, items, *, title: str, show_assignee: bool, data=None) -> HttpResponse:
     today = timezone.localdate()
-    filterset = FollowUpFilter(data if data is not None else request.GET, queryset=items, today=today,
-                               show_assignee=show_assignee)
+    filterset = FollowUpFilter(
+        data if data is not None else request.GET, queryset=items, today=today, show_assignee=show_assignee
+    )
     table = FollowUpTable(filterset.qs)
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
-    return render(request, "churn/queue.html", {
-        "title": title, "filter": filterset, "table": table, **_row_context(),
-        "products": Product.objects.values_list("sku", "name"),
-    })
+    return render(
+        request,
+        "churn/queue.html",
+        {
+            "title": title,
+            "filter": filterset,
+            "table": table,
+            **_row_context(),
+            "products": Product.objects.values_list("sku", "name"),
+        },
+    )
 
 
 def _row_context() -> dict:
-    return {"today": timezone.localdate(), "managers": list(account_managers()), "cause_choices": FollowUp.Cause.choices}
+    return {
+        "today": timezone.localdate(),
+        "managers": list(account_managers()),
+        "cause_choices": FollowUp.Cause.choices,
+    }
 
 
 def _row(request, pk: int, *, error: str = "", form: StatusForm | None = None) -> HttpResponse:
@@ -103,8 +115,12 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _row(request, pk, error="Nothing changed. " + _form_error(form))
     try:
-        services.reassign_follow_up(follow_up_id=pk, user=request.user, version=form.cleaned_data["version"],
-                                    to_user=form.cleaned_data["to_user"])
+        services.reassign_follow_up(
+            follow_up_id=pk,
+            user=request.user,
+            version=form.cleaned_data["version"],
+            to_user=form.cleaned_data["to_user"],
+        )
     except services.FollowUpError as exc:
         return _row(request, pk, error=str(exc))
     return _row(request, pk)
@@ -122,15 +138,22 @@ def insights(request: HttpRequest) -> HttpResponse:
     causes = dict(FollowUp.Cause.choices)
     for row in by_cause:
         row["cause_label"] = causes.get(row["cause_category"], "—")
-    return render(request, "churn/insights.html", {
-        "months": months,
-        "by_cause": by_cause,
-        "by_product": [r for r in by_product if r["cause_product__name"]],
-        "cause_chart": selectors.chart_series(by_cause, field="cause_category", label_of=lambda v: causes.get(v, v or "—")),
-        "product_chart": selectors.chart_series([r for r in by_product if r["cause_product__name"]],
-                                                field="cause_product__name", label_of=str),
-        "causes": causes,
-        "lost": lost,
-        "ranking": ranking,
-        "change_ranking": change_ranking,
-    })
+    return render(
+        request,
+        "churn/insights.html",
+        {
+            "months": months,
+            "by_cause": by_cause,
+            "by_product": [r for r in by_product if r["cause_product__name"]],
+            "cause_chart": selectors.chart_series(
+                by_cause, field="cause_category", label_of=lambda v: causes.get(v, v or "—")
+            ),
+            "product_chart": selectors.chart_series(
+                [r for r in by_product if r["cause_product__name"]], field="cause_product__name", label_of=str
+            ),
+            "causes": causes,
+            "lost": lost,
+            "ranking": ranking,
+            "change_ranking": change_ranking,
+        },
+    )

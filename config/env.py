@@ -87,12 +87,14 @@ def env_redis_url(name: str, *, environ=os.environ) -> str | None:
     if parsed.scheme not in {"redis", "rediss"} or not parsed.hostname:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a Redis URL: expected redis://host:port/db.")
     try:
-        parsed.port
+        parsed.port  # noqa: B018 (parsing the port raises on a non-number)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} has a port that is not a number.") from None
     database = parsed.path.strip("/")
     if database and not database.isdigit():
-        raise ImproperlyConfigured(f"{name}={raw!r} names database {database!r}: Redis databases are numbers (/0, /1 ...).")
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} names database {database!r}: Redis databases are numbers (/0, /1 ...)."
+        )
     return raw
 
 

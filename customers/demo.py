@@ -17,8 +17,8 @@ import bisect
 import datetime as dt
 import random
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from customers import demo_words as words
 
@@ -83,7 +83,7 @@ class Chunk:
     def size(self, table: str) -> int:
         return self.sizes.get(table, len(getattr(self, table)))
 
-    def encoded(self) -> "Chunk":
+    def encoded(self) -> Chunk:
         """PostgreSQL COPY text format; values never hold tabs, newlines or backslashes."""
         sizes = {table: len(getattr(self, table)) for table in self.TABLES}
         text = {table: copy_text(getattr(self, table)) for table in self.TABLES}
@@ -393,8 +393,12 @@ class _CustomerMaker:
         rng = self.rng
         self.ticket_no += 1
         tid = cid * 100 + self.ticket_no
-        opened = f"{_iso(min(day, self.today))} {rng.randint(8, 17):02d}:{rng.randint(0, 59):02d}:00{self.plan.tz_suffix}"
-        self.out.tickets.append((str(tid), f"T{cid:07d}-{self.ticket_no:02d}", str(cid), opened, kind, outcome, _money(compensation)))
+        opened = (
+            f"{_iso(min(day, self.today))} {rng.randint(8, 17):02d}:{rng.randint(0, 59):02d}:00{self.plan.tz_suffix}"
+        )
+        self.out.tickets.append(
+            (str(tid), f"T{cid:07d}-{self.ticket_no:02d}", str(cid), opened, kind, outcome, _money(compensation))
+        )
 
     _first_order_day: int | None = None
 
@@ -479,8 +483,16 @@ class SeedResult:
     rebuild_seconds: float = 0.0
 
 
-def seed_demo(*, customers: int, seed: int, today: dt.date, reset: bool = False,
-              lines_per_customer: float | None = None, jobs: int = 1, progress=None) -> SeedResult:
+def seed_demo(
+    *,
+    customers: int,
+    seed: int,
+    today: dt.date,
+    reset: bool = False,
+    lines_per_customer: float | None = None,
+    jobs: int = 1,
+    progress=None,
+) -> SeedResult:
     """Fill an empty database (or, with reset, an emptied one) with demo data and demo users.
 
     All in one transaction: a failure leaves the database as it was.
@@ -504,24 +516,34 @@ def seed_demo(*, customers: int, seed: int, today: dt.date, reset: bool = False,
             writer.wipe()
         users = ensure_demo_users()
         managers = tuple(user.pk for user, spec in zip(users, DEMO_USERS) if spec[1] == "Account manager")
-        plan = Plan(customers=customers, seed=seed, today=today, manager_ids=managers,
-                    lines_per_customer=lines_per_customer,
-                    tz_suffix="+00" if writer.vendor == "postgresql" else "")
+        plan = Plan(
+            customers=customers,
+            seed=seed,
+            today=today,
+            manager_ids=managers,
+            lines_per_customer=lines_per_customer,
+            tz_suffix="+00" if writer.vendor == "postgresql" else "",
+        )
         catalogue = build_catalogue(seed=seed, today=today)
         counts = dict.fromkeys(models, 0)
         with writer.loading():
             writer.write(Product, COLUMNS["product"], product_rows(catalogue))
             counts["product"] = len(catalogue.products)
             for chunk in generate(plan=plan, catalogue=catalogue, jobs=jobs, encode=writer.vendor == "postgresql"):
-                for name, table in (("customer", "customers"), ("order", "orders"),
-                                    ("orderline", "lines"), ("ticket", "tickets")):
+                for name, table in (
+                    ("customer", "customers"),
+                    ("order", "orders"),
+                    ("orderline", "lines"),
+                    ("ticket", "tickets"),
+                ):
                     writer.write(models[name], COLUMNS[name], getattr(chunk, table))
                     counts[name] += chunk.size(table)
                 if progress:
                     progress(counts)
     writer.settle()
-    return SeedResult(counts=counts, users=[(u, g, p) for u, g, p, *_ in DEMO_USERS],
-                      rebuild_seconds=writer.rebuild_seconds)
+    return SeedResult(
+        counts=counts, users=[(u, g, p) for u, g, p, *_ in DEMO_USERS], rebuild_seconds=writer.rebuild_seconds
+    )
 
 
 def ensure_demo_users():

@@ -226,9 +226,7 @@ KINDS: dict[str, Kind] = {
 # --- the service ---
 
 
-def import_csv(
-    *, kind: str, stream: BinaryIO, progress: Callable[[int], None] | None = None
-) -> ImportReport:
+def import_csv(*, kind: str, stream: BinaryIO, progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import one CSV file of `kind`: everything or, if any row is bad, nothing."""
     spec = KINDS[kind]
     report = ImportReport(kind=kind)
@@ -296,7 +294,7 @@ def _decoded_lines(stream: Iterable[bytes]) -> Iterator[str]:
                 number,
                 "file",
                 f"is not UTF-8: byte 0x{raw[exc.start]:02x} at byte {offset + exc.start + 1} of the file "
-                "(save it as \"CSV UTF-8\")",
+                '(save it as "CSV UTF-8")',
             ) from None
         if number == 1 and line.startswith("\ufeff"):
             line = line[1:]
@@ -314,7 +312,9 @@ def _read_header(reader: Iterator[list[str]], spec: Kind) -> tuple[dict[str, int
     positions: dict[str, int] = {}
     for index, name in enumerate(names):
         if name and name in positions:
-            raise FileProblem(line, name, f"the header names this column twice (columns {positions[name] + 1} and {index + 1})")
+            raise FileProblem(
+                line, name, f"the header names this column twice (columns {positions[name] + 1} and {index + 1})"
+            )
         positions[name] = index
     missing = [name for name in spec.required if name not in positions]
     if missing:
@@ -378,7 +378,9 @@ def _convert_row(row: list[str], line: int, fields, width: int, errors: _Errors)
 
     None for a row whose values cannot be told apart (wrong number of them)."""
     if len(row) != width:
-        errors.add(line, "row", f"has {len(row)} values but the header has {width} columns (quote values that contain commas)")
+        errors.add(
+            line, "row", f"has {len(row)} values but the header has {width} columns (quote values that contain commas)"
+        )
         return None
     values: list[Any] = [line]
     for index, name, required, parse in fields:
@@ -427,7 +429,13 @@ def _restore_session(cursor, time_zone: str | None) -> None:
 
 
 SQL_TYPES = {
-    "postgresql": {"text": "text", "date": "date", "datetime": "timestamptz", "int": "integer", "money": "numeric(12, 2)"},
+    "postgresql": {
+        "text": "text",
+        "date": "date",
+        "datetime": "timestamptz",
+        "int": "integer",
+        "money": "numeric(12, 2)",
+    },
     "sqlite": {"text": "text", "date": "date", "datetime": "datetime", "int": "integer", "money": "decimal"},
 }
 
@@ -567,9 +575,7 @@ def _order_agreement_check(column: str) -> Check:
 
 def _run_check(cursor, check: Check) -> tuple[int, list[tuple[int, str]]]:
     """(how many rows the check rejects, the first MAX_LISTED_ERRORS of them as messages)."""
-    cursor.execute(
-        f"SELECT c.*, count(*) OVER () FROM ({check.select}) c ORDER BY 1 LIMIT %s", [MAX_LISTED_ERRORS]
-    )
+    cursor.execute(f"SELECT c.*, count(*) OVER () FROM ({check.select}) c ORDER BY 1 LIMIT %s", [MAX_LISTED_ERRORS])
     rows = cursor.fetchall()
     total = rows[0][-1] if rows else 0
     return total, [(r[0], f"line {r[0]}: {check.column}: {check.problem.format(*r[1:-1])}") for r in rows]

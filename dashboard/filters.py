@@ -4,8 +4,8 @@ import datetime as dt
 
 import django_filters
 from django import forms
-from django.core.validators import RegexValidator
 from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -29,28 +29,65 @@ def _churn_subquery(status: str):
     if status == "open":
         return FollowUp.objects.filter(customer_id=OuterRef("customer_id"), status__in=churn_policy.ACTIVE_STATUSES)
     if status == "no_action":
-        return Lapse.objects.filter(customer_id=OuterRef("customer_id"), returned_at__isnull=True, follow_up__isnull=True)
+        return Lapse.objects.filter(
+            customer_id=OuterRef("customer_id"), returned_at__isnull=True, follow_up__isnull=True
+        )
     return FollowUp.objects.filter(customer_id=OuterRef("customer_id"), status=status)
 
 
 def account_managers(request=None):
     return get_user_model().objects.filter(groups__name=ACCOUNT_MANAGER).order_by("first_name", "last_name", "username")
 
+
 class CustomerFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search", widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email or id"}))
+    q = django_filters.CharFilter(
+        method="search",
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email or id"}),
+    )
     manager = django_filters.ModelChoiceFilter(
         queryset=account_managers, field_name="customer__account_manager", label="Account manager", empty_label="Anyone"
     )
     mine = django_filters.BooleanFilter(method="only_mine", label="Only my customers", widget=forms.CheckboxInput)
-    min_margin = django_filters.NumberFilter(field_name="net_margin", lookup_expr="gte", label="Net margin from", widget=forms.NumberInput(attrs={"placeholder": "min", "step": "any"}))
-    max_margin = django_filters.NumberFilter(field_name="net_margin", lookup_expr="lte", label="Net margin to", widget=forms.NumberInput(attrs={"placeholder": "max", "step": "any"}))
-    min_revenue = django_filters.NumberFilter(field_name="revenue", lookup_expr="gte", label="Revenue from", widget=forms.NumberInput(attrs={"placeholder": "min", "step": "any"}))
-    max_revenue = django_filters.NumberFilter(field_name="revenue", lookup_expr="lte", label="Revenue to", widget=forms.NumberInput(attrs={"placeholder": "max", "step": "any"}))
-    last_order_from = django_filters.DateFilter(method="last_order_on_or_after", label="Last order from", widget=forms.DateInput(attrs={"type": "date"}))
-    last_order_to = django_filters.DateFilter(method="last_order_on_or_before", label="Last order to", widget=forms.DateInput(attrs={"type": "date"}))
-    churn = django_filters.ChoiceFilter(choices=CHURN_STATUSES, method="churn_status", label="Churn status", empty_label="Any")
+    min_margin = django_filters.NumberFilter(
+        field_name="net_margin",
+        lookup_expr="gte",
+        label="Net margin from",
+        widget=forms.NumberInput(attrs={"placeholder": "min", "step": "any"}),
+    )
+    max_margin = django_filters.NumberFilter(
+        field_name="net_margin",
+        lookup_expr="lte",
+        label="Net margin to",
+        widget=forms.NumberInput(attrs={"placeholder": "max", "step": "any"}),
+    )
+    min_revenue = django_filters.NumberFilter(
+        field_name="revenue",
+        lookup_expr="gte",
+        label="Revenue from",
+        widget=forms.NumberInput(attrs={"placeholder": "min", "step": "any"}),
+    )
+    max_revenue = django_filters.NumberFilter(
+        field_name="revenue",
+        lookup_expr="lte",
+        label="Revenue to",
+        widget=forms.NumberInput(attrs={"placeholder": "max", "step": "any"}),
+    )
+    last_order_from = django_filters.DateFilter(
+        method="last_order_on_or_after", label="Last order from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    last_order_to = django_filters.DateFilter(
+        method="last_order_on_or_before", label="Last order to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    churn = django_filters.ChoiceFilter(
+        choices=CHURN_STATUSES, method="churn_status", label="Churn status", empty_label="Any"
+    )
     run = django_filters.NumberFilter(method="moved_in_run", label="Moved in run")
-    moved_from = django_filters.CharFilter(method="noop", label="Moved from tier", validators=[RegexValidator(r"^(new|\d+)$", "Enter a tier level or “new”.")])
+    moved_from = django_filters.CharFilter(
+        method="noop",
+        label="Moved from tier",
+        validators=[RegexValidator(r"^(new|\d+)$", "Enter a tier level or “new”.")],
+    )
     moved_to = django_filters.NumberFilter(method="noop", label="Moved to tier")
 
     class Meta:
@@ -68,7 +105,9 @@ class CustomerFilter(django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(
-            Q(customer__external_id__iexact=value) | Q(customer__name__icontains=value) | Q(customer__email__icontains=value)
+            Q(customer__external_id__iexact=value)
+            | Q(customer__name__icontains=value)
+            | Q(customer__email__icontains=value)
         )
 
     def only_mine(self, queryset, name, value):
@@ -101,6 +140,7 @@ class CustomerFilter(django_filters.FilterSet):
 
     def is_filtered(self) -> bool:
         return any(v not in (None, "", False) for v in self.form.cleaned_data.values())
+
 
 def _start_of(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))

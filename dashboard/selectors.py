@@ -50,8 +50,10 @@ def tier_totals(*, run: RetierRun | None) -> dict[int, dict]:
     key = f"dashboard:tier-totals:{run.pk}:{run.finished_at.isoformat()}" if run and run.finished_at else None
     if key and (cached := cache.get(key)) is not None:
         return cached
-    rows = CustomerMetrics.objects.order_by().values("tier").annotate(
-        customers=Count("pk"), revenue=Sum("revenue"), net_margin=Sum("net_margin")
+    rows = (
+        CustomerMetrics.objects.order_by()
+        .values("tier")
+        .annotate(customers=Count("pk"), revenue=Sum("revenue"), net_margin=Sum("net_margin"))
     )
     totals = {row["tier"]: row for row in rows}
     if key:
@@ -70,7 +72,11 @@ def tier_pyramid(*, tiers: dict[int, Tier], totals: dict[int, dict]) -> list[Tie
     shares = []
     for level in levels:
         row = totals.get(level, {})
-        customers, revenue, margin = row.get("customers", 0), row.get("revenue") or Decimal(0), row.get("net_margin") or Decimal(0)
+        customers, revenue, margin = (
+            row.get("customers", 0),
+            row.get("revenue") or Decimal(0),
+            row.get("net_margin") or Decimal(0),
+        )
         shares.append(
             TierShare(
                 level=level,
@@ -154,7 +160,9 @@ def recent_orders(*, customer: Customer, limit: int = 10) -> list[Order]:
     lines = Prefetch("lines", queryset=OrderLine.objects.select_related("product").order_by("id"))
     # Explicit order: Django drops Meta.ordering from a GROUP BY query, which showed the OLDEST ten.
     orders = (
-        Order.objects.filter(customer=customer).annotate(total=Sum("lines__amount")).prefetch_related(lines)
+        Order.objects.filter(customer=customer)
+        .annotate(total=Sum("lines__amount"))
+        .prefetch_related(lines)
         .order_by("-placed_at", "-id")
     )
     return list(orders[:limit])

@@ -11,24 +11,55 @@ from . import formatting
 
 
 def _money_column(verbose_name: str, field: str) -> tables.Column:
-    return tables.Column(verbose_name=verbose_name, accessor=field, order_by=(field, "customer_id"), attrs={"th": {"class": "num"}, "td": {"class": "num"}})
+    return tables.Column(
+        verbose_name=verbose_name,
+        accessor=field,
+        order_by=(field, "customer_id"),
+        attrs={"th": {"class": "num"}, "td": {"class": "num"}},
+    )
 
 
 class CustomerTable(tables.Table):
     name = tables.Column(verbose_name="Customer", accessor="customer__name", orderable=False)
     tier = tables.Column(verbose_name="Tier", order_by=("tier", "customer_id"))
-    manager = tables.Column(verbose_name="Account manager", accessor="customer__account_manager", orderable=False, default="—")
+    manager = tables.Column(
+        verbose_name="Account manager", accessor="customer__account_manager", orderable=False, default="—"
+    )
     revenue = _money_column("Revenue", "revenue")
     net_margin = _money_column("Net margin", "net_margin")
-    orders = tables.Column(verbose_name="Orders", order_by=("orders", "customer_id"), attrs={"th": {"class": "num"}, "td": {"class": "num"}})
-    last_order_at = tables.DateColumn(verbose_name="Last order", format="j M Y", order_by=("last_order_at", "customer_id"), default="never")
-    complaints = tables.Column(verbose_name="Complaints", order_by=("complaints", "customer_id"), attrs={"th": {"class": "num"}, "td": {"class": "num"}})
-    compensation_share = tables.Column(verbose_name="Comp. share", order_by=("compensation_share", "customer_id"), attrs={"th": {"class": "num", "title": "Compensation as a share of revenue"}, "td": {"class": "num"}})
+    orders = tables.Column(
+        verbose_name="Orders",
+        order_by=("orders", "customer_id"),
+        attrs={"th": {"class": "num"}, "td": {"class": "num"}},
+    )
+    last_order_at = tables.DateColumn(
+        verbose_name="Last order", format="j M Y", order_by=("last_order_at", "customer_id"), default="never"
+    )
+    complaints = tables.Column(
+        verbose_name="Complaints",
+        order_by=("complaints", "customer_id"),
+        attrs={"th": {"class": "num"}, "td": {"class": "num"}},
+    )
+    compensation_share = tables.Column(
+        verbose_name="Comp. share",
+        order_by=("compensation_share", "customer_id"),
+        attrs={"th": {"class": "num", "title": "Compensation as a share of revenue"}, "td": {"class": "num"}},
+    )
 
     class Meta:
         model = CustomerMetrics
         fields: tuple = ()
-        sequence = ("name", "tier", "manager", "revenue", "net_margin", "orders", "last_order_at", "complaints", "compensation_share")
+        sequence = (
+            "name",
+            "tier",
+            "manager",
+            "revenue",
+            "net_margin",
+            "orders",
+            "last_order_at",
+            "complaints",
+            "compensation_share",
+        )
         template_name = "dashboard/_customer_table.html"
         order_by_field = "sort"
         page_field = "page"
@@ -53,11 +84,15 @@ class CustomerTable(tables.Table):
 
     def render_name(self, record):
         url = reverse("dashboard:customer", args=[record.customer_id])
-        return format_html('<a href="{}">{}</a><span class="sub">{}</span>', url, record.customer.name, record.customer.external_id)
+        return format_html(
+            '<a href="{}">{}</a><span class="sub">{}</span>', url, record.customer.name, record.customer.external_id
+        )
 
     def render_tier(self, value):
         tier = self.tiers.get(value)
-        return format_html('<span class="tier tier-{}" title="{}">{}</span>', value, tier.name if tier else f"Tier {value}", value)
+        return format_html(
+            '<span class="tier tier-{}" title="{}">{}</span>', value, tier.name if tier else f"Tier {value}", value
+        )
 
     def render_manager(self, value):
         return value.get_full_name() or value.username

@@ -20,9 +20,9 @@ from tiering.rules import decide, rules_from_ruleset
 
 from . import selectors
 from .filters import CustomerFilter
+from .formatting import currency, metric_value
 from .params import PER_PAGE_CHOICES, clean_list_params
 from .tables import SORTABLE, CustomerTable, ordering
-from .formatting import currency, metric_value
 from .why import describe_groups, summary
 
 VIEW_METRICS = "tiering.view_customermetrics"
@@ -81,11 +81,11 @@ def _level(text: str) -> int | None:
 def _chart_data(pyramid) -> dict:
     """Shares in percent for the chart; the template writes them with json_script."""
     return {
-            "levels": [t.level for t in pyramid],
-            "names": [t.name for t in pyramid],
-            "customers": [round(t.customers_share * 100, 1) for t in pyramid],
-            "revenue": [round(t.revenue_share * 100, 1) for t in pyramid],
-            "margin": [round(t.margin_share * 100, 1) for t in pyramid],
+        "levels": [t.level for t in pyramid],
+        "names": [t.name for t in pyramid],
+        "customers": [round(t.customers_share * 100, 1) for t in pyramid],
+        "revenue": [round(t.revenue_share * 100, 1) for t in pyramid],
+        "margin": [round(t.margin_share * 100, 1) for t in pyramid],
     }
 
 
@@ -153,7 +153,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         customer = selectors.customer_for_page(pk)
     except Customer.DoesNotExist:
-        raise Http404("No such customer")
+        raise Http404("No such customer") from None
     metrics = getattr(customer, "metrics", None)
     tiers = selectors.tiers_by_level()
     history = selectors.tier_history(customer=customer, limit=HISTORY_LIMIT)
@@ -203,4 +203,7 @@ def _why_now(metrics) -> dict | None:
 def _metric_rows(metrics) -> list[dict]:
     if metrics is None:
         return []
-    return [{"label": m.label, "help": m.help, "value": metric_value(name, getattr(metrics, name))} for name, m in METRICS.items()]
+    return [
+        {"label": m.label, "help": m.help, "value": metric_value(name, getattr(metrics, name))}
+        for name, m in METRICS.items()
+    ]

@@ -45,9 +45,7 @@ def csv_chunks(targets: QuerySet, *, excel: bool = False, counter: RowCount | No
 
 def copy_sql_with_params(targets: QuerySet) -> tuple[str, tuple]:
     """The COPY statement for the neutralised export rows, with the QuerySet's own parameters."""
-    rows = targets.values_list(
-        *[Neutralised(lookup) for lookup in TEXT_COLUMNS.values()], *NUMBER_COLUMNS.values()
-    )
+    rows = targets.values_list(*[Neutralised(lookup) for lookup in TEXT_COLUMNS.values()], *NUMBER_COLUMNS.values())
     sql, params = rows.query.sql_with_params()
     return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params
 
@@ -102,9 +100,7 @@ def _python_chunks(targets: QuerySet, counter: RowCount) -> Iterator[bytes]:
         yield out.take()
 
 
-def logged_export(
-    *, targets: QuerySet, log: ExportLog, excel: bool = False
-) -> Iterator[bytes]:
+def logged_export(*, targets: QuerySet, log: ExportLog, excel: bool = False) -> Iterator[bytes]:
     """Stream the CSV and write the row count into its (already saved) log entry at the end.
 
     The entry is saved before the first byte so an interrupted download is still on record

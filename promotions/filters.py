@@ -33,7 +33,7 @@ class TargetFilters:
 
 
 def parse_tiers(raw: str) -> tuple[int, ...]:
-    """"2,3" -> (2, 3). Raises ValueError naming the bad part, for the command and the form."""
+    """ "2,3" -> (2, 3). Raises ValueError naming the bad part, for the command and the form."""
     levels = []
     for part in raw.split(","):
         part = part.strip()

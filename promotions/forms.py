@@ -40,7 +40,10 @@ class PromotionForm(forms.ModelForm):
             "exclude_open_follow_up": "Leave out customers with an open churn follow-up",
         }  # fmt: skip
         help_texts = {"active_within_days": "", "lapsed_over_days": ""}  # the labels say it
-        widgets = {"starts_on": forms.DateInput(attrs={"type": "date"}), "ends_on": forms.DateInput(attrs={"type": "date"})}
+        widgets = {
+            "starts_on": forms.DateInput(attrs={"type": "date"}),
+            "ends_on": forms.DateInput(attrs={"type": "date"}),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -51,7 +54,9 @@ class PromotionForm(forms.ModelForm):
             self.fields[name].empty_label = "— any —"
         self.fields["bought_product"].queryset = Product.objects.order_by("name")
         self.fields["not_bought_product"].queryset = Product.objects.order_by("name")
-        self.fields["account_manager"].queryset = get_user_model().objects.filter(groups__name=ACCOUNT_MANAGER).order_by("username")
+        self.fields["account_manager"].queryset = (
+            get_user_model().objects.filter(groups__name=ACCOUNT_MANAGER).order_by("username")
+        )
         if not follow_up_filter_available():
             del self.fields["exclude_open_follow_up"]  # the churn app is not installed here
 

@@ -15,9 +15,13 @@ class Promotion(models.Model):
     name = models.CharField(max_length=200)
     starts_on = models.DateField()
     ends_on = models.DateField()
-    tiers = models.JSONField(default=default_tiers, help_text="Tier levels targeted; 2 and 3 unless tier 1 is asked for.")
+    tiers = models.JSONField(
+        default=default_tiers, help_text="Tier levels targeted; 2 and 3 unless tier 1 is asked for."
+    )
     active_within_days = models.PositiveIntegerField(null=True, blank=True, help_text="Ordered within this many days.")
-    lapsed_over_days = models.PositiveIntegerField(null=True, blank=True, help_text="No order for more than this many days.")
+    lapsed_over_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="No order for more than this many days."
+    )
     bought_category = models.CharField(max_length=100, blank=True)
     not_bought_category = models.CharField(max_length=100, blank=True)
     bought_product = models.ForeignKey(
@@ -29,8 +33,12 @@ class Promotion(models.Model):
     account_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    exclude_open_complaint = models.BooleanField(default=False, help_text="Leave out customers with a pending complaint.")
-    exclude_open_follow_up = models.BooleanField(default=False, help_text="Leave out customers with an open churn follow-up.")
+    exclude_open_complaint = models.BooleanField(
+        default=False, help_text="Leave out customers with a pending complaint."
+    )
+    exclude_open_follow_up = models.BooleanField(
+        default=False, help_text="Leave out customers with an open churn follow-up."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -46,7 +54,11 @@ class Promotion(models.Model):
         errors = {}
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
             errors["ends_on"] = "The period ends before it starts."
-        if not isinstance(self.tiers, list) or not self.tiers or any(type(t) is not int or t not in TIER_LEVELS for t in self.tiers):
+        if (
+            not isinstance(self.tiers, list)
+            or not self.tiers
+            or any(type(t) is not int or t not in TIER_LEVELS for t in self.tiers)
+        ):
             errors["tiers"] = "Tiers are a list of levels 1, 2 or 3, e.g. [2, 3]."
         if errors:
             raise ValidationError(errors)
@@ -78,13 +90,17 @@ class ExportLog(models.Model):
         COMMAND = "command", "command line"
 
     created_at = models.DateTimeField(auto_now_add=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor = models.CharField(max_length=200, help_text='The username, or "command line (os user)".')
     source = models.CharField(max_length=16, choices=Source.choices)
     promotion = models.ForeignKey(Promotion, null=True, blank=True, on_delete=models.SET_NULL, related_name="exports")
     filters = models.JSONField(default=dict)
     format = models.CharField(max_length=16, choices=Format.choices, default=Format.CSV)
-    row_count = models.PositiveIntegerField(null=True, blank=True, help_text="Empty while running, or if it was interrupted.")
+    row_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty while running, or if it was interrupted."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

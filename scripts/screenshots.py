@@ -38,7 +38,11 @@ def main() -> None:
         shoot(page, options.base + "/tiers/", "03-all-customers")
         shoot(page, options.base + "/tiers/3/?sort=-revenue", "04-tier-3")
         shoot(page, options.base + "/tiers/2/?mine=on&min_margin=500&per_page=25", "05-tier-2-filtered")
-        shoot(page, options.base + "/tiers/?page=abc&per_page=7&sort=nope&min_margin=xyz&last_order_from=2026-13-45", "06-bad-query")
+        shoot(
+            page,
+            options.base + "/tiers/?page=abc&per_page=7&sort=nope&min_margin=xyz&last_order_from=2026-13-45",
+            "06-bad-query",
+        )
         shoot(page, options.base + "/tiers/?q=zzzz-no-such-customer", "07-no-results")
         customer = options.customer or _first_customer(page, options.base)
         shoot(page, f"{options.base}/customer/{customer}/", "08-customer")

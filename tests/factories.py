@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, User
 from customers.models import Customer, Order, OrderLine, Product, Ticket
 from tiering.models import CustomerMetrics
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -102,10 +102,15 @@ class CustomerMetricsFactory(factory.django.DjangoModelFactory):
     tier_since = dt.datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
     # The day counts are derived from dates (CustomerMetrics stores tenure_start and
     # last_order_at): a test may still give the counts, as of the row's as_of.
-    tenure_start = factory.LazyAttribute(lambda m: m.as_of - dt.timedelta(days=m.tenure_days) if m.tenure_days else None)
+    tenure_start = factory.LazyAttribute(
+        lambda m: m.as_of - dt.timedelta(days=m.tenure_days) if m.tenure_days else None
+    )
     last_order_at = factory.LazyAttribute(
-        lambda m: None if m.days_since_last_order is None
-        else dt.datetime.combine(m.as_of - dt.timedelta(days=m.days_since_last_order), dt.time(12), tzinfo=UTC)
+        lambda m: (
+            None
+            if m.days_since_last_order is None
+            else dt.datetime.combine(m.as_of - dt.timedelta(days=m.days_since_last_order), dt.time(12), tzinfo=UTC)
+        )
     )
 
     class Params:

@@ -124,16 +124,25 @@ def test_the_env_example_documents_every_variable_the_settings_read():
 
 
 def test_the_env_example_sets_what_production_requires_and_what_postgres_needs():
-    assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"} <= set(
-        env_example()
-    )
+    assert {
+        "DJANGO_SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_DB",
+    } <= set(env_example())
 
 
 def test_the_env_example_starts_production_once_its_secret_key_is_replaced():
     env = {**env_example(), "DJANGO_SECRET_KEY": "k" * 64, "DJANGO_SETTINGS_MODULE": "config.settings.production"}
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=BASE_DIR, env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=120,
+        cwd=BASE_DIR,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
 
@@ -142,6 +151,10 @@ def test_the_env_example_secret_key_is_a_placeholder_production_refuses():
     env = {**env_example(), "DJANGO_SETTINGS_MODULE": "config.settings.production"}
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=BASE_DIR, env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=120,
+        cwd=BASE_DIR,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "DJANGO_SECRET_KEY must be set" in result.stderr

@@ -31,7 +31,12 @@ def clean_environ(**extra: str) -> dict[str, str]:
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=BASE_DIR, env=clean_environ(**env), capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env=clean_environ(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -93,7 +98,9 @@ class TestRedisUrl:
 
 
 class TestScalars:
-    @pytest.mark.parametrize(("raw", "value"), [("true", True), ("1", True), ("Yes", True), ("off", False), ("0", False)])
+    @pytest.mark.parametrize(
+        ("raw", "value"), [("true", True), ("1", True), ("Yes", True), ("off", False), ("0", False)]
+    )
     def test_booleans_accept_the_usual_words(self, raw, value):
         assert env_bool("DJANGO_DEBUG", not value, environ={"DJANGO_DEBUG": raw}) is value
 
@@ -145,14 +152,18 @@ class TestStartUp:
         [("DJANGO_DEBUG", "maybe"), ("DATABASE_URL", "postgres://u@h:port/tb"), ("REDIS_URL", "http://h")],
     )
     def test_a_malformed_value_stops_start_up_with_a_message_naming_it(self, variable, value):
-        result = run_python("import django; django.setup()", DJANGO_SETTINGS_MODULE="config.settings.local", **{variable: value})
+        result = run_python(
+            "import django; django.setup()", DJANGO_SETTINGS_MODULE="config.settings.local", **{variable: value}
+        )
         assert result.returncode != 0
         assert f"ImproperlyConfigured: {variable}=" in result.stderr
 
 
 class TestProduction:
     def test_production_starts_with_its_required_variables(self):
-        result = run_python("import django; django.setup(); from django.conf import settings; print(settings.DEBUG)", **PRODUCTION)
+        result = run_python(
+            "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)", **PRODUCTION
+        )
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == "False"
 
@@ -174,7 +185,11 @@ class TestProduction:
     def test_deploy_checks_pass_without_a_single_warning(self):
         result = subprocess.run(
             [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-            cwd=BASE_DIR, env=clean_environ(**PRODUCTION), capture_output=True, text=True, timeout=120,
+            cwd=BASE_DIR,
+            env=clean_environ(**PRODUCTION),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert result.returncode == 0, result.stdout + result.stderr
         assert "System check identified no issues" in result.stdout

@@ -87,7 +87,9 @@ class RuleGroupInline(admin.TabularInline):
     readonly_fields = ["conditions_text"]
     show_change_link = True
     verbose_name = "tier group"
-    verbose_name_plural = "Tier groups (tried from the highest tier down; the first that matches wins; everyone else is tier 1)"
+    verbose_name_plural = (
+        "Tier groups (tried from the highest tier down; the first that matches wins; everyone else is tier 1)"
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("tier").prefetch_related("conditions")
@@ -124,7 +126,15 @@ class RuleGroupInline(admin.TabularInline):
 
 @admin.register(RuleSet)
 class RuleSetAdmin(SimpleHistoryAdmin):
-    list_display = ["version_text", "status_text", "rules_text", "grace_runs", "created_by", "published_at", "published_by"]
+    list_display = [
+        "version_text",
+        "status_text",
+        "rules_text",
+        "grace_runs",
+        "created_by",
+        "published_at",
+        "published_by",
+    ]
     list_display_links = ["version_text"]
     list_select_related = ["created_by", "published_by"]
     fields = ["version", "status", "notes", "grace_runs", "created_at", "created_by", "published_at", "published_by"]
@@ -162,8 +172,12 @@ class RuleSetAdmin(SimpleHistoryAdmin):
         summary = format_html_join("", "<div><b>Tier {}</b> needs {} of: {}</div>", lines) or "No groups yet."
         problems = ruleset_problems(ruleset=ruleset) if _is_draft(ruleset) else []
         if problems:
-            return format_html('{}<div class="tb-problem">⚠ {} problem{} to fix before publishing</div>',
-                               summary, len(problems), "" if len(problems) == 1 else "s")
+            return format_html(
+                '{}<div class="tb-problem">⚠ {} problem{} to fix before publishing</div>',
+                summary,
+                len(problems),
+                "" if len(problems) == 1 else "s",
+            )
         return summary
 
     # --- extra pages: preview, publish, copy -----------------------------------------------
@@ -207,7 +221,12 @@ class RuleSetAdmin(SimpleHistoryAdmin):
             "rows": _matrix_rows(preview, tiers),
             "tiers": tiers,
             "movers": [
-                {"mover": m, "url": _customer_url(m.customer_id), "from": by_level.get(m.from_tier), "to": by_level.get(m.to_tier)}
+                {
+                    "mover": m,
+                    "url": _customer_url(m.customer_id),
+                    "from": by_level.get(m.from_tier),
+                    "to": by_level.get(m.to_tier),
+                }
                 for m in preview.movers
             ],
             "can_publish": _is_draft(ruleset) and request.user.has_perm("tiering.publish_ruleset"),
@@ -225,8 +244,11 @@ class RuleSetAdmin(SimpleHistoryAdmin):
             for message in exc.messages:
                 messages.error(request, message)
         else:
-            messages.success(request, f"Rule set v{ruleset.version} is now in force; the previous version is retired. "
-                                      "The next re-tier run applies it.")
+            messages.success(
+                request,
+                f"Rule set v{ruleset.version} is now in force; the previous version is retired. "
+                "The next re-tier run applies it.",
+            )
         return HttpResponseRedirect(reverse("admin:tiering_ruleset_change", args=[pk]))
 
     def copy_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -234,7 +256,9 @@ class RuleSetAdmin(SimpleHistoryAdmin):
             raise PermissionDenied
         source = get_object_or_404(RuleSet, pk=pk)
         draft = create_draft_from_ruleset(ruleset=source, user=request.user)
-        messages.success(request, f"Draft v{draft.version} created from v{source.version}. Edit it, preview it, then publish it.")
+        messages.success(
+            request, f"Draft v{draft.version} created from v{source.version}. Edit it, preview it, then publish it."
+        )
         return HttpResponseRedirect(reverse("admin:tiering_ruleset_change", args=[draft.pk]))
 
 
@@ -359,8 +383,11 @@ def _conditions_html(group: RuleGroup) -> str:
 def _groups_text(ruleset: RuleSet) -> list[dict]:
     """The rules in plain words, highest tier first, as the change page shows them."""
     return [
-        {"level": g.level, "needs": "ALL of" if g.match == "all" else "ANY of",
-         "conditions": [describe_condition(c.metric, c.op, c.value) for c in g.conditions]}
+        {
+            "level": g.level,
+            "needs": "ALL of" if g.match == "all" else "ANY of",
+            "conditions": [describe_condition(c.metric, c.op, c.value) for c in g.conditions],
+        }
         for g in rules_from_ruleset(ruleset).tried()
     ]
 
@@ -369,8 +396,15 @@ def _matrix_rows(preview, tiers: list[Tier]) -> list[dict]:
     """One row per tier held now: counts per tier the rules would give, highest first."""
     rows = []
     for held in tiers:
-        cells = [{"to": to.level, "count": preview.matrix.get((held.level, to.level), 0),
-                  "stays": to.level == held.level, "up": to.level > held.level} for to in tiers]
+        cells = [
+            {
+                "to": to.level,
+                "count": preview.matrix.get((held.level, to.level), 0),
+                "stays": to.level == held.level,
+                "up": to.level > held.level,
+            }
+            for to in tiers
+        ]
         rows.append({"tier": held, "cells": cells, "total": sum(c["count"] for c in cells)})
     return rows
 

@@ -26,18 +26,55 @@ METRICS: dict[str, Metric] = {
     for m in [
         Metric("revenue", "Revenue", "money", "Total charged on order lines in the window."),
         Metric("cost", "Cost", "money", "Total cost to the business of those lines."),
-        Metric("compensation", "Compensation", "money", "Discounts, refunds, credits and free goods given on tickets in the window."),
+        Metric(
+            "compensation",
+            "Compensation",
+            "money",
+            "Discounts, refunds, credits and free goods given on tickets in the window.",
+        ),
         Metric("net_margin", "Net margin", "money", "Revenue − cost − compensation in the window."),
         Metric("orders", "Orders", "count", "Distinct orders placed in the window."),
-        Metric("active_months", "Months with an order", "count", "Calendar months in the window with at least one order."),
-        Metric("tenure_days", "Tenure (days)", "days", "Days from the first order ever (or sign-up, if earlier) to the as-of date."),
-        Metric("days_since_last_order", "Days since last order", "days", "Days from the last order ever to the as-of date; empty with no order."),
-        Metric("median_gap_days", "Typical gap (days)", "days", "Median days between consecutive orders, all time; empty with fewer than two orders."),
+        Metric(
+            "active_months", "Months with an order", "count", "Calendar months in the window with at least one order."
+        ),
+        Metric(
+            "tenure_days",
+            "Tenure (days)",
+            "days",
+            "Days from the first order ever (or sign-up, if earlier) to the as-of date.",
+        ),
+        Metric(
+            "days_since_last_order",
+            "Days since last order",
+            "days",
+            "Days from the last order ever to the as-of date; empty with no order.",
+        ),
+        Metric(
+            "median_gap_days",
+            "Typical gap (days)",
+            "days",
+            "Median days between consecutive orders, all time; empty with fewer than two orders.",
+        ),
         Metric("categories", "Categories bought", "count", "Distinct product categories bought in the window."),
-        Metric("new_products", "New products bought", "count", "Distinct products bought in the window that launched within the window."),
+        Metric(
+            "new_products",
+            "New products bought",
+            "count",
+            "Distinct products bought in the window that launched within the window.",
+        ),
         Metric("complaints", "Complaints", "count", "Complaint tickets opened in the window."),
-        Metric("rejected_complaints", "Rejected complaints", "count", "Complaints in the window found unfounded (outcome rejected)."),
-        Metric("compensation_share", "Compensation share", "ratio", "Compensation ÷ revenue in the window (0 with no revenue and no compensation; 1 with compensation but no revenue)."),
+        Metric(
+            "rejected_complaints",
+            "Rejected complaints",
+            "count",
+            "Complaints in the window found unfounded (outcome rejected).",
+        ),
+        Metric(
+            "compensation_share",
+            "Compensation share",
+            "ratio",
+            "Compensation ÷ revenue in the window (0 with no revenue and no compensation; 1 with compensation but no revenue).",
+        ),
     ]
 }
 
@@ -292,7 +329,7 @@ def metric_sql(name: str, *, alias: str = "m", as_of: str | None = None) -> str:
 def window(as_of: dt.date, months: int = DEFAULT_WINDOW_MONTHS) -> tuple[dt.datetime, dt.datetime]:
     """The window's [start, end) in UTC: `months` months ending with as_of's whole day."""
     start_day = _months_before(as_of, months) + dt.timedelta(days=1)
-    midnight = dt.time(0, 0, tzinfo=dt.timezone.utc)
+    midnight = dt.time(0, 0, tzinfo=dt.UTC)
     return dt.datetime.combine(start_day, midnight), dt.datetime.combine(as_of + dt.timedelta(days=1), midnight)
 
 
@@ -343,7 +380,7 @@ def metrics_select_sql(vendor: str | None = None, *, targets: str | None = None,
     if d is _DIALECTS["postgresql"]:
         lines = _LINES_POSTGRESQL.replace("{leave_launch}", _leave_sql("launched_on"))
         for name, sql in _distinct_counts_sql(as_of).items():
-            lines = lines.replace("{%s}" % name, sql)
+            lines = lines.replace("{" + name + "}", sql)
         next_change = _next_change_sql(d)
     else:
         lines = _LINES_SQLITE.format(
@@ -428,7 +465,9 @@ def compute_metrics_of(*, run_id: int, as_of: dt.date, targets: str) -> int:
     """Stage the metrics of the customers whose ids the SELECT `targets` gives (PostgreSQL; it may
     use the metrics parameters, e.g. %(run_id)s and %(as_of)s); returns the row count. Each
     customer's lines are read by the covering index, so the cost follows the targets, not the table."""
-    return _stage(metrics_select_sql(targets=targets, as_of=as_of), metrics_params(run_id=run_id, as_of=as_of, lo=0, hi=0))
+    return _stage(
+        metrics_select_sql(targets=targets, as_of=as_of), metrics_params(run_id=run_id, as_of=as_of, lo=0, hi=0)
+    )
 
 
 def _stage(select: str, params: dict) -> int:

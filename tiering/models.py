@@ -39,15 +39,21 @@ class RuleSet(models.Model):
         default=0, help_text="A customer drops a tier only after this many runs in a row below it (0: at once)."
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     published_at = models.DateTimeField(null=True, blank=True)
-    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["-version"]
         constraints = [
-            models.UniqueConstraint(fields=["status"], condition=models.Q(status="published"), name="one_published_ruleset"),
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="published"), name="one_published_ruleset"
+            ),
         ]
         permissions = [("publish_ruleset", "Can publish a rule set"), ("run_retier", "Can start a re-tier")]
 
@@ -76,7 +82,9 @@ class RuleGroup(models.Model):
         from .rules import FALLBACK_LEVEL
 
         if self.tier_id and self.tier.level == FALLBACK_LEVEL:
-            raise ValidationError({"tier": f"Tier {FALLBACK_LEVEL} is the fallback for anyone no group places higher; it takes no group."})
+            raise ValidationError(
+                {"tier": f"Tier {FALLBACK_LEVEL} is the fallback for anyone no group places higher; it takes no group."}
+            )
 
 
 class Condition(models.Model):
@@ -172,7 +180,9 @@ class CustomerMetrics(models.Model):
     it they count to the row's own as_of.
     """
 
-    customer = models.OneToOneField("customers.Customer", primary_key=True, on_delete=models.CASCADE, related_name="metrics")
+    customer = models.OneToOneField(
+        "customers.Customer", primary_key=True, on_delete=models.CASCADE, related_name="metrics"
+    )
     as_of = models.DateField()
     revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     cost = models.DecimalField(max_digits=14, decimal_places=2, default=0)
@@ -182,7 +192,9 @@ class CustomerMetrics(models.Model):
     active_months = models.PositiveSmallIntegerField(default=0)
     first_order_at = models.DateTimeField(null=True, blank=True)
     last_order_at = models.DateTimeField(null=True, blank=True)
-    tenure_start = models.DateField(null=True, blank=True, help_text="The earlier of sign-up and the first order's day.")
+    tenure_start = models.DateField(
+        null=True, blank=True, help_text="The earlier of sign-up and the first order's day."
+    )
     median_gap_days = models.DecimalField(max_digits=8, decimal_places=1, null=True, blank=True)
     categories = models.PositiveSmallIntegerField(default=0)
     new_products = models.PositiveSmallIntegerField(default=0)
@@ -190,13 +202,16 @@ class CustomerMetrics(models.Model):
     rejected_complaints = models.PositiveIntegerField(default=0)
     compensation_share = models.DecimalField(max_digits=10, decimal_places=4, default=0)
     next_change_on = models.DateField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="The first as-of date on which these metrics change with no new data (a line or ticket leaving "
         "the window, one dated later entering it, a product ceasing to be new); empty: never.",
     )
     tier = models.PositiveSmallIntegerField(default=1, help_text="Level of the tier held.")
     tier_since = models.DateTimeField(null=True, blank=True)
-    below_runs = models.PositiveSmallIntegerField(default=0, help_text="Runs in a row the rules placed this customer below their tier.")
+    below_runs = models.PositiveSmallIntegerField(
+        default=0, help_text="Runs in a row the rules placed this customer below their tier."
+    )
 
     class Meta:
         indexes = [
@@ -229,7 +244,7 @@ class CustomerMetrics(models.Model):
         """Days from the last order's (UTC) day to the as-of date; None with no order."""
         if self.last_order_at is None or self.days_as_of is None:
             return None
-        return (self.days_as_of - self.last_order_at.astimezone(dt.timezone.utc).date()).days
+        return (self.days_as_of - self.last_order_at.astimezone(dt.UTC).date()).days
 
 
 class TierCount(models.Model):
@@ -243,7 +258,9 @@ class TierCount(models.Model):
 class TierChange(models.Model):
     """One customer moving between tiers, and why."""
 
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="tier_changes", db_index=False)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="tier_changes", db_index=False
+    )
     run = models.ForeignKey(RetierRun, on_delete=models.CASCADE, related_name="changes")
     from_tier = models.PositiveSmallIntegerField(null=True, help_text="Empty for a customer's first tier.")
     to_tier = models.PositiveSmallIntegerField()

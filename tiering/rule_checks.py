@@ -59,10 +59,14 @@ def validate_condition(metric: str, op: str, value) -> None:
 def group_problems(level: int, match: str, conditions: list[Cond] | tuple[Cond, ...]) -> list[str]:
     """Why a tier group cannot be published as it stands: empty, for tier 1, or impossible."""
     if level == FALLBACK_LEVEL:
-        return [f"Tier {FALLBACK_LEVEL} is the fallback: anyone no group places higher is tier {FALLBACK_LEVEL}, "
-                "so it takes no group. Delete this group."]
+        return [
+            f"Tier {FALLBACK_LEVEL} is the fallback: anyone no group places higher is tier {FALLBACK_LEVEL}, "
+            "so it takes no group. Delete this group."
+        ]
     if not conditions:
-        return [f"The tier {level} group has no condition, so it would place nobody. Add a condition or delete the group."]
+        return [
+            f"The tier {level} group has no condition, so it would place nobody. Add a condition or delete the group."
+        ]
     problems = []
     for cond in conditions:
         for message in condition_errors(cond.metric, cond.op, cond.value).values():
@@ -85,8 +89,10 @@ def _type_error(metric: str, value: Decimal) -> str | None:
         what = "money" if m.kind == "money" else "a share (0.05 is 5%)"
         return f"{m.label} is {what}: use at most {places} decimal places, not {value.normalize():f}."
     if m.kind == "ratio" and value > RATIO_MAX:
-        return (f"{m.label} is a share written as a decimal (0.25 is 25%); {value.normalize():f} would be "
-                f"{value * 100:,.0f}%. Use a value between 0 and {RATIO_MAX}.")
+        return (
+            f"{m.label} is a share written as a decimal (0.25 is 25%); {value.normalize():f} would be "
+            f"{value * 100:,.0f}%. Use a value between 0 and {RATIO_MAX}."
+        )
     return None
 
 
@@ -97,8 +103,10 @@ def _impossible(metric: str, op: str, value: Decimal) -> str | None:
     if not never:
         return None
     label = METRICS[metric].label
-    return (f"{label} is never negative, so “{label} {OPS[op][1]} {value.normalize():f}” can never hold. "
-            f"Did you mean “{label} = 0”?")
+    return (
+        f"{label} is never negative, so “{label} {OPS[op][1]} {value.normalize():f}” can never hold. "
+        f"Did you mean “{label} = 0”?"
+    )
 
 
 def _contradictions(conditions) -> list[str]:

@@ -44,10 +44,18 @@ FALLBACK_LEVEL = 1
 # Metrics stored as whole numbers (integer columns of CustomerMetrics; a test holds this to the
 # model). tier_sql() compares them with integer thresholds: an integer-to-numeric cast on every
 # row made a scan of a million rows about twice as slow.
-INTEGER_METRICS = frozenset({
-    "orders", "active_months", "tenure_days", "days_since_last_order", "categories", "new_products",
-    "complaints", "rejected_complaints",
-})
+INTEGER_METRICS = frozenset(
+    {
+        "orders",
+        "active_months",
+        "tenure_days",
+        "days_since_last_order",
+        "categories",
+        "new_products",
+        "complaints",
+        "rejected_complaints",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -120,12 +128,14 @@ class Decision:
         groups = []
         for level, match in self.matches:
             checks = [c for c in self.checks if c.level == level]
-            groups.append({
-                "level": level,
-                "match": match,
-                "held": level == self.level,
-                "conditions": [_check_json(c) for c in checks],
-            })
+            groups.append(
+                {
+                    "level": level,
+                    "match": match,
+                    "held": level == self.level,
+                    "conditions": [_check_json(c) for c in checks],
+                }
+            )
         return {"tier": self.level, "version": self.version, "groups": groups}
 
 
@@ -203,9 +213,7 @@ def why_sql(rules: Rules, column: Callable[[str], str] = lambda m: m, tier: str 
             text_params = [*text_params, *matched_params, *params]
         groups, params = text, text_params
     version = json.dumps(rules.version)
-    sql = (
-        f"""CAST('{{"tier": ' || CAST(({tier}) AS text) || ', "version": {version}, "groups": [' || {groups} || ']}}' AS jsonb)"""
-    )
+    sql = f"""CAST('{{"tier": ' || CAST(({tier}) AS text) || ', "version": {version}, "groups": [' || {groups} || ']}}' AS jsonb)"""
     return sql, [*tier_params, *params]
 
 
@@ -262,19 +270,21 @@ def describe_why(why: dict) -> list[dict]:
     described = []
     for group in why.get("groups", []):
         needs = "ALL of" if group["match"] == "all" else "ANY of"
-        described.append({
-            "level": group["level"],
-            "held": group["held"],
-            "text": f"Tier {group['level']} needs {needs}:",
-            "conditions": [
-                {
-                    "text": describe_condition(c["metric"], c["op"], c["threshold"]),
-                    "has": format_value(c["metric"], c["value"]),
-                    "held": c["held"],
-                }
-                for c in group["conditions"]
-            ],
-        })
+        described.append(
+            {
+                "level": group["level"],
+                "held": group["held"],
+                "text": f"Tier {group['level']} needs {needs}:",
+                "conditions": [
+                    {
+                        "text": describe_condition(c["metric"], c["op"], c["threshold"]),
+                        "has": format_value(c["metric"], c["value"]),
+                        "held": c["held"],
+                    }
+                    for c in group["conditions"]
+                ],
+            }
+        )
     return described
 
 

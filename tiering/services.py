@@ -54,7 +54,9 @@ class RetierError(Exception):
     """A run that cannot start (no published rule set); the message says what to do."""
 
 
-def retier_all(*, as_of: dt.date, ruleset: RuleSet | None = None, dry_run: bool = False, triggered_by: str = "") -> RetierRun:
+def retier_all(
+    *, as_of: dt.date, ruleset: RuleSet | None = None, dry_run: bool = False, triggered_by: str = ""
+) -> RetierRun:
     """Re-tier every customer as of `as_of` with `ruleset` (default: the published one).
 
     Returns the run record: succeeded, or skipped when another run holds the lock. A failure is
@@ -65,7 +67,9 @@ def retier_all(*, as_of: dt.date, ruleset: RuleSet | None = None, dry_run: bool 
     with single_flight() as acquired:
         if not acquired:
             run = RetierRun.objects.create(**record)
-            return _finish(run, status=RetierRun.Status.SKIPPED, error="Another re-tier run was going; this one did nothing.")
+            return _finish(
+                run, status=RetierRun.Status.SKIPPED, error="Another re-tier run was going; this one did nothing."
+            )
         run = RetierRun.objects.create(**record)  # after the lock, so no one takes it for dead
         try:
             _check_ruleset(ruleset, dry_run=dry_run)
@@ -84,7 +88,9 @@ def _check_ruleset(ruleset: RuleSet | None, *, dry_run: bool) -> None:
         raise RetierError("No published rule set: publish one in the admin before re-tiering.")
     in_force = RuleSet.objects.filter(pk=ruleset.pk, status=RuleSet.Status.PUBLISHED).exists()  # as stored now
     if not dry_run and not in_force:
-        raise RetierError(f"Rule set v{ruleset.version} is not the one in force: try it with a dry run, or publish it first.")
+        raise RetierError(
+            f"Rule set v{ruleset.version} is not the one in force: try it with a dry run, or publish it first."
+        )
 
 
 # --- single flight ------------------------------------------------------------------------------
@@ -119,7 +125,9 @@ def _sqlite_guard() -> bool:
     """
     stale_before = timezone.now() - dt.timedelta(seconds=settings.RETIER_HARD_TIME_LIMIT)
     running = RetierRun.objects.filter(status=RetierRun.Status.RUNNING)
-    running.filter(started_at__lt=stale_before).update(status=RetierRun.Status.FAILED, error=DEAD_RUN_ERROR, finished_at=timezone.now())
+    running.filter(started_at__lt=stale_before).update(
+        status=RetierRun.Status.FAILED, error=DEAD_RUN_ERROR, finished_at=timezone.now()
+    )
     return not running.exists()
 
 
@@ -256,7 +264,10 @@ def _stage_on_workers(run: RetierRun, ranges: list[tuple[int, int]]) -> None:
     """
     app = current_app._get_current_object()
     results = [
-        app.send_task("tiering.tasks.compute_range_task", kwargs={"run_id": run.pk, "as_of": run.as_of.isoformat(), "lo": lo, "hi": hi})
+        app.send_task(
+            "tiering.tasks.compute_range_task",
+            kwargs={"run_id": run.pk, "as_of": run.as_of.isoformat(), "lo": lo, "hi": hi},
+        )
         for lo, hi in ranges
     ]
     deadline = time.monotonic() + settings.RETIER_SOFT_TIME_LIMIT
@@ -302,7 +313,14 @@ def _set_progress(run: RetierRun, *, step: str, done: int, total: int) -> None:
 
 FEW_CHANGED = 50_000  # customers rewritten by a run, below which the write and the VACUUM take the cheap road
 FULL_VACUUM_SHARE = 0.05  # rewritten rows, as a share of customers, after which a VACUUM also cleans the indexes
-_METRIC_COLUMNS = ["as_of", *METRICS, "first_order_at", "last_order_at", "tenure_start", "next_change_on"]  # of the stage
+_METRIC_COLUMNS = [
+    "as_of",
+    *METRICS,
+    "first_order_at",
+    "last_order_at",
+    "tenure_start",
+    "next_change_on",
+]  # of the stage
 # What CustomerMetrics stores: not the day counts that grow daily (derived where read, from
 # tenure_start and last_order_at). A row is rewritten only when one of these, other than as_of,
 # changes, so as_of is the date of the last run that changed the row.
@@ -317,8 +335,9 @@ def _staged_sql(*, run: RetierRun, rules) -> tuple[str, list]:
     return sql, [*params, run.pk]
 
 
-def _grace_sql(rules, *, old: str = "m", new: str = "r", had_tier: str = "m.customer_id IS NOT NULL",
-               stored_as_of: str = "m.as_of") -> tuple[str, str]:
+def _grace_sql(
+    rules, *, old: str = "m", new: str = "r", had_tier: str = "m.customer_id IS NOT NULL", stored_as_of: str = "m.as_of"
+) -> tuple[str, str]:
     """SQL for the tier a customer gets and their new below_runs, from the stored row `old` (tier,
     below_runs; its as_of is `stored_as_of`) and the run's row `new` (rule_tier, as_of).
 
@@ -366,7 +385,7 @@ def _carried_sql(*, run: RetierRun, rules, changed_only: bool = False) -> tuple[
     sql = f"""
         SELECT {names}, q.tier AS old_tier, q.rule_tier, {new_tier} AS new_tier, {new_below} AS new_below,
                q.last_order_at AS old_last_order_at, q.median_gap_days AS old_median_gap_days
-        FROM (SELECT m.customer_id, m.tier, m.below_runs, m.as_of AS stored_as_of, {as_of} AS as_of, {', '.join(values)},
+        FROM (SELECT m.customer_id, m.tier, m.below_runs, m.as_of AS stored_as_of, {as_of} AS as_of, {", ".join(values)},
                      {expression} AS rule_tier
               FROM tiering_customermetrics m
               WHERE NOT EXISTS (SELECT 1 FROM tiering_metricsstage s WHERE s.run_id = %s AND s.customer_id = m.customer_id)
@@ -399,7 +418,9 @@ def _may_move_sql(*, run: RetierRun, rules) -> str | None:
                 predicates.append(f"m.tenure_start BETWEEN DATE '{first}' AND DATE '{final}'")
             else:  # days_since_last_order counts from the last order's UTC day
                 after = final + dt.timedelta(days=1)
-                predicates.append(f"(m.last_order_at >= TIMESTAMPTZ '{first} 00:00+00' AND m.last_order_at < TIMESTAMPTZ '{after} 00:00+00')")
+                predicates.append(
+                    f"(m.last_order_at >= TIMESTAMPTZ '{first} 00:00+00' AND m.last_order_at < TIMESTAMPTZ '{after} 00:00+00')"
+                )
     return " OR ".join(predicates)
 
 
@@ -455,7 +476,10 @@ def _apply_changed(*, run: RetierRun, rules, now) -> tuple[dict, dict, int]:
         cursor.execute("SET LOCAL jit = off")  # compiling the wide comparison costs more than it saves
         _pick_changed(cursor, run=run, rules=rules)
         cursor.execute("SELECT COUNT(*) FROM retier_changed")
-        run.progress = {**(run.progress or {}), "rewritten": cursor.fetchone()[0]}  # shown with the run; decides the VACUUM
+        run.progress = {
+            **(run.progress or {}),
+            "rewritten": cursor.fetchone()[0],
+        }  # shown with the run; decides the VACUUM
         if run.progress["rewritten"] >= FEW_CHANGED:
             cursor.execute("ANALYZE retier_changed")  # a first run puts every customer here
         cursor.execute(
@@ -527,7 +551,7 @@ def _write_changed(*, stamp) -> None:
         MERGE INTO tiering_customermetrics m USING retier_changed d ON m.customer_id = d.customer_id
         WHEN MATCHED THEN UPDATE SET {sets},
             tier_since = CASE WHEN m.tier = d.new_tier THEN m.tier_since ELSE %s END
-        WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join(values)})
+        WHEN NOT MATCHED THEN INSERT ({", ".join(columns)}) VALUES ({", ".join(values)})
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [stamp, stamp])
@@ -536,7 +560,9 @@ def _write_changed(*, stamp) -> None:
 def _tally(decided: str, params: list) -> tuple[dict, dict, int]:
     """Customers per tier after the run, the from->to matrix ("new" for a first tier), and movers."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT d.old_tier, d.new_tier, COUNT(*) FROM ({decided}) d GROUP BY d.old_tier, d.new_tier", params)
+        cursor.execute(
+            f"SELECT d.old_tier, d.new_tier, COUNT(*) FROM ({decided}) d GROUP BY d.old_tier, d.new_tier", params
+        )
         rows = cursor.fetchall()
     return _counted(rows=rows, moves=[(old, new, n) for old, new, n in rows if old != new])
 
@@ -573,14 +599,23 @@ def _record_changes(*, run: RetierRun, rules, decided: str, params: list, now) -
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM ({decided}) d WHERE {movers}", params)
         while rows := cursor.fetchmany(MOVER_BATCH):
-            TierChange.objects.bulk_create(_tier_change(dict(zip(names, row)), run=run, rules=rules, now=now) for row in rows)
+            TierChange.objects.bulk_create(
+                _tier_change(dict(zip(names, row)), run=run, rules=rules, now=now) for row in rows
+            )
 
 
 def _tier_change(row: dict, *, run: RetierRun, rules, now) -> TierChange:
     """The history row of one mover, its why from the pure decide()."""
     metrics = {name: _typed(name, row[name]) for name in METRICS}
     why = json.loads(json.dumps(decide(metrics, rules).why(), cls=DjangoJSONEncoder))  # Decimals as JSON stores them
-    return TierChange(customer_id=row["customer_id"], run=run, from_tier=row["old_tier"], to_tier=row["new_tier"], changed_at=now, why=why)
+    return TierChange(
+        customer_id=row["customer_id"],
+        run=run,
+        from_tier=row["old_tier"],
+        to_tier=row["new_tier"],
+        changed_at=now,
+        why=why,
+    )
 
 
 def _typed(name: str, value):
@@ -605,7 +640,7 @@ def _write_metrics(*, run: RetierRun, rules, decided: str, params: list, now) ->
     changed = " OR ".join(f"{t}.{c} IS DISTINCT FROM excluded.{c}" for c in [*_COMPARED_COLUMNS, "tier", "below_runs"])
     sets = ", ".join(f"{c} = excluded.{c}" for c in kept)
     sql = f"""
-        INSERT INTO {t} ({', '.join(columns)})
+        INSERT INTO {t} ({", ".join(columns)})
         SELECT {values} FROM ({decided}) d WHERE 1 = 1
         ON CONFLICT (customer_id) DO UPDATE SET {sets},
             tier_since = CASE WHEN {t}.tier = excluded.tier THEN {t}.tier_since ELSE excluded.tier_since END
@@ -632,7 +667,9 @@ def _record_failure(run: RetierRun, exc: BaseException) -> None:
     if not isinstance(exc, RetierError):
         message = f"{exc.__class__.__name__}: {message}"
     try:
-        RetierRun.objects.filter(pk=run.pk).update(status=RetierRun.Status.FAILED, error=message, finished_at=timezone.now())
+        RetierRun.objects.filter(pk=run.pk).update(
+            status=RetierRun.Status.FAILED, error=message, finished_at=timezone.now()
+        )
     except Exception:  # the database itself is gone; the next run will reap this one
         log.exception("could not record the failure of re-tier run %s", run.pk)
     run.status, run.error = RetierRun.Status.FAILED, message
@@ -657,7 +694,9 @@ def _refresh_planner_statistics(run: RetierRun) -> None:
             if cursor.fetchone()[0] or connection.in_atomic_block:
                 return
             full = _rewritten_since_full_vacuum(run) >= FULL_VACUUM_SHARE * max(1, sum(run.counts.values()))
-            cursor.execute("VACUUM tiering_customermetrics" if full else "VACUUM (INDEX_CLEANUP OFF) tiering_customermetrics")
+            cursor.execute(
+                "VACUUM tiering_customermetrics" if full else "VACUUM (INDEX_CLEANUP OFF) tiering_customermetrics"
+            )
             cursor.execute(f"VACUUM {changes.TABLE}")  # the marks this run took and deleted
         elif connection.in_atomic_block:
             cursor.execute("ANALYZE tiering_customermetrics, tiering_tierchange")

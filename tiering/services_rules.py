@@ -57,7 +57,9 @@ def publish_ruleset(*, ruleset: RuleSet, user) -> RuleSet:
         with transaction.atomic():
             draft = RuleSet.objects.select_for_update().get(pk=ruleset.pk)
             if draft.status != RuleSet.Status.DRAFT:
-                raise ValidationError(f"v{draft.version} is {draft.get_status_display()}, not a draft: only a draft can be published.")
+                raise ValidationError(
+                    f"v{draft.version} is {draft.get_status_display()}, not a draft: only a draft can be published."
+                )
             problems = ruleset_problems(ruleset=draft)
             if problems:
                 raise ValidationError(problems)

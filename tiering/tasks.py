@@ -18,7 +18,11 @@ from django.utils import timezone
 from .metrics import compute_metrics_range
 from .services import retier_all
 
-LIMITS = {"soft_time_limit": settings.RETIER_SOFT_TIME_LIMIT, "time_limit": settings.RETIER_HARD_TIME_LIMIT, "acks_late": True}
+LIMITS = {
+    "soft_time_limit": settings.RETIER_SOFT_TIME_LIMIT,
+    "time_limit": settings.RETIER_HARD_TIME_LIMIT,
+    "acks_late": True,
+}
 
 
 @shared_task(**LIMITS)

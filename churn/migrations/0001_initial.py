@@ -9,155 +9,373 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
-        ('tiering', '0001_initial'),
+        ("customers", "0001_initial"),
+        ("tiering", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ChurnPolicy',
+            name="ChurnPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('min_days', models.PositiveIntegerField(default=90, help_text='A customer is never lapsed before this many days without an order.', validators=[django.core.validators.MinValueValidator(1)])),
-                ('gap_multiple', models.DecimalField(decimal_places=2, default=Decimal('2.50'), help_text="Lapsed after this many times the customer's own median gap between orders, when that is longer.", max_digits=4, validators=[django.core.validators.MinValueValidator(Decimal('1'))])),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "min_days",
+                    models.PositiveIntegerField(
+                        default=90,
+                        help_text="A customer is never lapsed before this many days without an order.",
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                (
+                    "gap_multiple",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("2.50"),
+                        help_text="Lapsed after this many times the customer's own median gap between orders, when that is longer.",
+                        max_digits=4,
+                        validators=[django.core.validators.MinValueValidator(Decimal("1"))],
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'churn policy',
-                'verbose_name_plural': 'churn policy',
+                "verbose_name": "churn policy",
+                "verbose_name_plural": "churn policy",
             },
         ),
         migrations.CreateModel(
-            name='FollowUpPolicy',
+            name="FollowUpPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tier', models.PositiveSmallIntegerField(help_text='Tier level (1, 2 or 3) held while still buying.', unique=True)),
-                ('action', models.CharField(choices=[('investigate', 'Investigate'), ('win_back', 'Win back'), ('none', 'No action')], max_length=16)),
-                ('priority', models.CharField(choices=[('high', 'High'), ('normal', 'Normal'), ('low', 'Low')], default='normal', max_length=8)),
-                ('due_days', models.PositiveSmallIntegerField(default=7, help_text='Days from detection until the item is due.')),
-                ('working_days', models.BooleanField(default=False, help_text='Count only Monday to Friday.')),
-                ('assign_to_account_manager', models.BooleanField(default=False, help_text="Assign to the customer's account manager; otherwise (or without one) the team queue.")),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "tier",
+                    models.PositiveSmallIntegerField(
+                        help_text="Tier level (1, 2 or 3) held while still buying.", unique=True
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("investigate", "Investigate"), ("win_back", "Win back"), ("none", "No action")],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[("high", "High"), ("normal", "Normal"), ("low", "Low")], default="normal", max_length=8
+                    ),
+                ),
+                (
+                    "due_days",
+                    models.PositiveSmallIntegerField(default=7, help_text="Days from detection until the item is due."),
+                ),
+                ("working_days", models.BooleanField(default=False, help_text="Count only Monday to Friday.")),
+                (
+                    "assign_to_account_manager",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Assign to the customer's account manager; otherwise (or without one) the team queue.",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'follow-up policies',
-                'ordering': ['-tier'],
+                "verbose_name_plural": "follow-up policies",
+                "ordering": ["-tier"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalChurnPolicy',
+            name="HistoricalChurnPolicy",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('min_days', models.PositiveIntegerField(default=90, help_text='A customer is never lapsed before this many days without an order.', validators=[django.core.validators.MinValueValidator(1)])),
-                ('gap_multiple', models.DecimalField(decimal_places=2, default=Decimal('2.50'), help_text="Lapsed after this many times the customer's own median gap between orders, when that is longer.", max_digits=4, validators=[django.core.validators.MinValueValidator(Decimal('1'))])),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                (
+                    "min_days",
+                    models.PositiveIntegerField(
+                        default=90,
+                        help_text="A customer is never lapsed before this many days without an order.",
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                (
+                    "gap_multiple",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("2.50"),
+                        help_text="Lapsed after this many times the customer's own median gap between orders, when that is longer.",
+                        max_digits=4,
+                        validators=[django.core.validators.MinValueValidator(Decimal("1"))],
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical churn policy',
-                'verbose_name_plural': 'historical churn policy',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical churn policy",
+                "verbose_name_plural": "historical churn policy",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalFollowUpPolicy',
+            name="HistoricalFollowUpPolicy",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('tier', models.PositiveSmallIntegerField(db_index=True, help_text='Tier level (1, 2 or 3) held while still buying.')),
-                ('action', models.CharField(choices=[('investigate', 'Investigate'), ('win_back', 'Win back'), ('none', 'No action')], max_length=16)),
-                ('priority', models.CharField(choices=[('high', 'High'), ('normal', 'Normal'), ('low', 'Low')], default='normal', max_length=8)),
-                ('due_days', models.PositiveSmallIntegerField(default=7, help_text='Days from detection until the item is due.')),
-                ('working_days', models.BooleanField(default=False, help_text='Count only Monday to Friday.')),
-                ('assign_to_account_manager', models.BooleanField(default=False, help_text="Assign to the customer's account manager; otherwise (or without one) the team queue.")),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                (
+                    "tier",
+                    models.PositiveSmallIntegerField(
+                        db_index=True, help_text="Tier level (1, 2 or 3) held while still buying."
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("investigate", "Investigate"), ("win_back", "Win back"), ("none", "No action")],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[("high", "High"), ("normal", "Normal"), ("low", "Low")], default="normal", max_length=8
+                    ),
+                ),
+                (
+                    "due_days",
+                    models.PositiveSmallIntegerField(default=7, help_text="Days from detection until the item is due."),
+                ),
+                ("working_days", models.BooleanField(default=False, help_text="Count only Monday to Friday.")),
+                (
+                    "assign_to_account_manager",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Assign to the customer's account manager; otherwise (or without one) the team queue.",
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical follow up policy',
-                'verbose_name_plural': 'historical follow-up policies',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical follow up policy",
+                "verbose_name_plural": "historical follow-up policies",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='Lapse',
+            name="Lapse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('detected_at', models.DateTimeField()),
-                ('detected_on', models.DateField(help_text="The run's as-of date.")),
-                ('last_order_at', models.DateTimeField()),
-                ('tier_while_active', models.PositiveSmallIntegerField()),
-                ('response', models.CharField(help_text='"Investigate", "Win back" or "no action: tier 1".', max_length=40)),
-                ('returned_at', models.DateTimeField(blank=True, help_text='When a run saw the customer order again.', null=True)),
-                ('customer', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='lapses', to='customers.customer')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='lapses', to='tiering.retierrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("detected_at", models.DateTimeField()),
+                ("detected_on", models.DateField(help_text="The run's as-of date.")),
+                ("last_order_at", models.DateTimeField()),
+                ("tier_while_active", models.PositiveSmallIntegerField()),
+                (
+                    "response",
+                    models.CharField(help_text='"Investigate", "Win back" or "no action: tier 1".', max_length=40),
+                ),
+                (
+                    "returned_at",
+                    models.DateTimeField(blank=True, help_text="When a run saw the customer order again.", null=True),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lapses",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="lapses",
+                        to="tiering.retierrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-detected_at', '-id'],
-                'permissions': [('view_insights', 'Can view churn insights')],
+                "ordering": ["-detected_at", "-id"],
+                "permissions": [("view_insights", "Can view churn insights")],
             },
         ),
         migrations.CreateModel(
-            name='FollowUp',
+            name="FollowUp",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('investigate', 'Investigate'), ('win_back', 'Win back'), ('none', 'No action')], max_length=16)),
-                ('priority', models.CharField(choices=[('high', 'High'), ('normal', 'Normal'), ('low', 'Low')], max_length=8)),
-                ('tier', models.PositiveSmallIntegerField(help_text="The lapse's tier while active (copied for the queue's order).")),
-                ('status', models.CharField(choices=[('open', 'open'), ('contacted', 'contacted'), ('won_back', 'won back'), ('lost', 'lost'), ('dismissed', 'dismissed'), ('returned', 'returned')], default='open', max_length=16)),
-                ('due_on', models.DateField()),
-                ('version', models.PositiveIntegerField(default=1, help_text='Raised by every change; a stale form is refused.')),
-                ('notes', models.TextField(blank=True)),
-                ('cause_category', models.CharField(blank=True, choices=[('new_product', 'new product'), ('product_change', 'product change'), ('price', 'price'), ('service', 'service'), ('method_change', 'method or process change'), ('competitor', 'competitor'), ('other', 'other')], max_length=16)),
-                ('cause_text', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('assignee', models.ForeignKey(blank=True, help_text='Empty: the team queue.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='follow_ups', to=settings.AUTH_USER_MODEL)),
-                ('cause_product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='churn_causes', to='customers.product')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='follow_ups', to='customers.customer')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('lapse', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='follow_up', to='churn.lapse')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("investigate", "Investigate"), ("win_back", "Win back"), ("none", "No action")],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "priority",
+                    models.CharField(choices=[("high", "High"), ("normal", "Normal"), ("low", "Low")], max_length=8),
+                ),
+                (
+                    "tier",
+                    models.PositiveSmallIntegerField(
+                        help_text="The lapse's tier while active (copied for the queue's order)."
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "open"),
+                            ("contacted", "contacted"),
+                            ("won_back", "won back"),
+                            ("lost", "lost"),
+                            ("dismissed", "dismissed"),
+                            ("returned", "returned"),
+                        ],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("due_on", models.DateField()),
+                (
+                    "version",
+                    models.PositiveIntegerField(
+                        default=1, help_text="Raised by every change; a stale form is refused."
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "cause_category",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("new_product", "new product"),
+                            ("product_change", "product change"),
+                            ("price", "price"),
+                            ("service", "service"),
+                            ("method_change", "method or process change"),
+                            ("competitor", "competitor"),
+                            ("other", "other"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("cause_text", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: the team queue.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="follow_ups",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "cause_product",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="churn_causes",
+                        to="customers.product",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="follow_ups", to="customers.customer"
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "lapse",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="follow_up", to="churn.lapse"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-tier', 'due_on', 'id'],
-                'permissions': [('work_followup', 'Can work the churn follow-up queue')],
+                "ordering": ["-tier", "due_on", "id"],
+                "permissions": [("work_followup", "Can work the churn follow-up queue")],
             },
         ),
         migrations.AddIndex(
-            model_name='lapse',
-            index=models.Index(condition=models.Q(('returned_at__isnull', True)), fields=['customer'], name='lapse_unreturned_idx'),
+            model_name="lapse",
+            index=models.Index(
+                condition=models.Q(("returned_at__isnull", True)), fields=["customer"], name="lapse_unreturned_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lapse',
-            index=models.Index(fields=['detected_at'], name='lapse_detected_idx'),
+            model_name="lapse",
+            index=models.Index(fields=["detected_at"], name="lapse_detected_idx"),
         ),
         migrations.AddConstraint(
-            model_name='lapse',
-            constraint=models.UniqueConstraint(fields=('customer', 'last_order_at'), name='one_lapse_per_last_order'),
+            model_name="lapse",
+            constraint=models.UniqueConstraint(fields=("customer", "last_order_at"), name="one_lapse_per_last_order"),
         ),
         migrations.AddIndex(
-            model_name='followup',
-            index=models.Index(fields=['assignee', 'status', 'tier', 'due_on'], name='followup_queue_idx'),
+            model_name="followup",
+            index=models.Index(fields=["assignee", "status", "tier", "due_on"], name="followup_queue_idx"),
         ),
         migrations.AddIndex(
-            model_name='followup',
-            index=models.Index(fields=['status', 'closed_at'], name='followup_closed_idx'),
+            model_name="followup",
+            index=models.Index(fields=["status", "closed_at"], name="followup_closed_idx"),
         ),
         migrations.AddConstraint(
-            model_name='followup',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ('open', 'contacted'))), fields=('customer',), name='one_open_follow_up'),
+            model_name="followup",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ("open", "contacted"))),
+                fields=("customer",),
+                name="one_open_follow_up",
+            ),
         ),
     ]

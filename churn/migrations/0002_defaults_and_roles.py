@@ -19,17 +19,22 @@ GRANTS = {
 }
 
 
-
 def create_defaults(apps, schema_editor):
     apps.get_model("churn", "ChurnPolicy").objects.update_or_create(
         pk=1, defaults={"min_days": 90, "gap_multiple": Decimal("2.50")}
     )
     FollowUpPolicy = apps.get_model("churn", "FollowUpPolicy")
     for tier, (action, priority, due_days, working_days, assign) in DEFAULT_FOLLOW_UPS.items():
-        FollowUpPolicy.objects.update_or_create(tier=tier, defaults={
-            "action": action, "priority": priority, "due_days": due_days, "working_days": working_days,
-            "assign_to_account_manager": assign,
-        })
+        FollowUpPolicy.objects.update_or_create(
+            tier=tier,
+            defaults={
+                "action": action,
+                "priority": priority,
+                "due_days": due_days,
+                "working_days": working_days,
+                "assign_to_account_manager": assign,
+            },
+        )
     grant_in_migration(apps, GRANTS)
 
 

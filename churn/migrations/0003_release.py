@@ -9,58 +9,113 @@ from core.roles import ACCOUNT_MANAGER, ADMIN, MARKETING, grant_in_migration
 
 
 def grant(apps, schema_editor):
-    grant_in_migration(apps, {
-        ADMIN: [f"churn.{a}_release" for a in ["view", "add", "change", "delete"]],
-        ACCOUNT_MANAGER: ["churn.view_release"],
-        MARKETING: ["churn.view_release"],
-    })
-
+    grant_in_migration(
+        apps,
+        {
+            ADMIN: [f"churn.{a}_release" for a in ["view", "add", "change", "delete"]],
+            ACCOUNT_MANAGER: ["churn.view_release"],
+            MARKETING: ["churn.view_release"],
+        },
+    )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('churn', '0002_defaults_and_roles'),
-        ('customers', '0001_initial'),
+        ("churn", "0002_defaults_and_roles"),
+        ("customers", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HistoricalRelease',
+            name="HistoricalRelease",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('method_change', 'method or process change'), ('price', 'price change'), ('service', 'service change'), ('product_change', 'product change'), ('other', 'other')], max_length=16)),
-                ('released_on', models.DateField(db_index=True)),
-                ('description', models.TextField(blank=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('product', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='customers.product')),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("title", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("method_change", "method or process change"),
+                            ("price", "price change"),
+                            ("service", "service change"),
+                            ("product_change", "product change"),
+                            ("other", "other"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("released_on", models.DateField(db_index=True)),
+                ("description", models.TextField(blank=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="customers.product",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical release',
-                'verbose_name_plural': 'historical releases',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical release",
+                "verbose_name_plural": "historical releases",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='Release',
+            name="Release",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('method_change', 'method or process change'), ('price', 'price change'), ('service', 'service change'), ('product_change', 'product change'), ('other', 'other')], max_length=16)),
-                ('released_on', models.DateField(db_index=True)),
-                ('description', models.TextField(blank=True)),
-                ('product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='releases', to='customers.product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("title", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("method_change", "method or process change"),
+                            ("price", "price change"),
+                            ("service", "service change"),
+                            ("product_change", "product change"),
+                            ("other", "other"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("released_on", models.DateField(db_index=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="releases",
+                        to="customers.product",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-released_on', 'id'],
+                "ordering": ["-released_on", "id"],
             },
         ),
         migrations.RunPython(grant, migrations.RunPython.noop),

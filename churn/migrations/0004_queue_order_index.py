@@ -5,16 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('churn', '0003_release'),
-        ('customers', '0001_initial'),
+        ("churn", "0003_release"),
+        ("customers", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='followup',
-            index=models.Index(models.OrderBy(models.F('tier'), descending=True), models.F('due_on'), models.F('id'), condition=models.Q(('status__in', ('open', 'contacted'))), name='followup_active_order_idx'),
+            model_name="followup",
+            index=models.Index(
+                models.OrderBy(models.F("tier"), descending=True),
+                models.F("due_on"),
+                models.F("id"),
+                condition=models.Q(("status__in", ("open", "contacted"))),
+                name="followup_active_order_idx",
+            ),
         ),
     ]

@@ -34,29 +34,28 @@ def uninstall(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('churn', '0004_queue_order_index'),
+        ("churn", "0004_queue_order_index"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LapseWatchState',
+            name="LapseWatchState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('min_days', models.PositiveIntegerField()),
-                ('gap_multiple', models.DecimalField(decimal_places=2, max_digits=4)),
-                ('as_of', models.DateField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("min_days", models.PositiveIntegerField()),
+                ("gap_multiple", models.DecimalField(decimal_places=2, max_digits=4)),
+                ("as_of", models.DateField()),
             ],
         ),
         migrations.CreateModel(
-            name='LapseWatch',
+            name="LapseWatch",
             fields=[
-                ('customer_id', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('lapses_on', models.DateField(help_text='Empty: no order, so never lapsed.', null=True)),
+                ("customer_id", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("lapses_on", models.DateField(help_text="Empty: no order, so never lapsed.", null=True)),
             ],
             options={
-                'indexes': [models.Index(fields=['lapses_on'], name='lapsewatch_lapses_on_idx')],
+                "indexes": [models.Index(fields=["lapses_on"], name="lapsewatch_lapses_on_idx")],
             },
         ),
         migrations.RunPython(install, uninstall),

@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-from celery.schedules import crontab
-
 from config.env import env_bool, env_choice, env_database, env_int, env_list, env_redis_url, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -124,7 +122,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", LOG_LEVELS)},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
-SILENCED_SYSTEM_CHECKS = ["models.W040"] if DATABASES["default"]["ENGINE"].endswith("sqlite3") else []  # covering indexes are PostgreSQL-only
+SILENCED_SYSTEM_CHECKS = (
+    ["models.W040"] if DATABASES["default"]["ENGINE"].endswith("sqlite3") else []
+)  # covering indexes are PostgreSQL-only
 
 # Re-tier: customers per metrics range (one INSERT … SELECT each) and the Celery time limits (s).
 RETIER_RANGE_SIZE = env_int("RETIER_RANGE_SIZE", 250_000, minimum=1)

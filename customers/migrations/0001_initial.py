@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,89 +14,177 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('company', models.CharField(blank=True, max_length=200)),
-                ('signed_up_on', models.DateField(blank=True, null=True)),
-                ('account_manager', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='managed_customers', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("external_id", models.CharField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("company", models.CharField(blank=True, max_length=200)),
+                ("signed_up_on", models.DateField(blank=True, null=True)),
+                (
+                    "account_manager",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="managed_customers",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
-                'permissions': [('import_data', 'Can import customer data from CSV')],
+                "ordering": ["name", "id"],
+                "permissions": [("import_data", "Can import customer data from CSV")],
             },
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_id', models.CharField(max_length=64, unique=True)),
-                ('placed_at', models.DateTimeField()),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='orders', to='customers.customer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("order_id", models.CharField(max_length=64, unique=True)),
+                ("placed_at", models.DateTimeField()),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="orders", to="customers.customer"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-placed_at', '-id'],
+                "ordering": ["-placed_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sku', models.CharField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('category', models.CharField(max_length=100)),
-                ('launched_on', models.DateField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sku", models.CharField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("category", models.CharField(max_length=100)),
+                ("launched_on", models.DateField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['sku'],
-                'indexes': [models.Index(fields=['launched_on'], name='product_launched_idx')],
+                "ordering": ["sku"],
+                "indexes": [models.Index(fields=["launched_on"], name="product_launched_idx")],
             },
         ),
         migrations.CreateModel(
-            name='OrderLine',
+            name="OrderLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('placed_at', models.DateTimeField()),
-                ('quantity', models.PositiveIntegerField()),
-                ('amount', models.DecimalField(decimal_places=2, help_text='Line total charged to the customer.', max_digits=12)),
-                ('cost', models.DecimalField(blank=True, decimal_places=2, help_text='Line total cost to the business.', max_digits=12, null=True)),
-                ('customer', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='order_lines', to='customers.customer')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='customers.order')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='order_lines', to='customers.product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("placed_at", models.DateTimeField()),
+                ("quantity", models.PositiveIntegerField()),
+                (
+                    "amount",
+                    models.DecimalField(
+                        decimal_places=2, help_text="Line total charged to the customer.", max_digits=12
+                    ),
+                ),
+                (
+                    "cost",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Line total cost to the business.",
+                        max_digits=12,
+                        null=True,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="order_lines",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="lines", to="customers.order"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="order_lines", to="customers.product"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Ticket',
+            name="Ticket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ticket_id', models.CharField(max_length=64, unique=True)),
-                ('opened_at', models.DateTimeField()),
-                ('kind', models.CharField(choices=[('complaint', 'Complaint'), ('question', 'Question'), ('return', 'Return'), ('other', 'Other')], max_length=16)),
-                ('outcome', models.CharField(blank=True, choices=[('upheld', 'Upheld'), ('rejected', 'rejected (unfounded)'), ('pending', 'Pending')], max_length=16)),
-                ('compensation', models.DecimalField(decimal_places=2, default=0, help_text='Money value of any discount, refund, credit or free goods given.', max_digits=12)),
-                ('customer', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='tickets', to='customers.customer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ticket_id", models.CharField(max_length=64, unique=True)),
+                ("opened_at", models.DateTimeField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("complaint", "Complaint"),
+                            ("question", "Question"),
+                            ("return", "Return"),
+                            ("other", "Other"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[("upheld", "Upheld"), ("rejected", "rejected (unfounded)"), ("pending", "Pending")],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "compensation",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=0,
+                        help_text="Money value of any discount, refund, credit or free goods given.",
+                        max_digits=12,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tickets",
+                        to="customers.customer",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-opened_at', '-id'],
+                "ordering": ["-opened_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['customer', '-placed_at'], name='order_customer_placed_idx'),
+            model_name="order",
+            index=models.Index(fields=["customer", "-placed_at"], name="order_customer_placed_idx"),
         ),
         migrations.AddIndex(
-            model_name='orderline',
-            index=models.Index(fields=['customer', 'placed_at'], include=('amount', 'cost', 'product'), name='orderline_customer_placed_idx'),
+            model_name="orderline",
+            index=models.Index(
+                fields=["customer", "placed_at"],
+                include=("amount", "cost", "product"),
+                name="orderline_customer_placed_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderline',
-            constraint=models.UniqueConstraint(fields=('order', 'product'), name='orderline_order_product_uniq'),
+            model_name="orderline",
+            constraint=models.UniqueConstraint(fields=("order", "product"), name="orderline_order_product_uniq"),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['customer', 'opened_at'], include=('kind', 'outcome', 'compensation'), name='ticket_customer_opened_idx'),
+            model_name="ticket",
+            index=models.Index(
+                fields=["customer", "opened_at"],
+                include=("kind", "outcome", "compensation"),
+                name="ticket_customer_opened_idx",
+            ),
         ),
     ]

@@ -5,25 +5,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='order',
-            name='customer',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='orders', to='customers.customer'),
+            model_name="order",
+            name="customer",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="orders",
+                to="customers.customer",
+            ),
         ),
         migrations.AlterField(
-            model_name='orderline',
-            name='customer',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='order_lines', to='customers.customer'),
+            model_name="orderline",
+            name="customer",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="order_lines",
+                to="customers.customer",
+            ),
         ),
         migrations.AlterField(
-            model_name='orderline',
-            name='order',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='customers.order'),
+            model_name="orderline",
+            name="order",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="lines", to="customers.order"
+            ),
         ),
     ]

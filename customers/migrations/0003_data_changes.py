@@ -14,7 +14,9 @@ from customers import changes
 def install(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    schema_editor.execute(f"CREATE TABLE {changes.TABLE} (id bigserial PRIMARY KEY, customer_ids bigint[], run_id bigint)")
+    schema_editor.execute(
+        f"CREATE TABLE {changes.TABLE} (id bigserial PRIMARY KEY, customer_ids bigint[], run_id bigint)"
+    )
     for statement in changes.install_sql():
         schema_editor.execute(statement)
     schema_editor.execute(f"INSERT INTO {changes.TABLE} (customer_ids) VALUES (NULL)")
@@ -36,7 +38,12 @@ class Migration(migrations.Migration):
             name="DataChange",
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("customer_ids", django.contrib.postgres.fields.ArrayField(base_field=models.BigIntegerField(), help_text="Empty: every customer.", null=True, size=None)),
+                (
+                    "customer_ids",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.BigIntegerField(), help_text="Empty: every customer.", null=True, size=None
+                    ),
+                ),
                 ("run_id", models.BigIntegerField(null=True)),
             ],
             options={"managed": False, "db_table": "customers_datachange"},

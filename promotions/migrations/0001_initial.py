@@ -7,57 +7,139 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Promotion',
+            name="Promotion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('starts_on', models.DateField()),
-                ('ends_on', models.DateField()),
-                ('tiers', models.JSONField(default=promotions.models.default_tiers, help_text='Tier levels targeted; 2 and 3 unless tier 1 is asked for.')),
-                ('active_within_days', models.PositiveIntegerField(blank=True, help_text='Ordered within this many days.', null=True)),
-                ('lapsed_over_days', models.PositiveIntegerField(blank=True, help_text='No order for more than this many days.', null=True)),
-                ('bought_category', models.CharField(blank=True, max_length=100)),
-                ('not_bought_category', models.CharField(blank=True, max_length=100)),
-                ('exclude_open_complaint', models.BooleanField(default=False, help_text='Leave out customers with a pending complaint.')),
-                ('exclude_open_follow_up', models.BooleanField(default=False, help_text='Leave out customers with an open churn follow-up.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account_manager', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('bought_product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='customers.product')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('not_bought_product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='customers.product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("starts_on", models.DateField()),
+                ("ends_on", models.DateField()),
+                (
+                    "tiers",
+                    models.JSONField(
+                        default=promotions.models.default_tiers,
+                        help_text="Tier levels targeted; 2 and 3 unless tier 1 is asked for.",
+                    ),
+                ),
+                (
+                    "active_within_days",
+                    models.PositiveIntegerField(blank=True, help_text="Ordered within this many days.", null=True),
+                ),
+                (
+                    "lapsed_over_days",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="No order for more than this many days.", null=True
+                    ),
+                ),
+                ("bought_category", models.CharField(blank=True, max_length=100)),
+                ("not_bought_category", models.CharField(blank=True, max_length=100)),
+                (
+                    "exclude_open_complaint",
+                    models.BooleanField(default=False, help_text="Leave out customers with a pending complaint."),
+                ),
+                (
+                    "exclude_open_follow_up",
+                    models.BooleanField(default=False, help_text="Leave out customers with an open churn follow-up."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account_manager",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "bought_product",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="customers.product",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "not_bought_product",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="customers.product",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-starts_on', '-id'],
-                'permissions': [('export_targets', 'Can export promotion targets')],
+                "ordering": ["-starts_on", "-id"],
+                "permissions": [("export_targets", "Can export promotion targets")],
             },
         ),
         migrations.CreateModel(
-            name='ExportLog',
+            name="ExportLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.CharField(help_text='The username, or "command line (os user)".', max_length=200)),
-                ('source', models.CharField(choices=[('web', 'web page'), ('command', 'command line')], max_length=16)),
-                ('filters', models.JSONField(default=dict)),
-                ('format', models.CharField(choices=[('csv', 'CSV'), ('csv-excel', 'CSV for Excel (BOM)')], default='csv', max_length=16)),
-                ('row_count', models.PositiveIntegerField(blank=True, help_text='Empty while running, or if it was interrupted.', null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('promotion', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='exports', to='promotions.promotion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("actor", models.CharField(help_text='The username, or "command line (os user)".', max_length=200)),
+                ("source", models.CharField(choices=[("web", "web page"), ("command", "command line")], max_length=16)),
+                ("filters", models.JSONField(default=dict)),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[("csv", "CSV"), ("csv-excel", "CSV for Excel (BOM)")], default="csv", max_length=16
+                    ),
+                ),
+                (
+                    "row_count",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Empty while running, or if it was interrupted.", null=True
+                    ),
+                ),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "promotion",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="exports",
+                        to="promotions.promotion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

@@ -24,7 +24,11 @@ def test_it_seeds_imports_and_prints_one_json_document_with_the_import_figures(t
     env = {**os.environ, "BENCH_DATABASE_URL": bench_database_url()}
     done = subprocess.run(
         [sys.executable, "bench/run.py", "--customers", "300", "--sections", "import", "--output", str(output)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
@@ -39,7 +43,12 @@ def test_it_seeds_imports_and_prints_one_json_document_with_the_import_figures(t
 
 
 def test_an_unknown_section_is_refused_before_touching_any_database():
-    done = subprocess.run([sys.executable, "bench/run.py", "--sections", "nope"], cwd=ROOT,
-                          env={**os.environ, "BENCH_DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"},
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "bench/run.py", "--sections", "nope"],
+        cwd=ROOT,
+        env={**os.environ, "BENCH_DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "unknown section(s) nope" in done.stderr

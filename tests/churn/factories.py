@@ -6,7 +6,7 @@ from churn.models import FollowUp, Lapse
 from tests.factories import CustomerFactory
 from tiering.models import RetierRun, TierChange
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class RetierRunFactory(factory.django.DjangoModelFactory):

@@ -13,7 +13,7 @@ playwright = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture
@@ -38,8 +38,11 @@ def log_in(page, username):
 def test_an_account_manager_works_an_item_from_open_to_lost_and_insights_show_it(page):
     ann = UserFactory(role="Account manager", username="ann")
     ProductFactory(sku="SYNC-2", name="Cloud Sync 2", launched_on=dt.date(2026, 5, 1))
-    item = FollowUpFactory(assignee=ann, lapse__customer__name="Acme Lifetime",
-                           lapse__last_order_at=dt.datetime(2026, 6, 1, 12, tzinfo=UTC))
+    item = FollowUpFactory(
+        assignee=ann,
+        lapse__customer__name="Acme Lifetime",
+        lapse__last_order_at=dt.datetime(2026, 6, 1, 12, tzinfo=UTC),
+    )
     log_in(page, "ann")
     page.goto(page.base_url + "/churn/")
     row = page.locator(f"#follow-up-{item.pk}")

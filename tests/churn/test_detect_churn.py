@@ -8,10 +8,10 @@ import pytest
 from churn import policy
 from churn.models import ChurnPolicy, FollowUp, Lapse
 from churn.services import detect_churn
-from tests.churn.factories import FollowUpFactory, LapseFactory, RetierRunFactory, TierChangeFactory
+from tests.churn.factories import FollowUpFactory, RetierRunFactory, TierChangeFactory
 from tests.factories import CustomerMetricsFactory, UserFactory
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 AS_OF = dt.date(2026, 11, 20)  # a Friday
 NOW = dt.datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
@@ -21,9 +21,12 @@ pytestmark = pytest.mark.django_db
 def quiet_customer(*, days: int, tier: int, median_gap=None, manager=None, **kwargs):
     """A customer whose last order was `days` before the run, holding `tier` tonight."""
     metrics = CustomerMetricsFactory(
-        as_of=AS_OF, tier=tier, days_since_last_order=days,
+        as_of=AS_OF,
+        tier=tier,
+        days_since_last_order=days,
         last_order_at=dt.datetime.combine(AS_OF - dt.timedelta(days=days), dt.time(12), tzinfo=UTC),
-        median_gap_days=None if median_gap is None else Decimal(median_gap), **kwargs,
+        median_gap_days=None if median_gap is None else Decimal(median_gap),
+        **kwargs,
     )
     if manager:
         metrics.customer.account_manager = manager
@@ -41,8 +44,12 @@ def test_the_sql_rule_agrees_with_the_pure_function_at_the_boundaries():
     detect()
     found = set(Lapse.objects.values_list("customer_id", flat=True))
     for customer_id, (days, gap) in customers.items():
-        expected = policy.is_lapsed(days_since_last_order=days, min_days=90, gap_multiple=Decimal("2.5"),
-                                    median_gap_days=None if gap is None else Decimal(gap))
+        expected = policy.is_lapsed(
+            days_since_last_order=days,
+            min_days=90,
+            gap_multiple=Decimal("2.5"),
+            median_gap_days=None if gap is None else Decimal(gap),
+        )
         assert (customer_id in found) == expected, (days, gap)
 
 
@@ -73,7 +80,9 @@ def test_a_lifetime_customer_downgraded_by_their_silence_is_a_tier_3_loss():
 
 def test_the_latest_change_at_or_before_the_last_order_decides():
     m = quiet_customer(days=120, tier=2)
-    TierChangeFactory(customer=m.customer, from_tier=None, to_tier=3, changed_at=m.last_order_at - dt.timedelta(days=500))
+    TierChangeFactory(
+        customer=m.customer, from_tier=None, to_tier=3, changed_at=m.last_order_at - dt.timedelta(days=500)
+    )
     TierChangeFactory(customer=m.customer, from_tier=3, to_tier=2, changed_at=m.last_order_at)  # same moment
     detect()
     assert Lapse.objects.get().tier_while_active == 2
@@ -94,7 +103,9 @@ def test_without_any_history_the_current_tier_decides():
 
 def test_an_upgrade_since_the_last_order_is_kept():
     m = quiet_customer(days=120, tier=3)
-    TierChangeFactory(customer=m.customer, from_tier=None, to_tier=2, changed_at=m.last_order_at - dt.timedelta(days=30))
+    TierChangeFactory(
+        customer=m.customer, from_tier=None, to_tier=2, changed_at=m.last_order_at - dt.timedelta(days=30)
+    )
     TierChangeFactory(customer=m.customer, from_tier=2, to_tier=3, changed_at=m.last_order_at + dt.timedelta(days=30))
     detect()
     assert Lapse.objects.get().tier_while_active == 3
@@ -168,7 +179,9 @@ def test_a_customer_who_orders_again_has_their_open_item_resolved_as_returned():
 
 def test_closed_items_stay_closed_when_the_customer_returns():
     m = quiet_customer(days=1, tier=3)
-    item = FollowUpFactory(lapse__customer=m.customer, status="lost", lapse__last_order_at=m.last_order_at - dt.timedelta(days=200))
+    item = FollowUpFactory(
+        lapse__customer=m.customer, status="lost", lapse__last_order_at=m.last_order_at - dt.timedelta(days=200)
+    )
     detect()
     item.refresh_from_db()
     assert item.status == "lost"
@@ -176,7 +189,9 @@ def test_closed_items_stay_closed_when_the_customer_returns():
 
 def test_a_customer_who_returned_and_lapsed_again_gets_a_new_item():
     m = quiet_customer(days=120, tier=2)
-    FollowUpFactory(lapse__customer=m.customer, status="returned", lapse__last_order_at=m.last_order_at - dt.timedelta(days=400))
+    FollowUpFactory(
+        lapse__customer=m.customer, status="returned", lapse__last_order_at=m.last_order_at - dt.timedelta(days=400)
+    )
     detect()
     assert FollowUp.objects.filter(customer=m.customer, status="open").count() == 1
 

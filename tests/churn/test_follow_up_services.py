@@ -4,7 +4,11 @@ import pytest
 
 from churn.models import FollowUp
 from churn.services import (
-    FollowUpError, StaleFollowUp, change_follow_up_status, claim_follow_up, reassign_follow_up,
+    FollowUpError,
+    StaleFollowUp,
+    change_follow_up_status,
+    claim_follow_up,
+    reassign_follow_up,
 )
 from tests.churn.factories import FollowUpFactory
 from tests.factories import ProductFactory, UserFactory
@@ -12,8 +16,13 @@ from tests.factories import ProductFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 ALL = ["open", "contacted", "won_back", "lost", "dismissed", "returned"]
-VALID = {("open", "contacted"), ("open", "dismissed"), ("contacted", "won_back"), ("contacted", "lost"),
-         ("contacted", "dismissed")}
+VALID = {
+    ("open", "contacted"),
+    ("open", "dismissed"),
+    ("contacted", "won_back"),
+    ("contacted", "lost"),
+    ("contacted", "dismissed"),
+}
 
 
 @pytest.fixture
@@ -35,8 +44,7 @@ def test_each_allowed_move_changes_the_status_and_raises_the_version(manager, fr
     assert "called them" in moved.notes
 
 
-@pytest.mark.parametrize("from_status, to_status",
-                         [(f, t) for f in ALL for t in ALL if (f, t) not in VALID])
+@pytest.mark.parametrize("from_status, to_status", [(f, t) for f in ALL for t in ALL if (f, t) not in VALID])
 def test_every_other_move_is_refused_and_changes_nothing(manager, from_status, to_status):
     item = FollowUpFactory(status=from_status)
     with pytest.raises(FollowUpError, match="Cannot move an item from"):
@@ -52,8 +60,14 @@ def test_closing_an_item_records_when(manager):
 
 def test_closing_as_lost_keeps_the_cause(manager):
     product = ProductFactory(name="Cloud Sync")
-    item = move(FollowUpFactory(status="contacted"), manager, "lost", cause_category="new_product",
-                cause_product=product, cause_text="Hated the new sync")
+    item = move(
+        FollowUpFactory(status="contacted"),
+        manager,
+        "lost",
+        cause_category="new_product",
+        cause_product=product,
+        cause_text="Hated the new sync",
+    )
     assert (item.cause_category, item.cause_product, item.cause_text) == ("new_product", product, "Hated the new sync")
 
 

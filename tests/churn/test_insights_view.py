@@ -10,7 +10,7 @@ from tests.churn.factories import FollowUpFactory
 from tests.factories import OrderLineFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture
@@ -19,9 +19,17 @@ def page(client):
     return lambda **params: client.get(reverse("churn:insights"), params).content.decode()
 
 
-def lost(*, tier=3, last_order=dt.datetime(2026, 6, 1, tzinfo=UTC), closed=dt.datetime(2026, 10, 5, tzinfo=UTC), **kwargs):
-    return FollowUpFactory(status="lost", tier=tier, closed_at=closed, lapse__last_order_at=last_order,
-                           lapse__tier_while_active=tier, **kwargs)
+def lost(
+    *, tier=3, last_order=dt.datetime(2026, 6, 1, tzinfo=UTC), closed=dt.datetime(2026, 10, 5, tzinfo=UTC), **kwargs
+):
+    return FollowUpFactory(
+        status="lost",
+        tier=tier,
+        closed_at=closed,
+        lapse__last_order_at=last_order,
+        lapse__tier_while_active=tier,
+        **kwargs,
+    )
 
 
 def test_months_before_clamps_to_the_end_of_a_shorter_month():
@@ -50,23 +58,27 @@ def test_it_lists_what_was_launched_before_each_lost_tier_3_customer_stopped(pag
     lost(cause_category="service", lapse__customer__name="Beta", last_order=dt.datetime(2026, 5, 20, tzinfo=UTC))
     OrderLineFactory(order__customer=first.customer, product=before)
     html = page(months=3)
-    releases = html[html.index('id="lost-tier-3"'):]
+    releases = html[html.index('id="lost-tier-3"') :]
     assert "Launched in April" in releases and "Too early" not in releases and "After they left" not in releases
     assert "(2 · ✓ bought)" in releases  # Acme bought it; it preceded both lost customers
-    ranking = html[html.index('id="recurring-releases"'):html.index('id="lost-tier-3"')]
+    ranking = html[html.index('id="recurring-releases"') : html.index('id="lost-tier-3"')]
     assert "Launched in April" in ranking and '<td class="num">2</td>' in ranking
 
 
 def test_it_lists_the_changes_released_before_they_stopped_and_how_often_they_recur(page):
     from churn.models import Release
 
-    Release.objects.create(title="Self-service only support", kind="service", released_on=dt.date(2026, 5, 1),
-                           product=ProductFactory(name="Helpdesk"))
+    Release.objects.create(
+        title="Self-service only support",
+        kind="service",
+        released_on=dt.date(2026, 5, 1),
+        product=ProductFactory(name="Helpdesk"),
+    )
     Release.objects.create(title="Old price list", kind="price", released_on=dt.date(2025, 1, 1))
     lost(cause_category="service", lapse__customer__name="Acme")
     lost(cause_category="service", lapse__customer__name="Beta")
     html = page(months=3)
-    ranking = html[html.index('id="recurring-changes"'):html.index('id="lost-tier-3"')]
+    ranking = html[html.index('id="recurring-changes"') : html.index('id="lost-tier-3"')]
     assert "Self-service only support" in ranking and "(Helpdesk)" in ranking and '<td class="num">2</td>' in ranking
     assert "Old price list" not in html
 
@@ -80,11 +92,13 @@ def test_a_longer_window_reaches_further_back(page):
 
 def test_the_page_is_a_fixed_number_of_queries(client, django_assert_num_queries):
     client.force_login(UserFactory(role="Marketing"))
-    for i in range(6):
+    for _ in range(6):
         lost(cause_category="price", cause_product=ProductFactory(launched_on=dt.date(2026, 5, 1)))
     from churn.models import Release
 
-    Release.objects.create(title="New billing", kind="method_change", released_on=dt.date(2026, 5, 2), product=ProductFactory())
+    Release.objects.create(
+        title="New billing", kind="method_change", released_on=dt.date(2026, 5, 2), product=ProductFactory()
+    )
     # session, user, user permissions, group permissions, by cause, by product, lost tier-3 items,
     # products launched in their windows, changes released then (with product), which products they bought
     with django_assert_num_queries(10):

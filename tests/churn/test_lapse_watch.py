@@ -22,13 +22,17 @@ def lapsed_without_a_lapse(as_of: dt.date) -> list[int]:
     policy = ChurnPolicy.current()
     days_since = derived_days_sql("days_since_last_order", alias="m", as_of=date_param_sql("as_of"))
     with connection.cursor() as cursor:
-        cursor.execute(NEW_LAPSES.format(days_since=days_since),
-                       {"as_of": as_of, "min_days": policy.min_days, "gap_multiple": policy.gap_multiple})
+        cursor.execute(
+            NEW_LAPSES.format(days_since=days_since),
+            {"as_of": as_of, "min_days": policy.min_days, "gap_multiple": policy.gap_multiple},
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
 def set_policy(*, min_days: int, gap_multiple: str = "2.50") -> None:
-    ChurnPolicy.objects.filter(pk=ChurnPolicy.current().pk).update(min_days=min_days, gap_multiple=Decimal(gap_multiple))
+    ChurnPolicy.objects.filter(pk=ChurnPolicy.current().pk).update(
+        min_days=min_days, gap_multiple=Decimal(gap_multiple)
+    )
 
 
 def test_a_customer_is_found_lapsed_on_the_night_their_silence_passes_the_policy():
@@ -85,7 +89,9 @@ def test_a_customer_who_orders_again_and_goes_quiet_again_lapses_a_second_time()
     for day in range(1, 40):
         retier_all(as_of=dt.date(2026, 3, 1) + dt.timedelta(days=day))
 
-    lapses = list(Lapse.objects.filter(customer=c).order_by("last_order_at").values_list("last_order_at", "detected_on"))
+    lapses = list(
+        Lapse.objects.filter(customer=c).order_by("last_order_at").values_list("last_order_at", "detected_on")
+    )
     assert lapses == [(at("2026-01-05"), dt.date(2026, 3, 1)), (at("2026-03-01"), dt.date(2026, 4, 1))]
 
 

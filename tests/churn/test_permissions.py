@@ -22,11 +22,14 @@ def test_marketing_cannot_see_the_queue(client, url_name):
     assert client.get(reverse(url_name)).status_code == 403
 
 
-@pytest.mark.parametrize("url_name, data", [
-    ("churn:change_status", {"to": "contacted", "version": 1}),
-    ("churn:claim", {"version": 1}),
-    ("churn:reassign", {"version": 1}),
-])
+@pytest.mark.parametrize(
+    "url_name, data",
+    [
+        ("churn:change_status", {"to": "contacted", "version": 1}),
+        ("churn:claim", {"version": 1}),
+        ("churn:reassign", {"version": 1}),
+    ],
+)
 def test_marketing_cannot_change_an_item(client, url_name, data):
     as_role(client, "Marketing")
     item = FollowUpFactory(assignee=None)
@@ -89,8 +92,18 @@ def test_an_admin_edit_of_an_item_raises_its_version_so_open_queue_forms_go_stal
     admin = UserFactory(role="Admin", is_staff=True)
     client.force_login(admin)
     item = FollowUpFactory()
-    data = {"customer": item.customer_id, "lapse": item.lapse_id, "kind": "investigate", "priority": "normal", "tier": 3,
-            "status": "open", "due_on": "2026-12-01", "notes": "", "cause_category": "", "cause_text": ""}
+    data = {
+        "customer": item.customer_id,
+        "lapse": item.lapse_id,
+        "kind": "investigate",
+        "priority": "normal",
+        "tier": 3,
+        "status": "open",
+        "due_on": "2026-12-01",
+        "notes": "",
+        "cause_category": "",
+        "cause_text": "",
+    }
     assert client.post(reverse("admin:churn_followup_change", args=[item.pk]), data).status_code == 302
     item.refresh_from_db()
     assert (item.priority, item.version, item.updated_by) == ("normal", 2, admin)

@@ -12,7 +12,7 @@ from tests.factories import ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
-TODAY = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.timezone.utc)
+TODAY = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -23,13 +23,16 @@ def manager(client):
 
 
 def post_status(client, item, to, version=None, **data):
-    return client.post(reverse("churn:change_status", args=[item.pk]),
-                        {"to": to, "version": version or item.version, **data}, **HTMX)
+    return client.post(
+        reverse("churn:change_status", args=[item.pk]), {"to": to, "version": version or item.version, **data}, **HTMX
+    )
 
 
 @time_machine.travel(TODAY, tick=False)
 def test_my_queue_lists_my_items_by_tier_then_due_date_and_marks_overdue(client, manager):
-    FollowUpFactory(assignee=manager, tier=2, kind="win_back", due_on=dt.date(2026, 11, 20), lapse__customer__name="Two early")
+    FollowUpFactory(
+        assignee=manager, tier=2, kind="win_back", due_on=dt.date(2026, 11, 20), lapse__customer__name="Two early"
+    )
     FollowUpFactory(assignee=manager, tier=3, due_on=dt.date(2026, 11, 30), lapse__customer__name="Three late")
     FollowUpFactory(assignee=manager, tier=3, due_on=dt.date(2026, 11, 24), lapse__customer__name="Three early")
     FollowUpFactory(assignee=None, lapse__customer__name="Unassigned")
@@ -102,7 +105,7 @@ def test_closing_as_lost_without_a_category_names_the_missing_field(client, mana
     item = FollowUpFactory(assignee=manager, status="contacted")
     html = post_status(client, item, "lost", cause_text="Left").content.decode()
     assert "Cause: Choose the cause" in html
-    assert "<details class=\"lost-form\" open>" in html
+    assert '<details class="lost-form" open>' in html
     item.refresh_from_db()
     assert item.status == "contacted"
 
@@ -130,8 +133,14 @@ def test_other_as_cause_needs_a_description(client, manager):
 def test_closing_as_lost_with_a_product_records_it(client, manager):
     product = ProductFactory(sku="SYNC-2", name="Sync 2")
     item = FollowUpFactory(assignee=manager, status="contacted")
-    html = post_status(client, item, "lost", cause_category="product_change", cause_product="SYNC-2",
-                       cause_text="The new sync lost their files").content.decode()
+    html = post_status(
+        client,
+        item,
+        "lost",
+        cause_category="product_change",
+        cause_product="SYNC-2",
+        cause_text="The new sync lost their files",
+    ).content.decode()
     assert "Sync 2" in html
     item.refresh_from_db()
     assert (item.status, item.cause_category, item.cause_product) == ("lost", "product_change", product)
@@ -149,7 +158,9 @@ def test_claim_and_reassign_from_the_page(client, manager):
 
 def test_without_htmx_a_change_redirects_back_with_the_error_as_a_message(client, manager):
     item = FollowUpFactory(assignee=manager, status="lost")
-    response = client.post(reverse("churn:change_status", args=[item.pk]), {"to": "contacted", "version": 1}, follow=True)
+    response = client.post(
+        reverse("churn:change_status", args=[item.pk]), {"to": "contacted", "version": 1}, follow=True
+    )
     assert "Cannot move an item from lost to contacted" in response.content.decode()
 
 

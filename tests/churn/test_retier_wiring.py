@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def nightly(as_of: dt.date, **kwargs):
-    with time_machine.travel(dt.datetime.combine(as_of, dt.time(2), tzinfo=dt.timezone.utc), tick=False):
+    with time_machine.travel(dt.datetime.combine(as_of, dt.time(2), tzinfo=dt.UTC), tick=False):
         return retier_all(as_of=as_of, **kwargs)
 
 
@@ -32,7 +32,11 @@ def test_a_lifetime_customer_who_went_quiet_is_investigated_though_tonight_place
     lapse = Lapse.objects.get(customer=star)
     assert (lapse.run, lapse.tier_while_active, lapse.response) == (run, 3, "Investigate")
     item = FollowUp.objects.get(customer=star)
-    assert (item.kind, item.assignee, item.due_on) == ("investigate", manager, dt.date(2027, 4, 5))  # Thu + 2 working days
+    assert (item.kind, item.assignee, item.due_on) == (
+        "investigate",
+        manager,
+        dt.date(2027, 4, 5),
+    )  # Thu + 2 working days
 
 
 def test_a_dry_run_detects_nothing():

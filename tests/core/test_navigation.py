@@ -7,7 +7,7 @@ pytestmark = pytest.mark.django_db
 
 
 def nav(body: str) -> str:
-    return body[body.index('<nav class="nav"'):body.index("</nav>")]
+    return body[body.index('<nav class="nav"') : body.index("</nav>")]
 
 
 def test_admins_find_their_setup_pages_under_admin_tools(client, make_user):

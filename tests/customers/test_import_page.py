@@ -26,7 +26,9 @@ def test_an_admin_sees_the_form_and_the_columns_of_each_kind(client, make_user):
 
 def test_an_admin_imports_a_file_and_sees_what_was_created(client, make_user):
     client.force_login(make_user("Admin"))
-    response = client.post(URL, {"kind": "products", "file": upload(b"sku,name,category\nA1,Apple,fruit\nB2,Bean,veg\n")})
+    response = client.post(
+        URL, {"kind": "products", "file": upload(b"sku,name,category\nA1,Apple,fruit\nB2,Bean,veg\n")}
+    )
     assert response.status_code == 200
     page = response.content.decode()
     assert "Imported 2 rows of products" in page

@@ -12,7 +12,7 @@ from tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, Pro
 
 pytestmark = pytest.mark.django_db
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 ORDERS_HEADER = "order_id,customer_id,placed_at,sku,quantity,amount,cost\n"
 
 
@@ -43,7 +43,12 @@ def test_it_imports_customers_and_reports_what_it_created():
     )
     assert (report.errors, report.rows, report.created, report.updated, report.unchanged) == ([], 2, 2, 0, 0)
     ann = Customer.objects.get(external_id="C1")
-    assert (ann.name, ann.email, ann.company, ann.signed_up_on) == ("Ann Lee", "ann@example.com", "Acme", dt.date(2024, 5, 1))
+    assert (ann.name, ann.email, ann.company, ann.signed_up_on) == (
+        "Ann Lee",
+        "ann@example.com",
+        "Acme",
+        dt.date(2024, 5, 1),
+    )
     assert ann.account_manager.username == "maria"
     assert Customer.objects.get(external_id="C2").account_manager is None
 
@@ -102,7 +107,12 @@ def test_columns_may_come_in_any_order_and_extra_columns_are_ignored(catalogue):
     )
     assert report.errors == []
     line = OrderLine.objects.get()
-    assert (line.order.order_id, line.customer.external_id, line.quantity, line.amount) == ("O1", "C2", 3, Decimal("12.50"))
+    assert (line.order.order_id, line.customer.external_id, line.quantity, line.amount) == (
+        "O1",
+        "C2",
+        3,
+        Decimal("12.50"),
+    )
 
 
 def test_naive_date_times_are_in_the_configured_time_zone(catalogue, settings):
@@ -128,12 +138,17 @@ def test_importing_the_same_file_twice_changes_nothing(catalogue):
     before = list(OrderLine.objects.order_by("id").values_list("id", "customer_id", "placed_at", "amount", "cost"))
     report = run("orders", content)
     assert (report.errors, report.created, report.updated, report.unchanged) == ([], 0, 0, 2)
-    assert list(OrderLine.objects.order_by("id").values_list("id", "customer_id", "placed_at", "amount", "cost")) == before
+    assert (
+        list(OrderLine.objects.order_by("id").values_list("id", "customer_id", "placed_at", "amount", "cost")) == before
+    )
 
 
 def test_a_later_file_can_add_lines_to_an_existing_order_and_change_others(catalogue):
     run("orders", ORDERS_HEADER + "O1,C1,2026-03-01,A1,1,10.00,\n")
-    report = run("orders", ORDERS_HEADER + "O1,C1,2026-03-01,A1,2,20.00,\nO1,C1,2026-03-01,B2,1,5.00,\nO2,C2,2026-03-01,A1,1,1,\n")
+    report = run(
+        "orders",
+        ORDERS_HEADER + "O1,C1,2026-03-01,A1,2,20.00,\nO1,C1,2026-03-01,B2,1,5.00,\nO2,C2,2026-03-01,A1,1,1,\n",
+    )
     assert (report.errors, report.created, report.updated, report.unchanged) == ([], 2, 1, 0)
     assert sorted(OrderLine.objects.values_list("order__order_id", "product__sku", "quantity")) == [
         ("O1", "A1", 2),
@@ -176,7 +191,7 @@ def test_an_order_re_imported_with_a_changed_date_and_customer_moves_all_its_lin
 
 def test_a_file_that_is_not_utf8_is_rejected_naming_the_line_and_byte():
     report = run("products", "sku,name,category\nA1,Apple,fruit\nB2,Cr\u00e8me,dairy\n".encode("latin-1"))
-    assert report.errors == ["line 3: file: is not UTF-8: byte 0xe8 at byte 39 of the file (save it as \"CSV UTF-8\")"]
+    assert report.errors == ['line 3: file: is not UTF-8: byte 0xe8 at byte 39 of the file (save it as "CSV UTF-8")']
     assert not Product.objects.exists()
 
 
@@ -260,14 +275,20 @@ def test_bad_values_in_the_other_kinds_are_reported():
 
 def test_lines_of_one_order_must_agree_on_customer_and_date(catalogue):
     report = run("orders", ORDERS_HEADER + "O1,C1,2026-03-01,A1,1,1,\nO1,C2,2026-03-01,B2,1,1,\n")
-    assert report.errors == ["line 3: customer_id: order 'O1' has customer_id C1 on line 2; all lines of an order must agree"]
+    assert report.errors == [
+        "line 3: customer_id: order 'O1' has customer_id C1 on line 2; all lines of an order must agree"
+    ]
     report = run("orders", ORDERS_HEADER + "O1,C1,2026-03-01,A1,1,1,\nO1,C1,2026-03-02,B2,1,1,\n")
-    assert len(report.errors) == 1 and report.errors[0].startswith("line 3: placed_at: order 'O1' has placed_at 2026-03-01")
+    assert len(report.errors) == 1 and report.errors[0].startswith(
+        "line 3: placed_at: order 'O1' has placed_at 2026-03-01"
+    )
 
 
 def test_a_row_with_too_many_values_is_reported():
     report = run("products", "sku,name,category\nA1,Apple, red,fruit\n")
-    assert report.errors == ["line 2: row: has 4 values but the header has 3 columns (quote values that contain commas)"]
+    assert report.errors == [
+        "line 2: row: has 4 values but the header has 3 columns (quote values that contain commas)"
+    ]
 
 
 def test_every_bad_row_is_reported_and_nothing_is_written(catalogue):

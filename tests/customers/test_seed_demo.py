@@ -35,13 +35,16 @@ def fingerprint() -> str:
     digest = hashlib.sha256()
     for rows in (
         Customer.objects.order_by("external_id").values_list(
-            "external_id", "name", "email", "company", "signed_up_on", "account_manager__username"),
+            "external_id", "name", "email", "company", "signed_up_on", "account_manager__username"
+        ),
         Product.objects.order_by("sku").values_list("sku", "name", "category", "launched_on"),
         Order.objects.order_by("order_id").values_list("order_id", "customer__external_id", "placed_at"),
         OrderLine.objects.order_by("order__order_id", "product__sku").values_list(
-            "order__order_id", "product__sku", "quantity", "amount", "cost"),
+            "order__order_id", "product__sku", "quantity", "amount", "cost"
+        ),
         Ticket.objects.order_by("ticket_id").values_list(
-            "ticket_id", "customer__external_id", "opened_at", "kind", "outcome", "compensation"),
+            "ticket_id", "customer__external_id", "opened_at", "kind", "outcome", "compensation"
+        ),
     ):
         for row in rows:
             digest.update(repr(row).encode())
@@ -53,14 +56,18 @@ def customer_figures():
     lines = {
         row["customer"]: row
         for row in OrderLine.objects.values("customer").annotate(
-            revenue=Sum("amount"), margin=Sum(F("amount") - F("cost")),
-            years=Count(ExtractYear("placed_at"), distinct=True), last=Max("placed_at"),
-            orders=Count("order", distinct=True))
+            revenue=Sum("amount"),
+            margin=Sum(F("amount") - F("cost")),
+            years=Count(ExtractYear("placed_at"), distinct=True),
+            last=Max("placed_at"),
+            orders=Count("order", distinct=True),
+        )
     }
     tickets = {
         row["customer"]: row
         for row in Ticket.objects.values("customer").annotate(
-            rejected=Count("id", filter=Q(kind="complaint", outcome="rejected")), compensation=Sum("compensation"))
+            rejected=Count("id", filter=Q(kind="complaint", outcome="rejected")), compensation=Sum("compensation")
+        )
     }
     return lines, tickets
 
@@ -89,8 +96,7 @@ def test_it_makes_serial_complainers_whose_compensation_exceeds_their_margin():
     seed()
     lines, tickets = customer_figures()
     complainers = [
-        c for c, t in tickets.items()
-        if t["rejected"] >= 5 and c in lines and t["compensation"] > lines[c]["margin"]
+        c for c, t in tickets.items() if t["rejected"] >= 5 and c in lines and t["compensation"] > lines[c]["margin"]
     ]
     assert len(complainers) >= 10  # 5% of 400
 
@@ -111,7 +117,7 @@ def test_it_makes_a_few_lifetime_big_spenders_over_several_years():
 def test_it_makes_one_time_buyers_loyal_buyers_and_churners():
     seed()
     lines, _ = customer_figures()
-    cutoff = dt.datetime.combine(TODAY - dt.timedelta(days=120), dt.time(), tzinfo=dt.timezone.utc)
+    cutoff = dt.datetime.combine(TODAY - dt.timedelta(days=120), dt.time(), tzinfo=dt.UTC)
     one_order = [c for c, row in lines.items() if row["orders"] == 1]
     loyal = [c for c, row in lines.items() if row["orders"] >= 6 and row["margin"] > 0 and row["last"] >= cutoff]
     stopped = [c for c, row in lines.items() if row["last"] < cutoff and row["orders"] >= 4]
@@ -123,7 +129,7 @@ def test_it_makes_one_time_buyers_loyal_buyers_and_churners():
 def test_lifetime_churners_bought_a_recent_change_before_they_stopped():
     seed()
     lines, _ = customer_figures()
-    cutoff = dt.datetime.combine(TODAY - dt.timedelta(days=120), dt.time(), tzinfo=dt.timezone.utc)
+    cutoff = dt.datetime.combine(TODAY - dt.timedelta(days=120), dt.time(), tzinfo=dt.UTC)
     revenues = sorted((row["revenue"] for row in lines.values()), reverse=True)
     big_and_gone = [c for c, row in lines.items() if row["revenue"] >= revenues[15] and row["last"] < cutoff]
     changes = Product.objects.filter(name__in=demo.words.CHANGE_PRODUCTS)
@@ -150,8 +156,12 @@ def test_lines_cost_55_to_80_percent_of_their_price_and_some_are_free():
     assert not OrderLine.objects.filter(placed_at__lt=F("order__placed_at")).exists()
     charged = OrderLine.objects.filter(amount__gt=0)
     assert not charged.filter(cost__lt=F("amount") * Decimal("0.55")).exists()
-    assert not charged.filter(cost__gt=F("amount") * Decimal("0.89")).exists()  # 80% of a list price discounted up to 10%
-    sizes = Order.objects.annotate(n=Count("lines")).aggregate(low=Count("id", filter=Q(n__lt=1)), high=Count("id", filter=Q(n__gt=4)))
+    assert not charged.filter(
+        cost__gt=F("amount") * Decimal("0.89")
+    ).exists()  # 80% of a list price discounted up to 10%
+    sizes = Order.objects.annotate(n=Count("lines")).aggregate(
+        low=Count("id", filter=Q(n__lt=1)), high=Count("id", filter=Q(n__gt=4))
+    )
     assert sizes == {"low": 0, "high": 0}
 
 
@@ -190,7 +200,7 @@ def test_reset_replaces_the_data_and_what_was_computed_from_it_and_keeps_indexes
     seed(customers=80, reset=True)
     assert Customer.objects.count() == 80
     assert not CustomerMetrics.objects.exists()
-    from django.db import connection, IntegrityError, transaction
+    from django.db import IntegrityError, connection, transaction
 
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, OrderLine._meta.db_table)
@@ -198,16 +208,31 @@ def test_reset_replaces_the_data_and_what_was_computed_from_it_and_keeps_indexes
     assert "orderline_order_product_uniq" in constraints
     line = OrderLine.objects.first()
     with pytest.raises(IntegrityError), transaction.atomic():
-        OrderLine.objects.create(order=line.order, product=line.product, customer=line.customer,
-                                 placed_at=line.placed_at, quantity=1, amount=1)
+        OrderLine.objects.create(
+            order=line.order,
+            product=line.product,
+            customer=line.customer,
+            placed_at=line.placed_at,
+            quantity=1,
+            amount=1,
+        )
     # new rows get ids after the seeded ones
-    assert Customer.objects.create(external_id="NEW", name="New").pk > Customer.objects.exclude(external_id="NEW").aggregate(m=Max("pk"))["m"]
+    assert (
+        Customer.objects.create(external_id="NEW", name="New").pk
+        > Customer.objects.exclude(external_id="NEW").aggregate(m=Max("pk"))["m"]
+    )
 
 
 def test_it_runs_on_sqlite_for_the_demo(tmp_path):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+    }
     env.pop("REDIS_URL", None)
     for args in (["migrate", "-v0"], ["seed_demo", "--customers", "200", "--today", "2026-11-22"]):
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+        )
         assert done.returncode == 0, done.stderr
     assert "Seeded 200 customers" in done.stdout and "tierboard-admin" in done.stdout

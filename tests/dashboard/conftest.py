@@ -6,7 +6,7 @@ from django.core.cache import cache
 
 from tests.factories import CustomerFactory, CustomerMetricsFactory
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture(autouse=True)
@@ -42,11 +42,32 @@ def as_manager(client, manager):
 def make_metrics(db):
     """make_metrics(tier=3, net_margin=..., name=..., **customer or metric fields)."""
 
-    def make(*, tier=2, revenue="1000.00", net_margin="400.00", name=None, email=None, external_id=None, account_manager=None, **metrics):
-        customer_fields = {k: v for k, v in {"name": name, "email": email, "external_id": external_id, "account_manager": account_manager}.items() if v is not None}
+    def make(
+        *,
+        tier=2,
+        revenue="1000.00",
+        net_margin="400.00",
+        name=None,
+        email=None,
+        external_id=None,
+        account_manager=None,
+        **metrics,
+    ):
+        customer_fields = {
+            k: v
+            for k, v in {
+                "name": name,
+                "email": email,
+                "external_id": external_id,
+                "account_manager": account_manager,
+            }.items()
+            if v is not None
+        }
         customer = CustomerFactory(**customer_fields)
         revenue, net_margin = Decimal(revenue), Decimal(net_margin)
-        return CustomerMetricsFactory(customer=customer, tier=tier, revenue=revenue, cost=revenue - net_margin, net_margin=net_margin, **metrics)
+        return CustomerMetricsFactory(
+            customer=customer, tier=tier, revenue=revenue, cost=revenue - net_margin, net_margin=net_margin, **metrics
+        )
 
     return make
 

@@ -14,8 +14,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from tests.factories import CustomerFactory, CustomerMetricsFactory  # noqa: E402
 from customers.models import Customer  # noqa: E402
+from tests.factories import CustomerFactory, CustomerMetricsFactory  # noqa: E402
 from tiering.models import RetierRun, TierChange  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -57,14 +57,34 @@ def customers(make_user):
     manager = make_user("Account manager", username="amira", first_name="Amira")
     for i, (tier, margin) in enumerate([(3, "9000"), (3, "7000"), (2, "800"), (2, "120"), (1, "-40")]):
         customer = CustomerFactory(name=f"Customer {i} tier {tier}", account_manager=manager if i % 2 == 0 else None)
-        CustomerMetricsFactory(customer=customer, tier=tier, revenue=Decimal(margin) + 500, cost=Decimal(500), net_margin=Decimal(margin))
-    run = RetierRun.objects.create(as_of="2026-11-01", status="succeeded", counts={"1": 1, "2": 2, "3": 2}, matrix={"2->3": 1})
-    why = {"tier": 2, "version": 1, "groups": [{"level": 2, "match": "all", "held": True, "conditions": [
-        {"metric": "orders", "op": "gte", "threshold": "2", "value": "5", "held": True}]}]}
+        CustomerMetricsFactory(
+            customer=customer, tier=tier, revenue=Decimal(margin) + 500, cost=Decimal(500), net_margin=Decimal(margin)
+        )
+    run = RetierRun.objects.create(
+        as_of="2026-11-01", status="succeeded", counts={"1": 1, "2": 2, "3": 2}, matrix={"2->3": 1}
+    )
+    why = {
+        "tier": 2,
+        "version": 1,
+        "groups": [
+            {
+                "level": 2,
+                "match": "all",
+                "held": True,
+                "conditions": [{"metric": "orders", "op": "gte", "threshold": "2", "value": "5", "held": True}],
+            }
+        ],
+    }
     walked_to = Customer.objects.get(name="Customer 2 tier 2")
     for day in range(1, 11):  # more changes than the page explains inline
-        TierChange.objects.create(customer=walked_to, run=run, from_tier=1, to_tier=2, why=why,
-                                  changed_at=dt.datetime(2026, 1, day, tzinfo=dt.timezone.utc))
+        TierChange.objects.create(
+            customer=walked_to,
+            run=run,
+            from_tier=1,
+            to_tier=2,
+            why=why,
+            changed_at=dt.datetime(2026, 1, day, tzinfo=dt.UTC),
+        )
     return manager
 
 

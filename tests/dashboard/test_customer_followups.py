@@ -19,13 +19,32 @@ def url(customer):
 def test_it_lists_open_and_past_follow_ups_and_lapses_newest_first(as_manager, make_metrics, manager):
     customer = make_metrics(tier=3).customer
     product = ProductFactory(name="Subscription Box Mk2")
-    old = LapseFactory(customer=customer, detected_at=at("2025-01-10T02:00:00"), last_order_at=at("2024-09-01T10:00:00"),
-                       returned_at=at("2025-03-01T02:00:00"))
-    FollowUpFactory(lapse=old, status="lost", cause_category="new_product", cause_product=product,
-                    cause_text="Hated the new box", notes="Called twice", closed_at=at("2025-02-01T09:00:00"))
-    LapseFactory(customer=customer, tier_while_active=1, response="no action: tier 1",
-                 detected_at=at("2025-06-10T02:00:00"), last_order_at=at("2025-03-01T10:00:00"), returned_at=at("2025-07-01T02:00:00"))
-    current = LapseFactory(customer=customer, detected_at=at("2026-11-02T02:00:00"), last_order_at=at("2026-06-01T12:00:00"))
+    old = LapseFactory(
+        customer=customer,
+        detected_at=at("2025-01-10T02:00:00"),
+        last_order_at=at("2024-09-01T10:00:00"),
+        returned_at=at("2025-03-01T02:00:00"),
+    )
+    FollowUpFactory(
+        lapse=old,
+        status="lost",
+        cause_category="new_product",
+        cause_product=product,
+        cause_text="Hated the new box",
+        notes="Called twice",
+        closed_at=at("2025-02-01T09:00:00"),
+    )
+    LapseFactory(
+        customer=customer,
+        tier_while_active=1,
+        response="no action: tier 1",
+        detected_at=at("2025-06-10T02:00:00"),
+        last_order_at=at("2025-03-01T10:00:00"),
+        returned_at=at("2025-07-01T02:00:00"),
+    )
+    current = LapseFactory(
+        customer=customer, detected_at=at("2026-11-02T02:00:00"), last_order_at=at("2026-06-01T12:00:00")
+    )
     open_item = FollowUpFactory(lapse=current, assignee=manager, due_on=timezone.localdate() - dt.timedelta(days=1))
 
     body = as_manager.get(url(customer)).content.decode()

@@ -52,7 +52,9 @@ def test_it_explains_each_condition_of_the_rules_in_force_in_plain_words(as_mana
     assert "In tier 2: this tier&#x27;s rules hold. For tier 3 they miss on net margin." in body
 
 
-def test_it_says_when_the_rules_now_place_a_customer_lower_during_the_grace_period(as_manager, make_metrics, rules_in_force):
+def test_it_says_when_the_rules_now_place_a_customer_lower_during_the_grace_period(
+    as_manager, make_metrics, rules_in_force
+):
     metrics = make_metrics(tier=3, net_margin="100.00", orders=3, below_runs=1)
 
     body = as_manager.get(url(metrics)).content.decode()
@@ -69,9 +71,23 @@ def test_it_says_when_no_rule_set_is_in_force(as_manager, make_metrics):
 def test_it_shows_the_tier_history_with_the_why_of_each_change(as_manager, make_metrics):
     metrics = make_metrics(tier=3)
     run = RetierRun.objects.create(as_of="2026-10-01", status="succeeded")
-    why = {"tier": 3, "version": 1, "groups": [{"level": 3, "match": "all", "held": True, "conditions": [
-        {"metric": "net_margin", "op": "gte", "threshold": "5000", "value": "6100.00", "held": True}]}]}
-    TierChange.objects.create(customer=metrics.customer, run=run, from_tier=2, to_tier=3, changed_at=at("2026-10-01T02:00:00"), why=why)
+    why = {
+        "tier": 3,
+        "version": 1,
+        "groups": [
+            {
+                "level": 3,
+                "match": "all",
+                "held": True,
+                "conditions": [
+                    {"metric": "net_margin", "op": "gte", "threshold": "5000", "value": "6100.00", "held": True}
+                ],
+            }
+        ],
+    }
+    TierChange.objects.create(
+        customer=metrics.customer, run=run, from_tier=2, to_tier=3, changed_at=at("2026-10-01T02:00:00"), why=why
+    )
 
     body = as_manager.get(url(metrics)).content.decode()
 
@@ -96,7 +112,11 @@ def test_it_shows_recent_orders_with_their_lines_and_tickets(as_manager, make_me
 def test_recent_orders_are_the_newest_ten_newest_first(as_manager, make_metrics):
     metrics = make_metrics()
     for i in range(12):
-        order = OrderFactory(customer=metrics.customer, order_id=f"ORD-{i:02d}", placed_at=at("2025-01-01T00:00:00") + dt.timedelta(days=30 * i))
+        order = OrderFactory(
+            customer=metrics.customer,
+            order_id=f"ORD-{i:02d}",
+            placed_at=at("2025-01-01T00:00:00") + dt.timedelta(days=30 * i),
+        )
         OrderLineFactory(order=order)
 
     orders = as_manager.get(url(metrics)).context["orders"]
@@ -104,7 +124,9 @@ def test_recent_orders_are_the_newest_ten_newest_first(as_manager, make_metrics)
     assert [o.order_id for o in orders] == [f"ORD-{i:02d}" for i in range(11, 1, -1)]
 
 
-def test_its_query_count_does_not_grow_with_orders_or_history(client, manager, make_metrics, rules_in_force, django_assert_num_queries):
+def test_its_query_count_does_not_grow_with_orders_or_history(
+    client, manager, make_metrics, rules_in_force, django_assert_num_queries
+):
     client.force_login(manager)
     run = RetierRun.objects.create(as_of="2026-10-01", status="succeeded")
     quiet, busy = make_metrics(), make_metrics()
@@ -113,7 +135,9 @@ def test_its_query_count_does_not_grow_with_orders_or_history(client, manager, m
             order = OrderFactory(customer=metrics.customer, placed_at=at("2026-01-01T00:00:00") + dt.timedelta(days=i))
             OrderLineFactory.create_batch(2, order=order)
             TicketFactory(customer=metrics.customer)
-            TierChange.objects.create(customer=metrics.customer, run=run, from_tier=1, to_tier=2, changed_at=at("2026-01-01T00:00:00"))
+            TierChange.objects.create(
+                customer=metrics.customer, run=run, from_tier=1, to_tier=2, changed_at=at("2026-01-01T00:00:00")
+            )
     for metrics in (quiet, busy):
         # 1 session, 2 user, 3-4 permissions, 5 customer JOIN metrics JOIN manager, 6 tiers,
         # 7 tier history (with its runs), 8 rule set in force, 9 its groups with tiers,
@@ -154,10 +178,27 @@ def test_marketing_may_not_open_a_customer(client, marketer, make_metrics):
 def test_the_why_of_an_older_change_loads_on_its_own(as_manager, make_metrics):
     metrics = make_metrics(tier=3)
     run = RetierRun.objects.create(as_of="2026-10-01", status="succeeded")
-    why = {"tier": 3, "version": 1, "groups": [{"level": 3, "match": "all", "held": True, "conditions": [
-        {"metric": "orders", "op": "gte", "threshold": "10", "value": "14", "held": True}]}]}
+    why = {
+        "tier": 3,
+        "version": 1,
+        "groups": [
+            {
+                "level": 3,
+                "match": "all",
+                "held": True,
+                "conditions": [{"metric": "orders", "op": "gte", "threshold": "10", "value": "14", "held": True}],
+            }
+        ],
+    }
     changes = [
-        TierChange.objects.create(customer=metrics.customer, run=run, from_tier=2, to_tier=3, changed_at=at("2026-01-01T02:00:00") + dt.timedelta(days=i), why=why)
+        TierChange.objects.create(
+            customer=metrics.customer,
+            run=run,
+            from_tier=2,
+            to_tier=3,
+            changed_at=at("2026-01-01T02:00:00") + dt.timedelta(days=i),
+            why=why,
+        )
         for i in range(10)
     ]
     oldest = changes[0]
@@ -173,5 +214,7 @@ def test_the_why_of_an_older_change_loads_on_its_own(as_manager, make_metrics):
 def test_the_why_of_a_change_belongs_to_its_customer(as_manager, make_metrics):
     mine, other = make_metrics(), make_metrics()
     run = RetierRun.objects.create(as_of="2026-10-01", status="succeeded")
-    change = TierChange.objects.create(customer=other.customer, run=run, from_tier=1, to_tier=2, changed_at=at("2026-01-01T02:00:00"))
+    change = TierChange.objects.create(
+        customer=other.customer, run=run, from_tier=1, to_tier=2, changed_at=at("2026-01-01T02:00:00")
+    )
     assert as_manager.get(reverse("dashboard:change_why", args=[mine.customer_id, change.pk])).status_code == 404

@@ -10,7 +10,13 @@ from dashboard.why import describe
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(Decimal("1234.5"), "€1,234.50"), (Decimal("-80"), "−€80.00"), (0, "€0.00"), (None, "—"), (Decimal("0.005"), "€0.01")],
+    [
+        (Decimal("1234.5"), "€1,234.50"),
+        (Decimal("-80"), "−€80.00"),
+        (0, "€0.00"),
+        (None, "—"),
+        (Decimal("0.005"), "€0.01"),
+    ],
 )
 def test_money_reads_as_money(value, text):
     assert money(value) == text
@@ -18,7 +24,12 @@ def test_money_reads_as_money(value, text):
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(Decimal("45018325.58"), "€45.0M"), (Decimal("-941454.21"), "−€941.5k"), (Decimal("950"), "€950"), (Decimal("2.5e9"), "€2.5bn")],
+    [
+        (Decimal("45018325.58"), "€45.0M"),
+        (Decimal("-941454.21"), "−€941.5k"),
+        (Decimal("950"), "€950"),
+        (Decimal("2.5e9"), "€2.5bn"),
+    ],
 )
 def test_short_money_rounds_big_totals(value, text):
     assert money_short(value) == text
@@ -34,7 +45,9 @@ def test_percent_and_metric_values_read_as_people_write_them():
 
 
 def test_a_check_reads_as_a_sentence():
-    line = describe({"level": 3, "metric": "net_margin", "op": "gte", "threshold": "5000", "value": "3120.50", "held": False})
+    line = describe(
+        {"level": 3, "metric": "net_margin", "op": "gte", "threshold": "5000", "value": "3120.50", "held": False}
+    )
     assert line.sentence == "Net margin is €3,120.50; needs at least €5,000.00: not held."
 
 

@@ -12,7 +12,9 @@ URL = reverse("home")
 
 def item(*, tier=2, status="open", assignee=None, due_in_days=3):
     lapse = LapseFactory(tier_while_active=tier)
-    return FollowUpFactory(lapse=lapse, status=status, assignee=assignee, due_on=timezone.localdate() + dt.timedelta(days=due_in_days))
+    return FollowUpFactory(
+        lapse=lapse, status=status, assignee=assignee, due_on=timezone.localdate() + dt.timedelta(days=due_in_days)
+    )
 
 
 def test_the_figure_card_counts_the_open_follow_ups(as_manager, make_metrics, manager):
@@ -25,11 +27,13 @@ def test_the_figure_card_counts_the_open_follow_ups(as_manager, make_metrics, ma
 
     assert response.context["followups"]["open"] == 2
     body = response.content.decode()
-    card = body[body.index('id="followups-count"'):]
+    card = body[body.index('id="followups-count"') :]
     assert '<div class="value">2</div>' in card[:300]
 
 
-def test_it_counts_open_items_by_tier_overdue_unassigned_and_mine_with_links_to_the_queue(as_manager, make_metrics, manager, make_user):
+def test_it_counts_open_items_by_tier_overdue_unassigned_and_mine_with_links_to_the_queue(
+    as_manager, make_metrics, manager, make_user
+):
     make_metrics(tier=2)
     colleague = make_user("Account manager")
     item(tier=3, assignee=manager, due_in_days=-1)

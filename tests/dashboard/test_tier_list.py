@@ -90,8 +90,12 @@ def test_it_lists_the_customers_who_moved_in_a_run_from_and_to_a_tier(as_manager
     up = make_metrics(name="Went up", tier=3)
     down = make_metrics(name="Went down", tier=1)
     make_metrics(name="Stayed", tier=2)
-    TierChange.objects.create(customer=up.customer, run=run, from_tier=2, to_tier=3, changed_at=at("2026-11-01T02:00:00"))
-    TierChange.objects.create(customer=down.customer, run=run, from_tier=2, to_tier=1, changed_at=at("2026-11-01T02:00:00"))
+    TierChange.objects.create(
+        customer=up.customer, run=run, from_tier=2, to_tier=3, changed_at=at("2026-11-01T02:00:00")
+    )
+    TierChange.objects.create(
+        customer=down.customer, run=run, from_tier=2, to_tier=1, changed_at=at("2026-11-01T02:00:00")
+    )
 
     assert sorted(names(as_manager.get(URL, {"run": run.pk}))) == ["Went down", "Went up"]
     assert names(as_manager.get(URL, {"run": run.pk, "moved_from": 2, "moved_to": 3})) == ["Went up"]
@@ -101,8 +105,12 @@ def test_it_lists_the_customers_placed_for_the_first_time_in_a_run(as_manager, m
     run = RetierRun.objects.create(as_of="2026-11-01", status="succeeded")
     new = make_metrics(name="New", tier=2)
     old = make_metrics(name="Old", tier=2)
-    TierChange.objects.create(customer=new.customer, run=run, from_tier=None, to_tier=2, changed_at=at("2026-11-01T02:00:00"))
-    TierChange.objects.create(customer=old.customer, run=run, from_tier=1, to_tier=2, changed_at=at("2026-11-01T02:00:00"))
+    TierChange.objects.create(
+        customer=new.customer, run=run, from_tier=None, to_tier=2, changed_at=at("2026-11-01T02:00:00")
+    )
+    TierChange.objects.create(
+        customer=old.customer, run=run, from_tier=1, to_tier=2, changed_at=at("2026-11-01T02:00:00")
+    )
 
     assert names(as_manager.get(URL, {"run": run.pk, "moved_from": "new", "moved_to": 2})) == ["New"]
 
@@ -178,7 +186,9 @@ def test_a_bad_query_string_value_falls_back_to_its_default_with_a_message(as_ma
     assert any(w.startswith(message) for w in warnings(response)), warnings(response)
 
 
-def test_an_unfiltered_list_takes_its_total_from_the_last_run_not_a_count(as_manager, make_metrics, django_assert_num_queries):
+def test_an_unfiltered_list_takes_its_total_from_the_last_run_not_a_count(
+    as_manager, make_metrics, django_assert_num_queries
+):
     RetierRun.objects.create(as_of="2026-11-01", status="succeeded", counts={"1": 7, "2": 1200, "3": 30})
     make_metrics(tier=2)
 

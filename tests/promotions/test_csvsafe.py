@@ -3,7 +3,7 @@
 import pytest
 
 from promotions.csvsafe import neutralise
-from promotions.exports import _copy_chunks, _python_chunks, RowCount
+from promotions.exports import RowCount, _copy_chunks, _python_chunks
 from promotions.selectors import targets_queryset
 
 FORMULAS = [

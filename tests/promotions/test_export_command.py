@@ -82,7 +82,9 @@ def test_every_run_is_logged_with_the_os_user_filters_and_row_count(target, tmp_
 def test_a_saved_promotion_gives_its_filters_and_is_named_in_the_log(target):
     target(tier=2, external_id="LOYAL")
     target(tier=3, external_id="LIFE")
-    promotion = Promotion.objects.create(name="Launch", starts_on=dt.date(2026, 5, 1), ends_on=dt.date(2026, 5, 31), tiers=[3])
+    promotion = Promotion.objects.create(
+        name="Launch", starts_on=dt.date(2026, 5, 1), ends_on=dt.date(2026, 5, 31), tiers=[3]
+    )
     assert [r["external_id"] for r in rows(export("--promotion", str(promotion.pk)))] == ["LIFE"]
     assert ExportLog.objects.get().promotion == promotion
 

@@ -41,7 +41,9 @@ def one_of_each_tier_and_two_loyal(transactional_db):
         CustomerMetricsFactory(tier=tier)
 
 
-def test_the_count_follows_the_tiers_and_a_bad_filter_shows_its_error(one_of_each_tier_and_two_loyal, live_server, page):
+def test_the_count_follows_the_tiers_and_a_bad_filter_shows_its_error(
+    one_of_each_tier_and_two_loyal, live_server, page
+):
     page.goto(f"{live_server.url}/promotions/new/")
     assert page.locator("#target-count").inner_text(timeout=5000) == "3"  # tiers 2 and 3 by default
     page.uncheck("#id_tiers_1")  # leave tier 2 out

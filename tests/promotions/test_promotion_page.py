@@ -41,7 +41,9 @@ def test_a_new_promotion_targets_tiers_2_and_3_until_tier_1_is_ticked(client, ma
 
 def test_saving_keeps_the_filters_and_who_built_it(client, marketer):
     product = ProductFactory()
-    response = client.post(reverse("promotions:create"), VALID | {"not_bought_product": product.pk, "active_within_days": "90"})
+    response = client.post(
+        reverse("promotions:create"), VALID | {"not_bought_product": product.pk, "active_within_days": "90"}
+    )
     promotion = Promotion.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("promotions:edit", args=[promotion.pk])
     assert (promotion.tiers, promotion.not_bought_product, promotion.active_within_days) == ([2, 3], product, 90)
@@ -78,7 +80,10 @@ def test_the_preview_ignores_a_missing_name_or_period(client, marketer, target):
         ({"tiers": ["4"]}, "Select a valid choice. 4 is not one of the available choices."),
         ({"active_within_days": "-3"}, "greater than or equal to 0"),
         ({"active_within_days": "soon"}, "Enter a whole number."),
-        ({"active_within_days": "30", "lapsed_over_days": "60"}, "No customer can have ordered within 30 days and not for more than 60 days."),
+        (
+            {"active_within_days": "30", "lapsed_over_days": "60"},
+            "No customer can have ordered within 30 days and not for more than 60 days.",
+        ),
         ({"bought_product": "999999"}, "Select a valid choice."),
     ],
 )

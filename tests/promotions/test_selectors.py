@@ -114,5 +114,7 @@ def test_a_saved_promotion_and_its_filters_select_the_same_customers():
     from promotions.models import Promotion
 
     metrics("low", tier=1), metrics("lifetime", tier=3)
-    promotion = Promotion.objects.create(name="Spring", starts_on=dt.date(2026, 3, 1), ends_on=dt.date(2026, 3, 31), tiers=[3])
+    promotion = Promotion.objects.create(
+        name="Spring", starts_on=dt.date(2026, 3, 1), ends_on=dt.date(2026, 3, 31), tiers=[3]
+    )
     assert list(targets_queryset(promotion=promotion)) == list(targets_queryset(filters=TargetFilters(tiers=(3,))))

@@ -7,7 +7,7 @@ from tests.factories import OrderFactory, OrderLineFactory, ProductFactory, Tick
 from tiering.metrics import compute_metrics_range
 from tiering.models import MetricsStage, RetierRun
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def at(day: str, time: str = "12:00:00") -> dt.datetime:
@@ -24,7 +24,9 @@ def buy(customer, when: dt.datetime, *, amount="100.00", cost="60.00", product=N
 
 
 def complain(customer, when: dt.datetime, *, outcome="rejected", compensation="0", kind="complaint"):
-    return TicketFactory(customer=customer, opened_at=when, kind=kind, outcome=outcome, compensation=Decimal(compensation))
+    return TicketFactory(
+        customer=customer, opened_at=when, kind=kind, outcome=outcome, compensation=Decimal(compensation)
+    )
 
 
 def metrics_as_of(as_of: dt.date, *, ranges=((1, 10**12),)) -> dict[int, MetricsStage]:
@@ -48,7 +50,9 @@ def publish_rules(*, grace_runs=0, lifetime_revenue="1000", loyal_orders="2"):
     version = (RuleSet.objects.aggregate(v=Max("version"))["v"] or 0) + 1
     ruleset = RuleSet.objects.create(version=version, status=RuleSet.Status.PUBLISHED, grace_runs=grace_runs)
     for level, metric, value in [(3, "revenue", lifetime_revenue), (2, "orders", loyal_orders)]:
-        tier, _ = Tier.objects.get_or_create(level=level, defaults={"name": f"Tier {level}"})  # flushed by transactional tests
+        tier, _ = Tier.objects.get_or_create(
+            level=level, defaults={"name": f"Tier {level}"}
+        )  # flushed by transactional tests
         group = RuleGroup.objects.create(ruleset=ruleset, tier=tier, match="all")
         Condition.objects.create(group=group, metric=metric, op="gte", value=Decimal(value))
     return ruleset

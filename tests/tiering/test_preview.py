@@ -35,7 +35,11 @@ def test_the_matrix_counts_every_customer_by_held_and_new_tier(customers):
 def test_movers_are_listed_with_name_external_id_and_both_tiers(customers):
     preview = preview_ruleset(ruleset=make_ruleset(DRAFT))
     rising = customers["rises"].customer
-    assert {(m.name, m.from_tier, m.to_tier) for m in preview.movers} == {("Rising", 2, 3), ("Falling", 2, 1), ("Dropping", 3, 2)}
+    assert {(m.name, m.from_tier, m.to_tier) for m in preview.movers} == {
+        ("Rising", 2, 3),
+        ("Falling", 2, 1),
+        ("Dropping", 3, 2),
+    }
     mover = next(m for m in preview.movers if m.name == "Rising")
     assert (mover.customer_id, mover.external_id) == (rising.pk, rising.external_id)
 

@@ -62,7 +62,7 @@ def test_a_run_whose_database_connection_is_killed_mid_way_changes_nothing(place
 
     retier_applied.connect(kill_my_connection)
     try:
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 (any error: the connection is gone)
             retier_all(as_of=AS_OF + dt.timedelta(days=1))
     finally:
         retier_applied.disconnect(kill_my_connection)
@@ -113,4 +113,8 @@ def test_ranges_computed_side_by_side_on_their_own_connections_give_the_same_res
     one = retier_all(as_of=AS_OF + dt.timedelta(days=1), dry_run=True)
 
     assert side_by_side.progress["total"] == 2 and one.progress["total"] == 1
-    assert (side_by_side.counts, side_by_side.matrix) == (one.counts, one.matrix) == ({"2": 1, "3": 1}, {"1->2": 1, "1->3": 1})
+    assert (
+        (side_by_side.counts, side_by_side.matrix)
+        == (one.counts, one.matrix)
+        == ({"2": 1, "3": 1}, {"1->2": 1, "1->3": 1})
+    )

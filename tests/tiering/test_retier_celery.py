@@ -77,7 +77,11 @@ def test_a_worker_on_redis_runs_the_retier_task_to_the_end(worker):
     )
     run = _wait_for_finished_run(timeout=90, worker=worker)
 
-    assert (run.status, run.triggered_by, run.as_of) == (RetierRun.Status.SUCCEEDED, "celery test", dt.date(2026, 11, 22))
+    assert (run.status, run.triggered_by, run.as_of) == (
+        RetierRun.Status.SUCCEEDED,
+        "celery test",
+        dt.date(2026, 11, 22),
+    )
     assert tiers() == {regular.pk: 2}
 
 

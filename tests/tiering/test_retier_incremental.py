@@ -36,7 +36,9 @@ def mismatches_with_a_full_recompute(as_of: dt.date) -> list:
     for customer_id, row in fresh.items():
         kept = stored[customer_id]
         kept.current_as_of = as_of
-        wrong += [(customer_id, c, getattr(kept, c), getattr(row, c)) for c in COMPARED if getattr(kept, c) != getattr(row, c)]
+        wrong += [
+            (customer_id, c, getattr(kept, c), getattr(row, c)) for c in COMPARED if getattr(kept, c) != getattr(row, c)
+        ]
     return wrong
 
 
@@ -61,9 +63,21 @@ class Changes:
 
     def apply(self, as_of: dt.date, count: int) -> None:
         for _ in range(count):
-            self.rng.choice([self.order_today, self.order_today, self.backfill, self.dated_ahead, self.delete_line,
-                             self.reprice_line, self.ticket, self.reject_ticket, self.sign_up, self.newcomer,
-                             self.leaves])(as_of)
+            self.rng.choice(
+                [
+                    self.order_today,
+                    self.order_today,
+                    self.backfill,
+                    self.dated_ahead,
+                    self.delete_line,
+                    self.reprice_line,
+                    self.ticket,
+                    self.reject_ticket,
+                    self.sign_up,
+                    self.newcomer,
+                    self.leaves,
+                ]
+            )(as_of)
 
     def _customer(self) -> Customer:
         return Customer.objects.order_by("?").first()
@@ -73,11 +87,18 @@ class Changes:
         order = Order.objects.create(order_id=f"INC-{self.serial}", customer=customer, placed_at=when)
         for product in Product.objects.order_by("?")[: self.rng.randint(1, 3)]:
             amount = Decimal(self.rng.randint(0, 40000)) / 100
-            OrderLine.objects.create(order=order, product=product, customer=customer, placed_at=when, quantity=1,
-                                     amount=amount, cost=(amount * Decimal("0.6")).quantize(Decimal("0.01")))
+            OrderLine.objects.create(
+                order=order,
+                product=product,
+                customer=customer,
+                placed_at=when,
+                quantity=1,
+                amount=amount,
+                cost=(amount * Decimal("0.6")).quantize(Decimal("0.01")),
+            )
 
     def _when(self, day: dt.date) -> dt.datetime:
-        return dt.datetime.combine(day, dt.time(self.rng.randint(0, 23), 30), tzinfo=dt.timezone.utc)
+        return dt.datetime.combine(day, dt.time(self.rng.randint(0, 23), 30), tzinfo=dt.UTC)
 
     def order_today(self, as_of):
         self._order(self._customer(), self._when(as_of))
@@ -96,15 +117,24 @@ class Changes:
 
     def ticket(self, as_of):
         self.serial += 1
-        Ticket.objects.create(ticket_id=f"INC-T{self.serial}", customer=self._customer(), kind="complaint",
-                              outcome="pending", opened_at=self._when(as_of - dt.timedelta(days=self.rng.randint(0, 400))),
-                              compensation=Decimal(self.rng.randint(0, 5000)) / 100)
+        Ticket.objects.create(
+            ticket_id=f"INC-T{self.serial}",
+            customer=self._customer(),
+            kind="complaint",
+            outcome="pending",
+            opened_at=self._when(as_of - dt.timedelta(days=self.rng.randint(0, 400))),
+            compensation=Decimal(self.rng.randint(0, 5000)) / 100,
+        )
 
     def reject_ticket(self, as_of):
-        Ticket.objects.filter(pk=Ticket.objects.order_by("?").values("pk")[:1]).update(kind="complaint", outcome="rejected")
+        Ticket.objects.filter(pk=Ticket.objects.order_by("?").values("pk")[:1]).update(
+            kind="complaint", outcome="rejected"
+        )
 
     def sign_up(self, as_of):
-        Customer.objects.filter(pk=self._customer().pk).update(signed_up_on=as_of - dt.timedelta(days=self.rng.randint(0, 4000)))
+        Customer.objects.filter(pk=self._customer().pk).update(
+            signed_up_on=as_of - dt.timedelta(days=self.rng.randint(0, 4000))
+        )
 
     def leaves(self, as_of):  # a customer deleted, with everything of theirs
         self._customer().delete()
@@ -185,7 +215,9 @@ def test_an_import_marks_the_customers_it_changed_and_the_next_run_recomputes_ju
     retier_all(as_of=dt.date(2026, 11, 20))
     assert not DataChange.objects.exists()  # the run took and released every mark
     csv = tmp_path / "orders.csv"
-    csv.write_text("order_id,customer_id,placed_at,sku,quantity,amount,cost\nN-1,C-1,2026-11-20T10:00:00,SKU-1,2,300.00,100.00\n")
+    csv.write_text(
+        "order_id,customer_id,placed_at,sku,quantity,amount,cost\nN-1,C-1,2026-11-20T10:00:00,SKU-1,2,300.00,100.00\n"
+    )
 
     call_command("import_data", "orders", str(csv), stdout=open("/dev/null", "w"))
 

@@ -50,7 +50,15 @@ def test_metrics_as_of_a_past_date_ignore_everything_that_happened_later():
     complain(c, at("2026-07-02"), compensation="50")
     again = metrics_as_of(dt.date(2026, 6, 30))[c.pk]
 
-    fields = ["revenue", "compensation", "orders", "last_order_at", "days_since_last_order", "complaints", "median_gap_days"]
+    fields = [
+        "revenue",
+        "compensation",
+        "orders",
+        "last_order_at",
+        "days_since_last_order",
+        "complaints",
+        "median_gap_days",
+    ]
     assert [getattr(again, f) for f in fields] == [getattr(before, f) for f in fields]
 
 
@@ -62,7 +70,12 @@ def test_money_sums_the_window_and_a_missing_cost_counts_as_zero():
 
     m = metrics_as_of(AS_OF)[c.pk]
 
-    assert (m.revenue, m.cost, m.compensation, m.net_margin) == (Decimal("250.00"), Decimal("80.00"), Decimal("25.00"), Decimal("145.00"))
+    assert (m.revenue, m.cost, m.compensation, m.net_margin) == (
+        Decimal("250.00"),
+        Decimal("80.00"),
+        Decimal("25.00"),
+        Decimal("145.00"),
+    )
     assert m.compensation_share == Decimal("0.1000")
 
 
@@ -119,7 +132,9 @@ def test_new_products_are_those_launched_within_the_window_and_bought_in_it():
 
 @pytest.mark.parametrize("catalogue", [3, 70], ids=["counted-by-bits", "more-than-a-bitmask-holds"])
 def test_distinct_categories_and_new_products_count_the_same_whatever_the_catalogue_size(catalogue):
-    products = [ProductFactory(category=f"cat-{i:02d}", launched_on=dt.date(2026, 5, 1)) for i in range(catalogue)]  # 3 fit the bitmask; 70 do not
+    products = [
+        ProductFactory(category=f"cat-{i:02d}", launched_on=dt.date(2026, 5, 1)) for i in range(catalogue)
+    ]  # 3 fit the bitmask; 70 do not
     c, other = CustomerFactory(), CustomerFactory()
     for product in (products[0], products[0], products[-1], products[1]):
         buy(c, at("2026-06-10"), product=product)

@@ -56,7 +56,9 @@ def test_a_running_run_shows_its_progress_and_polls_for_more(client, make_user):
     from tiering.services import RETIER_LOCK_KEY
 
     client.force_login(make_user("Admin"))
-    run = RetierRun.objects.create(as_of=dt.date(2026, 11, 22), progress={"step": "computing metrics", "done": 3, "total": 8})
+    run = RetierRun.objects.create(
+        as_of=dt.date(2026, 11, 22), progress={"step": "computing metrics", "done": 3, "total": 8}
+    )
     with other_connection() as worker:  # the run's worker holds the lock: it is alive
         worker.execute("SELECT pg_advisory_lock(%s)", [RETIER_LOCK_KEY])
         page = client.get(reverse("tiering:runs")).content.decode()

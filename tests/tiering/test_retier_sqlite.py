@@ -22,10 +22,16 @@ COLUMNS = ["revenue", "cost", "compensation", "net_margin", "orders", "active_mo
 
 
 def on_sqlite(tmp_path) -> dict[str, tuple]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+    }
     env.pop("REDIS_URL", None)
     for args in (["migrate", "-v0"], SEED, ["retier", "--as-of", "2026-11-22"]):
-        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, timeout=240)
+        subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, timeout=240
+        )
     db = sqlite3.connect(tmp_path / "demo.sqlite3")
     rows = db.execute(
         f"SELECT c.external_id, {', '.join('m.' + c for c in COLUMNS)} FROM tiering_customermetrics m "
@@ -38,8 +44,10 @@ def _normal(values) -> tuple:
     """Numbers as Decimals rounded as the columns store them (SQLite hands back floats); dates and
     datetimes as their (UTC) day (SQLite hands back text)."""
     return tuple(
-        None if v is None
-        else str(v)[:10] if isinstance(v, (str, dt.date))
+        None
+        if v is None
+        else str(v)[:10]
+        if isinstance(v, (str, dt.date))
         else Decimal(str(v)).quantize(Decimal("0.0001"))
         for v in values
     )

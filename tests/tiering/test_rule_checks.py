@@ -21,7 +21,9 @@ def test_an_unknown_metric_is_reported_on_the_metric_field():
 
 
 def test_an_unknown_comparison_is_reported_on_the_op_field():
-    assert condition_errors("orders", "ge", D(1)) == {"op": "Unknown comparison “ge”. Choose one of: gt, gte, lt, lte, eq, ne."}
+    assert condition_errors("orders", "ge", D(1)) == {
+        "op": "Unknown comparison “ge”. Choose one of: gt, gte, lt, lte, eq, ne."
+    }
 
 
 @pytest.mark.parametrize(
@@ -30,8 +32,16 @@ def test_an_unknown_comparison_is_reported_on_the_op_field():
         ("orders", D("2.5"), "Orders is counted in a whole number: use e.g. 2, not 2.5."),
         ("tenure_days", D("730.5"), "Tenure (days) is counted in whole days: use e.g. 730, not 730.5."),
         ("revenue", D("10.001"), "Revenue is money: use at most 2 decimal places, not 10.001."),
-        ("compensation_share", D("0.12345"), "Compensation share is a share (0.05 is 5%): use at most 4 decimal places, not 0.12345."),
-        ("compensation_share", D("25"), "Compensation share is a share written as a decimal (0.25 is 25%); 25 would be 2,500%. Use a value between 0 and 10."),
+        (
+            "compensation_share",
+            D("0.12345"),
+            "Compensation share is a share (0.05 is 5%): use at most 4 decimal places, not 0.12345.",
+        ),
+        (
+            "compensation_share",
+            D("25"),
+            "Compensation share is a share written as a decimal (0.25 is 25%); 25 would be 2,500%. Use a value between 0 and 10.",
+        ),
         ("orders", "abc", "“abc” is not a number."),
     ],
 )
@@ -75,6 +85,13 @@ def test_an_all_group_no_value_can_satisfy_is_a_problem():
 
 
 def test_conditions_that_leave_room_or_are_joined_by_any_are_no_problem():
-    assert group_problems(3, "all", (Cond("compensation_share", "gt", D("0.2")), Cond("compensation_share", "lt", D("0.3")))) == []
-    assert group_problems(3, "all", (Cond("median_gap_days", "gt", D(2)), Cond("median_gap_days", "lt", D(3)))) == []  # 2.5
+    assert (
+        group_problems(
+            3, "all", (Cond("compensation_share", "gt", D("0.2")), Cond("compensation_share", "lt", D("0.3")))
+        )
+        == []
+    )
+    assert (
+        group_problems(3, "all", (Cond("median_gap_days", "gt", D(2)), Cond("median_gap_days", "lt", D(3)))) == []
+    )  # 2.5
     assert group_problems(3, "any", (Cond("orders", "gte", D(5)), Cond("orders", "lt", D(3)))) == []

@@ -35,7 +35,9 @@ def test_nobody_matching_falls_back_to_tier_1():
 
 
 def test_a_missing_value_makes_every_comparison_fail_even_not_equal():
-    rules = Rules((Group(2, "any", (Cond("days_since_last_order", "ne", D(5)), Cond("days_since_last_order", "lt", D(30)))),))
+    rules = Rules(
+        (Group(2, "any", (Cond("days_since_last_order", "ne", D(5)), Cond("days_since_last_order", "lt", D(30)))),)
+    )
     decision = decide({"days_since_last_order": None}, rules)
     assert decision.level == 1
     assert [c.held for c in decision.checks] == [False, False]
@@ -63,7 +65,10 @@ def test_checks_cover_the_tier_reached_and_every_tier_above_it_only():
     decision = decide({"net_margin": D("3120"), "categories": 4, "orders": 3, "active_months": 0}, RULES)
     assert decision.level == 2
     assert [(c.level, c.metric, c.held) for c in decision.checks] == [
-        (3, "net_margin", False), (3, "categories", True), (2, "orders", True), (2, "active_months", False),
+        (3, "net_margin", False),
+        (3, "categories", True),
+        (2, "orders", True),
+        (2, "active_months", False),
     ]
 
 
@@ -74,8 +79,14 @@ def test_why_shows_each_condition_with_threshold_value_and_outcome_and_is_json()
     tier3, tier2 = why["groups"]
     assert (tier3["level"], tier3["match"], tier3["held"]) == (3, "all", False)
     assert tier3["conditions"][0] == {
-        "metric": "net_margin", "label": "Net margin", "kind": "money", "op": "gte", "symbol": "≥",
-        "threshold": "5000", "value": "3120.50", "held": False,
+        "metric": "net_margin",
+        "label": "Net margin",
+        "kind": "money",
+        "op": "gte",
+        "symbol": "≥",
+        "threshold": "5000",
+        "value": "3120.50",
+        "held": False,
     }
     assert tier2["held"] is True and tier2["conditions"][1]["value"] is None
 
@@ -89,8 +100,13 @@ def test_why_reads_in_plain_words():
 
 @pytest.mark.parametrize(
     "metric, value, shown",
-    [("compensation_share", D("0.05"), "5%"), ("tenure_days", 730, "730 days"), ("net_margin", D("-12.5"), "-12.50"),
-     ("orders", 1200, "1,200"), ("days_since_last_order", None, "no value")],
+    [
+        ("compensation_share", D("0.05"), "5%"),
+        ("tenure_days", 730, "730 days"),
+        ("net_margin", D("-12.5"), "-12.50"),
+        ("orders", 1200, "1,200"),
+        ("days_since_last_order", None, "no value"),
+    ],
 )
 def test_values_are_formatted_for_their_kind(metric, value, shown):
     assert format_value(metric, value) == shown
@@ -103,7 +119,9 @@ def test_integer_metrics_are_exactly_the_whole_number_columns_of_customer_metric
     from tiering.models import MetricsStage
     from tiering.rules import INTEGER_METRICS
 
-    integer_columns = {name for name in METRICS if isinstance(MetricsStage._meta.get_field(name), models.IntegerField)}  # the stage holds every metric
+    integer_columns = {
+        name for name in METRICS if isinstance(MetricsStage._meta.get_field(name), models.IntegerField)
+    }  # the stage holds every metric
     assert INTEGER_METRICS == integer_columns
 
 

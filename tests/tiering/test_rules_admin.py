@@ -63,7 +63,9 @@ def test_create_draft_from_this_copies_the_version_and_opens_the_draft(admin_cli
     draft = RuleSet.objects.get(version=2)
     assert response["Location"] == change_url(draft)
     assert (draft.status, draft.created_by) == (RuleSet.Status.DRAFT, admin_client.user)
-    assert Condition.objects.filter(group__ruleset=draft).count() == Condition.objects.filter(group__ruleset=v1()).count()
+    assert (
+        Condition.objects.filter(group__ruleset=draft).count() == Condition.objects.filter(group__ruleset=v1()).count()
+    )
 
 
 def test_publish_puts_the_draft_in_force_and_retires_the_old_one(admin_client):
@@ -87,12 +89,25 @@ def test_publishing_a_draft_with_an_empty_group_shows_why_and_changes_nothing(ad
 
 def group_form(group, conditions, **changes):
     """POST data for a group's page: its conditions as (id, metric, op, value) rows."""
-    data = {"tier": group.tier_id, "match": group.match, "_save": "Save",
-            "conditions-TOTAL_FORMS": len(conditions), "conditions-INITIAL_FORMS": sum(1 for c in conditions if c[0]),
-            "conditions-MIN_NUM_FORMS": 0, "conditions-MAX_NUM_FORMS": 1000}
+    data = {
+        "tier": group.tier_id,
+        "match": group.match,
+        "_save": "Save",
+        "conditions-TOTAL_FORMS": len(conditions),
+        "conditions-INITIAL_FORMS": sum(1 for c in conditions if c[0]),
+        "conditions-MIN_NUM_FORMS": 0,
+        "conditions-MAX_NUM_FORMS": 1000,
+    }
     for i, (pk, metric, op, value) in enumerate(conditions):
-        data.update({f"conditions-{i}-id": pk or "", f"conditions-{i}-group": group.pk,
-                     f"conditions-{i}-metric": metric, f"conditions-{i}-op": op, f"conditions-{i}-value": value})
+        data.update(
+            {
+                f"conditions-{i}-id": pk or "",
+                f"conditions-{i}-group": group.pk,
+                f"conditions-{i}-metric": metric,
+                f"conditions-{i}-op": op,
+                f"conditions-{i}-value": value,
+            }
+        )
     return {**data, **changes}
 
 
@@ -100,7 +115,9 @@ def test_a_bad_condition_is_refused_on_its_field_and_nothing_is_saved(admin_clie
     group = make_ruleset(DRAFT).groups.get(tier__level=2)
     cond = group.conditions.get()
     url = reverse("admin:tiering_rulegroup_change", args=[group.pk])
-    response = admin_client.post(url, group_form(group, [(cond.pk, "orders", "gte", "2.5"), (None, "complaints", "lt", "0")]))
+    response = admin_client.post(
+        url, group_form(group, [(cond.pk, "orders", "gte", "2.5"), (None, "complaints", "lt", "0")])
+    )
     assert response.status_code == 200
     page = response.content.decode()
     assert "Orders is counted in a whole number: use e.g. 2, not 2.5." in page
@@ -151,8 +168,14 @@ def test_the_rule_set_list_runs_the_same_queries_however_many_versions(admin_cli
 
 
 def test_adding_a_rule_set_makes_the_next_draft_version_with_its_author(admin_client):
-    data = {"notes": "Try a lower tier-3 bar", "grace_runs": 1,
-            "groups-TOTAL_FORMS": 0, "groups-INITIAL_FORMS": 0, "groups-MIN_NUM_FORMS": 0, "groups-MAX_NUM_FORMS": 1000}
+    data = {
+        "notes": "Try a lower tier-3 bar",
+        "grace_runs": 1,
+        "groups-TOTAL_FORMS": 0,
+        "groups-INITIAL_FORMS": 0,
+        "groups-MIN_NUM_FORMS": 0,
+        "groups-MAX_NUM_FORMS": 1000,
+    }
     response = admin_client.post(reverse("admin:tiering_ruleset_add"), data)
     assert response.status_code == 302
     added = RuleSet.objects.get(notes="Try a lower tier-3 bar")
@@ -164,10 +187,18 @@ def test_a_tier_group_cannot_be_added_for_tier_1(admin_client):
     tier1 = Tier.objects.get(level=1)
     form = admin_client.get(reverse("admin:tiering_rulegroup_add")).content.decode()
     assert "3 — Lifetime" in form and "1 — Lowest" not in form  # not even offered
-    response = admin_client.post(reverse("admin:tiering_rulegroup_add"), {
-        "ruleset": draft.pk, "tier": tier1.pk, "match": "all",
-        "conditions-TOTAL_FORMS": 0, "conditions-INITIAL_FORMS": 0, "conditions-MIN_NUM_FORMS": 0, "conditions-MAX_NUM_FORMS": 1000,
-    })
+    response = admin_client.post(
+        reverse("admin:tiering_rulegroup_add"),
+        {
+            "ruleset": draft.pk,
+            "tier": tier1.pk,
+            "match": "all",
+            "conditions-TOTAL_FORMS": 0,
+            "conditions-INITIAL_FORMS": 0,
+            "conditions-MIN_NUM_FORMS": 0,
+            "conditions-MAX_NUM_FORMS": 1000,
+        },
+    )
     assert "Select a valid choice" in response.content.decode()
     assert not draft.groups.exists()
 

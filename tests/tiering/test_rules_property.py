@@ -31,7 +31,7 @@ def value_of(name):
     if name == "median_gap_days":
         free = st.decimals(min_value=0, max_value=9999, places=1)
     elif kind == "money":
-        free = st.decimals(min_value=0 if name in NON_NEGATIVE else -10**9, max_value=10**9, places=2)
+        free = st.decimals(min_value=0 if name in NON_NEGATIVE else -(10**9), max_value=10**9, places=2)
     elif kind == "ratio":
         free = st.decimals(min_value=0, max_value=99, places=4)
     else:
@@ -44,11 +44,15 @@ def value_of(name):
 metrics_rows = st.fixed_dictionaries({name: value_of(name) for name in METRICS})
 thresholds = st.one_of(
     st.sampled_from([v for pool in POOLS.values() for v in pool]),
-    st.decimals(min_value=-10**6, max_value=10**6, places=4),
+    st.decimals(min_value=-(10**6), max_value=10**6, places=4),
 )
 conds = st.builds(Cond, metric=st.sampled_from(list(METRICS)), op=st.sampled_from(list(OPS)), value=thresholds)
-groups = st.builds(Group, level=st.integers(1, 3), match=st.sampled_from(["all", "any"]),
-                   conditions=st.lists(conds, max_size=4).map(tuple))
+groups = st.builds(
+    Group,
+    level=st.integers(1, 3),
+    match=st.sampled_from(["all", "any"]),
+    conditions=st.lists(conds, max_size=4).map(tuple),
+)
 rule_sets = st.lists(groups, max_size=3, unique_by=lambda g: g.level).map(lambda gs: Rules(tuple(gs)))
 
 
@@ -96,8 +100,10 @@ def sqlite_table():
 
     db = sqlite3.connect(":memory:")
     sqlite3.register_adapter(D, str)  # what Django's SQLite backend does
-    types = {name: "integer" if METRICS[name].kind in ("count", "days") and name != "median_gap_days" else "decimal"
-             for name in METRICS}
+    types = {
+        name: "integer" if METRICS[name].kind in ("count", "days") and name != "median_gap_days" else "decimal"
+        for name in METRICS
+    }
     db.execute(f"CREATE TABLE m (row_id integer, {', '.join(f'{n} {t}' for n, t in types.items())})")
     yield db
     db.close()
@@ -113,5 +119,10 @@ def test_sql_expression_and_decide_agree_on_sqlite_too(sqlite_table, rows, rules
         f"INSERT INTO m ({', '.join(columns)}) VALUES ({', '.join(['?'] * len(columns))})",
         [[i, *(row[name] for name in METRICS)] for i, row in enumerate(rows)],
     )
-    got = [tier for _, tier in sqlite_table.execute(f"SELECT row_id, {expression.replace('%s', '?')} FROM m ORDER BY row_id", params)]
+    got = [
+        tier
+        for _, tier in sqlite_table.execute(
+            f"SELECT row_id, {expression.replace('%s', '?')} FROM m ORDER BY row_id", params
+        )
+    ]
     assert got == [decide(row, rules).level for row in rows]

@@ -88,4 +88,6 @@ def test_a_group_for_tier_1_fails_model_validation():
     group = RuleGroup(ruleset=make_ruleset({}), tier=Tier.objects.get(level=1), match="all")
     with pytest.raises(ValidationError) as excinfo:
         group.full_clean()
-    assert excinfo.value.message_dict == {"tier": ["Tier 1 is the fallback for anyone no group places higher; it takes no group."]}
+    assert excinfo.value.message_dict == {
+        "tier": ["Tier 1 is the fallback for anyone no group places higher; it takes no group."]
+    }

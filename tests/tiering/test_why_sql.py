@@ -25,8 +25,12 @@ from tiering.services import retier_all
 
 pytestmark = pytest.mark.django_db
 
-groups = st.builds(Group, level=st.integers(1, 3), match=st.sampled_from(["all", "any"]),
-                   conditions=st.lists(conds, max_size=4).map(tuple))
+groups = st.builds(
+    Group,
+    level=st.integers(1, 3),
+    match=st.sampled_from(["all", "any"]),
+    conditions=st.lists(conds, max_size=4).map(tuple),
+)
 rule_sets = st.builds(
     Rules,
     groups=st.lists(groups, max_size=3, unique_by=lambda g: g.level).map(tuple),
@@ -53,10 +57,22 @@ def test_the_sql_why_is_the_why_decide_gives_for_any_metrics_and_rules(metrics_t
 
 
 def test_values_are_written_as_stored_and_thresholds_plainly(metrics_table):
-    rules = Rules((Group(3, "all", (Cond("net_margin", "gte", D("5000.00")), Cond("days_since_last_order", "lt", D("30"))),),
-                   Group(2, "any", (Cond("compensation_share", "lte", D("0.05")),))), version=4)
-    row = {name: 0 for name in METRICS} | {"net_margin": D("3120.5"), "days_since_last_order": None,
-                                            "compensation_share": D("0.05")}
+    rules = Rules(
+        (
+            Group(
+                3,
+                "all",
+                (Cond("net_margin", "gte", D("5000.00")), Cond("days_since_last_order", "lt", D("30"))),
+            ),
+            Group(2, "any", (Cond("compensation_share", "lte", D("0.05")),)),
+        ),
+        version=4,
+    )
+    row = {name: 0 for name in METRICS} | {
+        "net_margin": D("3120.5"),
+        "days_since_last_order": None,
+        "compensation_share": D("0.05"),
+    }
 
     [(from_sql, from_python)] = whys_both_ways(metrics_table, [row], rules)
 
@@ -69,7 +85,9 @@ def test_values_are_written_as_stored_and_thresholds_plainly(metrics_table):
 
 
 def test_groups_below_the_matching_one_are_not_shown_and_a_given_tier_column_is_used(metrics_table):
-    rules = Rules((Group(3, "all", (Cond("orders", "gte", D("2")),)), Group(2, "all", (Cond("orders", "gte", D("1")),))))
+    rules = Rules(
+        (Group(3, "all", (Cond("orders", "gte", D("2")),)), Group(2, "all", (Cond("orders", "gte", D("1")),)))
+    )
     row = {name: 0 for name in METRICS} | {"orders": 5}
 
     [(from_sql, from_python)] = whys_both_ways(metrics_table, [row], rules, tier="3")

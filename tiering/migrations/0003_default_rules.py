@@ -40,7 +40,10 @@ def create_default_rules(apps, schema_editor):
     Condition = apps.get_model("tiering", "Condition")
     now = timezone.now()
     ruleset = RuleSet.objects.create(
-        version=1, status="published", grace_runs=GRACE_RUNS, published_at=now,
+        version=1,
+        status="published",
+        grace_runs=GRACE_RUNS,
+        published_at=now,
         notes="The default rules shipped with Tierboard; see docs/rules.md for why each number.",
     )
     _record_history(apps, "RuleSet", ruleset, now)

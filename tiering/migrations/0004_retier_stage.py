@@ -29,7 +29,11 @@ def create_nightly_schedule(apps, schema_editor):
     )
     PeriodicTask.objects.get_or_create(
         name=NIGHTLY,
-        defaults={"task": "tiering.tasks.nightly_retier", "crontab": schedule, "description": "Re-tier every customer as of today."},
+        defaults={
+            "task": "tiering.tasks.nightly_retier",
+            "crontab": schedule,
+            "description": "Re-tier every customer as of today.",
+        },
     )
 
 
@@ -38,36 +42,35 @@ def remove_nightly_schedule(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tiering', '0003_default_rules'),
-        ('django_celery_beat', '0019_alter_periodictasks_options'),
+        ("tiering", "0003_default_rules"),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MetricsStage',
+            name="MetricsStage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('run_id', models.BigIntegerField()),
-                ('customer_id', models.BigIntegerField()),
-                ('as_of', models.DateField()),
-                ('revenue', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('cost', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('compensation', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('net_margin', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('orders', models.IntegerField()),
-                ('active_months', models.IntegerField()),
-                ('first_order_at', models.DateTimeField(null=True)),
-                ('last_order_at', models.DateTimeField(null=True)),
-                ('tenure_days', models.IntegerField()),
-                ('days_since_last_order', models.IntegerField(null=True)),
-                ('median_gap_days', models.DecimalField(decimal_places=1, max_digits=8, null=True)),
-                ('categories', models.IntegerField()),
-                ('new_products', models.IntegerField()),
-                ('complaints', models.IntegerField()),
-                ('rejected_complaints', models.IntegerField()),
-                ('compensation_share', models.DecimalField(decimal_places=4, max_digits=10)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("run_id", models.BigIntegerField()),
+                ("customer_id", models.BigIntegerField()),
+                ("as_of", models.DateField()),
+                ("revenue", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("cost", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("compensation", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("net_margin", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("orders", models.IntegerField()),
+                ("active_months", models.IntegerField()),
+                ("first_order_at", models.DateTimeField(null=True)),
+                ("last_order_at", models.DateTimeField(null=True)),
+                ("tenure_days", models.IntegerField()),
+                ("days_since_last_order", models.IntegerField(null=True)),
+                ("median_gap_days", models.DecimalField(decimal_places=1, max_digits=8, null=True)),
+                ("categories", models.IntegerField()),
+                ("new_products", models.IntegerField()),
+                ("complaints", models.IntegerField()),
+                ("rejected_complaints", models.IntegerField()),
+                ("compensation_share", models.DecimalField(decimal_places=4, max_digits=10)),
             ],
         ),
         migrations.RunPython(storage_tweaks, migrations.RunPython.noop),

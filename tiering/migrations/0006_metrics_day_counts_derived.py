@@ -30,7 +30,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="customermetrics",
             name="tenure_start",
-            field=models.DateField(blank=True, help_text="The earlier of sign-up and the first order's day.", null=True),
+            field=models.DateField(
+                blank=True, help_text="The earlier of sign-up and the first order's day.", null=True
+            ),
         ),
         migrations.AddField(model_name="metricsstage", name="tenure_start", field=models.DateField(null=True)),
         migrations.RunPython(fill_tenure_start, migrations.RunPython.noop),

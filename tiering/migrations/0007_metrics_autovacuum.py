@@ -18,7 +18,9 @@ def set_thresholds(apps, schema_editor):
 
 def reset_thresholds(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE tiering_customermetrics RESET (autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor)")
+        schema_editor.execute(
+            "ALTER TABLE tiering_customermetrics RESET (autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor)"
+        )
 
 
 class Migration(migrations.Migration):

@@ -18,30 +18,35 @@ def mark_deleted_metrics(apps, schema_editor):
 def unmark_deleted_metrics(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         for event in ("delete", "truncate"):
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS tiering_customermetrics_mark_{event} ON tiering_customermetrics")
+            schema_editor.execute(
+                f"DROP TRIGGER IF EXISTS tiering_customermetrics_mark_{event} ON tiering_customermetrics"
+            )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0003_data_changes'),
-        ('tiering', '0007_metrics_autovacuum'),
+        ("customers", "0003_data_changes"),
+        ("tiering", "0007_metrics_autovacuum"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customermetrics',
-            name='next_change_on',
-            field=models.DateField(blank=True, help_text='The first as-of date on which these metrics change with no new data (a line or ticket leaving the window, one dated later entering it, a product ceasing to be new); empty: never.', null=True),
+            model_name="customermetrics",
+            name="next_change_on",
+            field=models.DateField(
+                blank=True,
+                help_text="The first as-of date on which these metrics change with no new data (a line or ticket leaving the window, one dated later entering it, a product ceasing to be new); empty: never.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='metricsstage',
-            name='next_change_on',
+            model_name="metricsstage",
+            name="next_change_on",
             field=models.DateField(null=True),
         ),
         migrations.AddIndex(
-            model_name='customermetrics',
-            index=models.Index(fields=['next_change_on'], include=['customer'], name='metrics_next_change_idx'),
+            model_name="customermetrics",
+            index=models.Index(fields=["next_change_on"], include=["customer"], name="metrics_next_change_idx"),
         ),
         migrations.RunPython(mark_deleted_metrics, unmark_deleted_metrics),
     ]

@@ -24,20 +24,21 @@ def reset_fillfactor(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0003_data_changes'),
-        ('tiering', '0008_incremental_metrics'),
+        ("customers", "0003_data_changes"),
+        ("tiering", "0008_incremental_metrics"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='customermetrics',
-            index=models.Index(fields=['tenure_start'], name='metrics_tenure_start_idx'),
+            model_name="customermetrics",
+            index=models.Index(fields=["tenure_start"], name="metrics_tenure_start_idx"),
         ),
         migrations.AddIndex(
-            model_name='customermetrics',
-            index=models.Index(condition=models.Q(('below_runs__gt', 0)), fields=['below_runs'], name='metrics_in_grace_idx'),
+            model_name="customermetrics",
+            index=models.Index(
+                condition=models.Q(("below_runs__gt", 0)), fields=["below_runs"], name="metrics_in_grace_idx"
+            ),
         ),
         migrations.RunPython(set_fillfactor, reset_fillfactor),
     ]

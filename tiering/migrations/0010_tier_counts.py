@@ -41,7 +41,9 @@ def install(apps, schema_editor):
         return
     schema_editor.execute(COUNT_TIERS)
     for event, when in TRIGGERS.items():
-        schema_editor.execute(f"CREATE TRIGGER tiering_count_{event} {when} FOR EACH STATEMENT EXECUTE FUNCTION tiering_count_tiers()")
+        schema_editor.execute(
+            f"CREATE TRIGGER tiering_count_{event} {when} FOR EACH STATEMENT EXECUTE FUNCTION tiering_count_tiers()"
+        )
     schema_editor.execute(
         "INSERT INTO tiering_tiercount (tier, customers) SELECT tier, COUNT(*) FROM tiering_customermetrics GROUP BY tier"
     )
@@ -53,17 +55,16 @@ def uninstall(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tiering', '0009_metrics_date_driven_moves'),
+        ("tiering", "0009_metrics_date_driven_moves"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TierCount',
+            name="TierCount",
             fields=[
-                ('tier', models.PositiveSmallIntegerField(primary_key=True, serialize=False)),
-                ('customers', models.BigIntegerField(default=0)),
+                ("tier", models.PositiveSmallIntegerField(primary_key=True, serialize=False)),
+                ("customers", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.RunPython(install, uninstall),

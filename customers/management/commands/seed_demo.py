@@ -17,12 +17,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, default=600, help="How many customers (default 600).")
         parser.add_argument("--seed", type=int, default=1, help="Same seed and --today give the same data.")
-        parser.add_argument("--today", type=dt.date.fromisoformat, default=None,
-                            help="Date the data is relative to, YYYY-MM-DD (default: today).")
-        parser.add_argument("--lines-per-customer", type=float, default=None,
-                            help="Target average order lines per customer (default: about 10).")
-        parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
-                            help="Processes generating data side by side for large sizes (default: cores, up to 4).")
+        parser.add_argument(
+            "--today",
+            type=dt.date.fromisoformat,
+            default=None,
+            help="Date the data is relative to, YYYY-MM-DD (default: today).",
+        )
+        parser.add_argument(
+            "--lines-per-customer",
+            type=float,
+            default=None,
+            help="Target average order lines per customer (default: about 10).",
+        )
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=min(4, os.cpu_count() or 1),
+            help="Processes generating data side by side for large sizes (default: cores, up to 4).",
+        )
         parser.add_argument("--reset", action="store_true", help="Delete all customer data first.")
 
     def handle(self, *args, customers, seed, today, lines_per_customer, jobs, reset, **options):
@@ -32,17 +44,26 @@ class Command(BaseCommand):
         started = time.monotonic()
         show = _Progress(self.stdout, customers, started)
         try:
-            result = seed_demo(customers=customers, seed=seed, today=today, reset=reset,
-                               lines_per_customer=lines_per_customer, jobs=jobs, progress=show)
+            result = seed_demo(
+                customers=customers,
+                seed=seed,
+                today=today,
+                reset=reset,
+                lines_per_customer=lines_per_customer,
+                jobs=jobs,
+                progress=show,
+            )
         except DemoDataExists as exc:
             raise CommandError(str(exc)) from None
         show.done()
         c = result.counts
-        self.stdout.write(self.style.SUCCESS(
-            f"Seeded {c['customer']:,} customers, {c['product']} products, {c['order']:,} orders, "
-            f"{c['orderline']:,} order lines, {c['ticket']:,} tickets as of {today} (seed {seed}) "
-            f"in {time.monotonic() - started:.1f} s."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeded {c['customer']:,} customers, {c['product']} products, {c['order']:,} orders, "
+                f"{c['orderline']:,} order lines, {c['ticket']:,} tickets as of {today} (seed {seed}) "
+                f"in {time.monotonic() - started:.1f} s."
+            )
+        )
         if result.rebuild_seconds:
             self.stdout.write(f"  (of which {result.rebuild_seconds:.1f} s rebuilding indexes and constraints)")
         self.stdout.write("Demo users (for the demo only; these passwords are public):")
@@ -60,8 +81,10 @@ class _Progress:
 
     def __call__(self, counts):
         share = counts["customer"] / self.total
-        line = (f"  {counts['customer']:,}/{self.total:,} customers ({share:.0%}), "
-                f"{counts['orderline']:,} lines, {time.monotonic() - self.started:.0f} s")
+        line = (
+            f"  {counts['customer']:,}/{self.total:,} customers ({share:.0%}), "
+            f"{counts['orderline']:,} lines, {time.monotonic() - self.started:.0f} s"
+        )
         if self.tty:
             self.stdout.write("\r" + line, ending="")
             self.stdout.flush()

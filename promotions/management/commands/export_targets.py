@@ -8,6 +8,7 @@ import dataclasses
 import getpass
 import os
 import sys
+
 from django.core.management.base import BaseCommand, CommandError
 
 from promotions.filters import TargetFilters, parse_tiers
@@ -21,7 +22,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--tiers", help="Tier levels, comma-separated (default 2,3; tier 1 only when named).")
-        parser.add_argument("--promotion", type=int, help="Use a saved promotion's filters (--tiers overrides its tiers).")
+        parser.add_argument(
+            "--promotion", type=int, help="Use a saved promotion's filters (--tiers overrides its tiers)."
+        )
         parser.add_argument("--output", help="File to write; stdout when left out.")
         parser.add_argument("--excel", action="store_true", help="UTF-8 with a BOM, so Excel reads accents right.")
 
@@ -73,4 +76,6 @@ class Command(BaseCommand):
             out.flush()
         except BrokenPipeError:  # e.g. `| head`: the log keeps the export as not finished
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-            raise CommandError("the reader closed stdout before the end; the export is logged as not finished.") from None
+            raise CommandError(
+                "the reader closed stdout before the end; the export is logged as not finished."
+            ) from None
