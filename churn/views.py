@@ -47,22 +47,28 @@ def _queue(request, items, *, title: str, show_assignee: bool, data=None) -> Htt
             "title": title,
             "filter": filterset,
             "table": table,
-            **_row_context(),
+            **_row_context(request),
             "products": Product.objects.values_list("sku", "name"),
         },
     )
 
 
-def _row_context() -> dict:
+def _row_context(request) -> dict:
     return {
         "today": timezone.localdate(),
         "managers": list(account_managers()),
         "cause_choices": FollowUp.Cause.choices,
+        # the row offers a colleague's item's actions to team leads only (services._require_may_change)
+        "user_id": request.user.pk,
+        "is_lead": request.user.has_perm(services.LEAD),
     }
 
 
-def _row(request, pk: int, *, error: str = "", form: StatusForm | None = None) -> HttpResponse:
-    """The updated row for htmx; without htmx, back to the page with a message."""
+def _row(request, pk: int, *, error: str = "", form: StatusForm | None = None, refused: bool = False) -> HttpResponse:
+    """The updated row for htmx; without htmx, back to the page with a message (a refusal: a 403
+    page saying why)."""
+    if refused and not request.htmx:
+        return render(request, "churn/refused.html", {"error": error}, status=403)
     if not request.htmx:
         if error:
             messages.error(request, error)
@@ -70,7 +76,8 @@ def _row(request, pk: int, *, error: str = "", form: StatusForm | None = None) -
         safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
         return redirect(back if safe else "churn:my_queue")
     item = get_object_or_404(selectors.queue_items(), pk=pk)
-    return render(request, "churn/queue.html#row", {"item": item, "error": error, "form": form, **_row_context()})
+    context = {"item": item, "error": error, "form": form, **_row_context(request)}
+    return render(request, "churn/queue.html#row", context)
 
 
 def _form_error(form) -> str:
@@ -91,7 +98,7 @@ def change_status(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.change_follow_up_status(follow_up_id=pk, user=request.user, **form.service_kwargs())
     except services.FollowUpError as exc:
-        return _row(request, pk, error=str(exc))
+        return _row(request, pk, error=str(exc), refused=isinstance(exc, services.NotAllowed))
     return _row(request, pk)
 
 
@@ -104,7 +111,7 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.claim_follow_up(follow_up_id=pk, user=request.user, version=form.cleaned_data["version"])
     except services.FollowUpError as exc:
-        return _row(request, pk, error=str(exc))
+        return _row(request, pk, error=str(exc), refused=isinstance(exc, services.NotAllowed))
     return _row(request, pk)
 
 
@@ -122,7 +129,7 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
             to_user=form.cleaned_data["to_user"],
         )
     except services.FollowUpError as exc:
-        return _row(request, pk, error=str(exc))
+        return _row(request, pk, error=str(exc), refused=isinstance(exc, services.NotAllowed))
     return _row(request, pk)
 
 
