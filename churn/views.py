@@ -2,13 +2,14 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.paginator import EmptyPage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
-from django_tables2 import RequestConfig
 
+from core.params import clean_list_params, shown, small_int, valid_filterset
 from customers.models import Product
 
 from . import selectors, services
@@ -33,13 +34,26 @@ def team_queue(request: HttpRequest) -> HttpResponse:
     return _queue(request, selectors.queue_items(), title="Team queue", show_assignee=True, data=data)
 
 
+QUEUE_SORTABLE = {name for name, column in FollowUpTable.base_columns.items() if column.orderable is not False}
+
+
 def _queue(request, items, *, title: str, show_assignee: bool, data=None) -> HttpResponse:
     today = timezone.localdate()
-    filterset = FollowUpFilter(
-        data if data is not None else request.GET, queryset=items, today=today, show_assignee=show_assignee
+    params = clean_list_params(request.GET, sortable=QUEUE_SORTABLE, default_sort="", sorted_as="tier, then due date")
+    filterset = valid_filterset(
+        lambda d: FollowUpFilter(d, queryset=items, today=today, show_assignee=show_assignee),
+        data if data is not None else request.GET,
+        params.problems,
     )
-    table = FollowUpTable(filterset.qs)
-    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    table = FollowUpTable(filterset.qs, order_by=params.sort or None)
+    table.request = request
+    try:
+        table.paginate(page=params.page, per_page=params.per_page)
+    except EmptyPage:
+        params.problems.append(f"There is no page {params.page} for this list; showing the first page.")
+        table.paginate(page=1, per_page=params.per_page)
+    for problem in params.problems:
+        messages.warning(request, problem)
     return render(
         request,
         "churn/queue.html",
@@ -133,12 +147,18 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
     return _row(request, pk)
 
 
+def _months(request, default: int = 3) -> int:
+    raw = request.GET.get("months", "")
+    if (months := small_int(raw, 1, 24)) is not None:
+        return months
+    if raw:
+        messages.warning(request, f"Months “{shown(raw)}” is not a number from 1 to 24; showing {default}.")
+    return default
+
+
 @permission_required("churn.view_insights", raise_exception=True)
 def insights(request: HttpRequest) -> HttpResponse:
-    try:
-        months = min(max(int(request.GET.get("months", 3)), 1), 24)
-    except ValueError:
-        months = 3
+    months = _months(request)
     by_cause = selectors.lost_by_month(field="cause_category")
     by_product = selectors.lost_by_month(field="cause_product__name")
     lost, ranking, change_ranking = selectors.releases_before_leaving(months=months)
