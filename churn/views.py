@@ -18,7 +18,7 @@ from .forms import ClaimForm, ReassignForm, StatusForm, account_managers
 from .models import FollowUp
 from .tables import FollowUpTable
 
-WORK = "churn.work_followup"
+WORK = services.WORK
 
 
 @permission_required(WORK, raise_exception=True)
