@@ -1,9 +1,11 @@
 """Thin views over churn.selectors (reads) and churn.services (writes)."""
 
+import functools
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import EmptyPage
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -103,8 +105,22 @@ def _form_error(form) -> str:
     return " ".join(parts)
 
 
+def _item_must_exist(view):
+    """A change to a follow-up that does not exist (deleted, or an id made up) is a 404, not a 500."""
+
+    @functools.wraps(view)
+    def wrapped(request, pk: int):
+        try:
+            return view(request, pk)
+        except FollowUp.DoesNotExist:
+            raise Http404("No such follow-up") from None
+
+    return wrapped
+
+
 @require_POST
 @permission_required(WORK, raise_exception=True)
+@_item_must_exist
 def change_status(request: HttpRequest, pk: int) -> HttpResponse:
     form = StatusForm(request.POST)
     if not form.is_valid():
@@ -118,6 +134,7 @@ def change_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @permission_required(WORK, raise_exception=True)
+@_item_must_exist
 def claim(request: HttpRequest, pk: int) -> HttpResponse:
     form = ClaimForm(request.POST)
     if not form.is_valid():
@@ -131,6 +148,7 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @permission_required(WORK, raise_exception=True)
+@_item_must_exist
 def reassign(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReassignForm(request.POST)
     if not form.is_valid():

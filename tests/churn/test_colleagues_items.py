@@ -159,3 +159,12 @@ def test_the_team_lead_group_holds_the_lead_permission_and_admins_have_it_too():
     lead, admin, manager = make_actor("team lead"), UserFactory(role="Admin"), UserFactory(role="Account manager")
     assert lead.has_perm("churn.lead_followup") and admin.has_perm("churn.lead_followup")
     assert not manager.has_perm("churn.lead_followup")
+
+
+@pytest.mark.parametrize("url_name", ["churn:claim", "churn:reassign", "churn:change_status"])
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx"])
+def test_a_change_to_a_follow_up_that_does_not_exist_is_not_found(client, url_name, headers):
+    manager = make_actor("manager")
+    client.force_login(manager)
+    data = {"version": 1, "to": "contacted", "to_user": manager.pk}
+    assert client.post(reverse(url_name, args=[999999]), data, **headers).status_code == 404
