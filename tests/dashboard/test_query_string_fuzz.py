@@ -20,7 +20,7 @@ from tests.factories import CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 FUZZ = settings(
-    max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 NUL, LONG = "a\x00b", "9" * 5000
