@@ -4,6 +4,8 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 
+from core.params import ID_RANGE, IntegerFilter
+
 from . import policy
 from .forms import account_managers
 from .models import FollowUp
@@ -31,7 +33,7 @@ class FollowUpFilter(django_filters.FilterSet):
         label="Due",
     )
     # One customer's items: the customer page's "work this item" link. Hidden; the page names it.
-    customer = django_filters.NumberFilter(field_name="customer_id", widget=forms.HiddenInput, label="Customer")
+    customer = IntegerFilter(field_name="customer_id", widget=forms.HiddenInput, label="Customer", **ID_RANGE)
 
     class Meta:
         model = FollowUp

@@ -298,9 +298,31 @@ class StaleFollowUp(FollowUpError):
     pass
 
 
+class NotAllowed(FollowUpError):
+    """The person may not make this change (a colleague's item, or no queue role): a 403."""
+
+
+WORK, LEAD = "churn.work_followup", "churn.lead_followup"
+
+
+def _require_may_change(item: FollowUp, user: User, *, doing: str) -> None:
+    """Account managers act on their own and unassigned items; a colleague's needs a team lead.
+    Checked here, under every view, task and script that changes an item."""
+    if not user.has_perm(WORK):
+        raise NotAllowed("Your role does not work the follow-up queue; nothing changed.")
+    if item.is_colleagues(user) and not user.has_perm(LEAD):
+        raise NotAllowed(
+            f"{_name(item.assignee)} works this item: only they or a team lead may {doing} it. Nothing changed."
+        )
+
+
+def _name(user: User) -> str:
+    return user.get_full_name() or user.username
+
+
 def _conflict(follow_up_id: int) -> StaleFollowUp:
     current = FollowUp.objects.select_related("updated_by").get(pk=follow_up_id)
-    who = current.updated_by.get_full_name() or current.updated_by.username if current.updated_by else "the nightly run"
+    who = _name(current.updated_by) if current.updated_by else "the nightly run"
     return StaleFollowUp(
         f"This item was changed by {who} meanwhile (it is now {current.get_status_display()}) — reload and try again."
     )
@@ -338,6 +360,7 @@ def change_follow_up_status(
     cause_text: str = "",
 ) -> FollowUp:
     item = _load(follow_up_id, version)
+    _require_may_change(item, user, doing="close" if to_status not in policy.ACTIVE_STATUSES else "change")
     if not policy.can_move(item.status, to_status):
         allowed = ", ".join(FollowUp.Status(s).label for s in item.next_statuses) or "none (the item is closed)"
         target = FollowUp.Status(to_status).label if to_status in FollowUp.Status.values else repr(to_status)
@@ -361,6 +384,9 @@ def change_follow_up_status(
 
 def claim_follow_up(*, follow_up_id: int, user: User, version: int) -> FollowUp:
     item = _load(follow_up_id, version)
+    _require_may_change(item, user, doing="claim")
+    if item.assignee_id == user.pk:
+        raise FollowUpError("This item is already yours.")
     if item.assignee_id is not None:
         raise FollowUpError(f"Already assigned to {item.assignee.username}; ask them or reassign it.")
     _require_active(item)
@@ -375,6 +401,7 @@ def claim_follow_up(*, follow_up_id: int, user: User, version: int) -> FollowUp:
 
 def reassign_follow_up(*, follow_up_id: int, user: User, version: int, to_user: User) -> FollowUp:
     item = _load(follow_up_id, version)
+    _require_may_change(item, user, doing="reassign")
     _require_active(item)
     if not to_user.groups.filter(name=ACCOUNT_MANAGER).exists():
         raise FollowUpError(f"{to_user.username} is not an account manager.")
