@@ -16,9 +16,7 @@ Semantics, identical in both:
   makes every comparison on it fail, `ne` included. SQL's three-valued logic would otherwise
   turn `NOT (NULL = 5)` into NULL, so each comparison is wrapped as COALESCE((...), FALSE);
 - numbers compare exactly: Decimal in Python; NUMERIC in PostgreSQL (integer columns are
-  promoted to numeric, never the threshold rounded to an integer). SQLite stores decimals as
-  floats; every metric value and threshold has at most 14 significant digits, which a double
-  represents in order, so comparisons still agree there.
+  promoted to numeric, never the threshold rounded to an integer).
 """
 
 from __future__ import annotations
@@ -28,34 +26,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from .metrics import METRICS
+from .catalogue import INTEGER_METRICS, METRICS, OPERATORS, format_value, plain
+from .tiers import FALLBACK_LEVEL
 
-OPS: dict[str, tuple[str, str]] = {
-    # op: (SQL operator, symbol shown to people)
-    "gt": (">", ">"),
-    "gte": (">=", "≥"),
-    "lt": ("<", "<"),
-    "lte": ("<=", "≤"),
-    "eq": ("=", "="),
-    "ne": ("<>", "≠"),
-}
 MATCHES = ("all", "any")
-FALLBACK_LEVEL = 1
-# Metrics stored as whole numbers (integer columns of CustomerMetrics; a test holds this to the
-# model). tier_sql() compares them with integer thresholds: an integer-to-numeric cast on every
-# row made a scan of a million rows about twice as slow.
-INTEGER_METRICS = frozenset(
-    {
-        "orders",
-        "active_months",
-        "tenure_days",
-        "days_since_last_order",
-        "categories",
-        "new_products",
-        "complaints",
-        "rejected_complaints",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -67,8 +41,8 @@ class Cond:
     def __post_init__(self):
         if self.metric not in METRICS:
             raise ValueError(f"unknown metric {self.metric!r}; known: {', '.join(METRICS)}")
-        if self.op not in OPS:
-            raise ValueError(f"unknown comparison {self.op!r}; known: {', '.join(OPS)}")
+        if self.op not in OPERATORS:
+            raise ValueError(f"unknown comparison {self.op!r}; known: {', '.join(OPERATORS)}")
         if not isinstance(self.value, Decimal):
             object.__setattr__(self, "value", Decimal(str(self.value)))
 
@@ -162,7 +136,6 @@ def tier_sql(rules: Rules, column: Callable[[str], str] = lambda m: m) -> tuple[
     """ONE SQL expression giving the tier level, with %s params (Django cursor style).
 
     `column(metric)` names the SQL expression of a metric, e.g. lambda m: f"cm.{m}".
-    Valid on PostgreSQL and SQLite.
     """
     whens: list[str] = []
     params: list = []
@@ -183,7 +156,7 @@ def why_sql(rules: Rules, column: Callable[[str], str] = lambda m: m, tier: str 
 
     It lets the nightly run write the history of every mover in one INSERT … SELECT instead of
     running decide() in Python per mover. As in decide() and why():
-    - each condition: its fixed part (metric, label, kind, op, symbol, threshold as _plain()
+    - each condition: its fixed part (metric, label, kind, op, symbol, threshold as plain()
       writes it), the value as the column's text (numeric(14,2) reads '3120.50', integer '12':
       what f"{Decimal:f}" writes for what psycopg returns; NULL is null) and `held` from the same
       comparison tier_sql() uses (FALSE, never NULL, on a missing value);
@@ -194,7 +167,6 @@ def why_sql(rules: Rules, column: Callable[[str], str] = lambda m: m, tier: str 
     rows of 12 conditions; decide() in Python with COPY took 4.5 s).
     `column(metric)` names a metric's SQL expression; `tier` is a parameter-free SQL expression of
     the tier the rules give (e.g. a column holding tier_sql()'s result), derived here if None.
-    PostgreSQL only; SQLite writes its why with decide() in Python.
     """
     tried = rules.tried()
     matched = [_group_sql(group, column) for group in tried]
@@ -240,25 +212,10 @@ def rules_from_ruleset(ruleset) -> Rules:
 # --- explaining -------------------------------------------------------------------------------
 
 
-def format_value(metric: str, value) -> str:
-    """A metric value as people read it: 5,000 / 12.5% / 730 days; "no value" for None."""
-    if value is None:
-        return "no value"
-    d = Decimal(str(value))
-    kind = METRICS[metric].kind if metric in METRICS else "count"
-    if kind == "ratio":
-        return f"{_plain(d * 100)}%"
-    if kind == "money":
-        return f"{d:,.2f}".removesuffix(".00")
-    text = f"{d:,f}"
-    text = text.rstrip("0").rstrip(".") if "." in text else text
-    return f"{text} days" if kind == "days" else text
-
-
 def describe_condition(metric: str, op: str, value) -> str:
     """One condition in plain words: "Net margin ≥ 5,000"."""
     label = METRICS[metric].label if metric in METRICS else metric
-    return f"{label} {OPS.get(op, (op, op))[1]} {format_value(metric, value)}"
+    return f"{label} {(OPERATORS[op].symbol if op in OPERATORS else op)} {format_value(metric, value)}"
 
 
 def describe_why(why: dict) -> list[dict]:
@@ -292,25 +249,15 @@ def describe_why(why: dict) -> list[dict]:
 
 
 def as_decimal(value: Decimal | int | float) -> Decimal:
-    """Exact Decimal of a metric value. SQLite hands stored decimals back as floats: read 0.05 as
-    Decimal("0.05") (its shortest repr), as the database compares it, not as 0.05000000000000000277."""
+    """Exact Decimal of a metric value; a float (a test's plain value) as its shortest repr:
+    0.05 as Decimal("0.05"), not as 0.05000000000000000277."""
     if isinstance(value, Decimal):
         return value
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
 def _compare(value: Decimal, op: str, threshold: Decimal) -> bool:
-    if op == "gt":
-        return value > threshold
-    if op == "gte":
-        return value >= threshold
-    if op == "lt":
-        return value < threshold
-    if op == "lte":
-        return value <= threshold
-    if op == "eq":
-        return value == threshold
-    return value != threshold
+    return OPERATORS[op].holds(value, threshold)
 
 
 def _group_holds(match: str, held: list[bool]) -> bool:
@@ -357,9 +304,8 @@ def _cond_sql(cond: Cond, col: str) -> tuple[str, list]:
     """One comparison that is FALSE, never NULL, when the value is missing."""
     if cond.metric in INTEGER_METRICS:
         return _integer_cond_sql(cond.op, cond.value, col)
-    # CAST keeps the threshold NUMERIC: PostgreSQL compares numeric to numeric exactly, and
-    # SQLite (which binds Decimal as text) compares numbers, not a number with a string.
-    return f"COALESCE(({col} {OPS[cond.op][0]} CAST(%s AS NUMERIC)), FALSE)", [cond.value]
+    # CAST keeps the threshold NUMERIC: PostgreSQL compares numeric to numeric exactly.
+    return f"COALESCE(({col} {OPERATORS[cond.op].sql} CAST(%s AS NUMERIC)), FALSE)", [cond.value]
 
 
 def _integer_cond_sql(op: str, value: Decimal, col: str) -> tuple[str, list]:
@@ -375,13 +321,7 @@ def _integer_cond_sql(op: str, value: Decimal, col: str) -> tuple[str, list]:
     if op == "ne" and not whole:
         return f"({col} IS NOT NULL)", []
     threshold = {"gt": floor, "gte": ceil, "lt": ceil, "lte": floor}.get(op, floor)
-    return f"COALESCE(({col} {OPS[op][0]} %s), FALSE)", [threshold]
-
-
-def _plain(d: Decimal) -> str:
-    """A Decimal without exponent or trailing zeros: Decimal('5000.0000') -> '5000'."""
-    text = f"{d:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return f"COALESCE(({col} {OPERATORS[op].sql} %s), FALSE)", [threshold]
 
 
 def _check_json(c: Check) -> dict:
@@ -391,8 +331,8 @@ def _check_json(c: Check) -> dict:
         "label": metric.label,
         "kind": metric.kind,
         "op": c.op,
-        "symbol": OPS[c.op][1],
-        "threshold": _plain(c.threshold),
+        "symbol": OPERATORS[c.op].symbol,
+        "threshold": plain(c.threshold),
         "value": None if c.value is None else f"{as_decimal(c.value):f}",  # as stored: 3120.50 stays 3120.50
         "held": c.held,
     }

@@ -7,8 +7,7 @@ from django.views.decorators.http import require_POST
 from .models import RetierRun
 from .services import reap_dead_runs
 from .tasks import retier_task
-
-LEVELS = (1, 2, 3)
+from .tiers import LEVELS
 
 
 @permission_required("tiering.view_retierrun", raise_exception=True)
