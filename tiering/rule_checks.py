@@ -19,6 +19,7 @@ Decisions (documented in docs/rules.md):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
@@ -31,7 +32,7 @@ RATIO_MAX = Decimal(10)
 PLACES = {"money": 2, "ratio": 4}
 
 
-def condition_errors(metric: str, op: str, value) -> dict[str, str]:
+def condition_errors(metric: str, op: str, value: object) -> dict[str, str]:
     """{field: message} for what is wrong with one condition; empty when it is fine."""
     if metric not in METRICS:
         return {"metric": f"Unknown metric “{metric}”. Choose one of: {', '.join(METRICS)}."}
@@ -47,7 +48,7 @@ def condition_errors(metric: str, op: str, value) -> dict[str, str]:
     return {"value": message} if message else {}
 
 
-def validate_condition(metric: str, op: str, value) -> None:
+def validate_condition(metric: str, op: str, value: object) -> None:
     """Raise ValidationError({field: message}) when the condition is wrong."""
     errors = condition_errors(metric, op, value)
     if errors:
@@ -107,7 +108,7 @@ def _impossible(metric: str, op: str, value: Decimal) -> str | None:
     )
 
 
-def _contradictions(conditions) -> list[str]:
+def _contradictions(conditions: Sequence[Cond]) -> list[str]:
     """Metrics whose ALL-joined conditions leave no possible value."""
     found = []
     for metric in dict.fromkeys(c.metric for c in conditions if c.metric in METRICS):
@@ -120,7 +121,7 @@ def _contradictions(conditions) -> list[str]:
     return found
 
 
-def _bounds(metric: str, conds) -> tuple[Decimal | None, Decimal | None, set]:
+def _bounds(metric: str, conds: Sequence[Cond]) -> tuple[Decimal | None, Decimal | None, set[Decimal]]:
     """Inclusive (low, high) a value may take, and values ruled out by ≠.
 
     For whole-number metrics strict bounds become inclusive ones (> 2 is ≥ 3); for decimals a

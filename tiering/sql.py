@@ -9,6 +9,7 @@ which composition leaves alone. `compose()` gives text, as Django's cursor takes
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from psycopg import sql
 
@@ -36,13 +37,13 @@ def literal(value: object) -> str:
     return sql.Literal(value).as_string()
 
 
-def set_local(cursor, **settings: str) -> None:
+def set_local(cursor: Any, **settings: str) -> None:
     """Session settings for the rest of the transaction (`SET LOCAL jit = off`)."""
     for setting, value in settings.items():
         cursor.execute(sql.SQL("SET LOCAL {} = {}").format(sql.Identifier(setting), sql.Literal(value)).as_string())
 
 
-def reset(cursor, *settings: str) -> None:
+def reset(cursor: Any, *settings: str) -> None:
     """Back to the session's values of `settings`, inside the same transaction."""
     for setting in settings:
         cursor.execute(sql.SQL("RESET {}").format(sql.Identifier(setting)).as_string())
