@@ -304,7 +304,9 @@ def _only_customers(column: str, customers: str | None) -> str:
     """`column` among the customers a SELECT gives, or no restriction. As an array, so the open
     items' and unreturned lapses' partial indexes on the customer serve (an IN (SELECT …) hashed
     the 400,000 lapses instead)."""
-    return f"{column} = ANY(ARRAY({customers}))" if customers else "TRUE"
+    return (
+        sql.compose("{column} = ANY(ARRAY({customers}))", column=column, customers=customers) if customers else "TRUE"
+    )
 
 
 # --- People working the queue -------------------------------------------------------------

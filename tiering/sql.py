@@ -32,6 +32,16 @@ def name(identifier: str) -> str:
     return sql.Identifier(identifier).as_string()
 
 
+def column(table: str, column: str) -> str:
+    """A column of a table or alias, quoted: m."revenue"."""
+    return sql.Identifier(table, column).as_string()
+
+
+def placeholder(param: str) -> str:
+    """A named query parameter: %(as_of)s."""
+    return sql.Placeholder(param).as_string()
+
+
 def literal(value: object) -> str:
     """A constant as SQL (a date, a number): for values repeated inside generated expressions."""
     return sql.Literal(value).as_string()
