@@ -52,13 +52,13 @@ def retier_all(
 def _run(run: RetierRun, ruleset: RuleSet | None) -> tuple[Plan, Applied]:
     """Plan, metrics, then apply, history and hand-off in one transaction with the run record."""
     plan = build_plan(run, ruleset)
-    _save_progress(run, mode=plan.mode)
+    run.progress = {"mode": plan.mode}  # written with the first step
 
     def report(step: str, done: int, total: int) -> None:
         _save_progress(run, step=step, done=done, total=total)
 
-    recomputed = stage_metrics(plan, report)
-    _save_progress(run, recomputed=recomputed)
+    recomputed, steps = stage_metrics(plan, report)
+    _save_progress(run, recomputed=recomputed, step="applying tiers", done=steps, total=steps)
     with transaction.atomic():
         applied = apply_tiers(plan, recomputed=recomputed)
         if not plan.dry_run:

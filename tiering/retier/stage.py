@@ -24,8 +24,8 @@ from .plan import CHANGED, Plan
 Report = Callable[[str, int, int], None]
 
 
-def stage_metrics(plan: Plan, report: Report) -> int:
-    """The metrics the plan recomputes, into the stage; returns how many customers were staged."""
+def stage_metrics(plan: Plan, report: Report) -> tuple[int, int]:
+    """The metrics the plan recomputes, into the stage. Returns (customers staged, steps taken)."""
     clear_stage()
     if plan.mode == CHANGED:
         report("computing metrics of changed customers", 0, 1)
@@ -37,8 +37,7 @@ def stage_metrics(plan: Plan, report: Report) -> int:
         # the apply step's plans need tonight's counts: with last night's, the planner took
         # the stage for one row and compared each carried customer with all of it (1.1 s)
         cursor.execute("ANALYZE tiering_metricsstage")
-    report("applying tiers", total, total)
-    return recomputed
+    return recomputed, total
 
 
 def changed_customers_sql(plan: Plan) -> str:
