@@ -10,7 +10,7 @@ import datetime as dt
 from django.db import connection, transaction
 
 from . import sql
-from .catalogue import AS_OF_DATE, DERIVED_DAYS, METRICS, TENURE_START, Metric  # noqa: F401 (re-exported)
+from .catalogue import DERIVED_DAYS, METRICS, TENURE_START, Metric  # noqa: F401 (METRICS, Metric, DERIVED_DAYS: re-exported)
 
 DEFAULT_WINDOW_MONTHS = 12
 
