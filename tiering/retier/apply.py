@@ -129,24 +129,23 @@ _DECIDED = """
 """
 
 
-def _decided_sql(plan: Plan) -> tuple[str, list]:
-    """One row per customer the run tiers: fresh metrics, old tier, the tier they get, below_runs."""
+def _recomputed_sql(plan: Plan) -> tuple[str, list, str, str]:
+    """The staged customers joined to their stored row, as CHANGED_COLUMNS rows; with the grace
+    expressions (new tier, new below_runs) for the caller to compare."""
     staged, params = _staged_sql(plan)
     new_tier, new_below = _grace_sql(plan.rules)
-    decided = sql.compose(
-        _DECIDED,
-        columns=_columns("r", ["customer_id", *RUN_COLUMNS]),
-        new_tier=new_tier,
-        new_below=new_below,
-        staged=staged,
-    )
-    if plan.mode == CHANGED:
-        carried, carried_params = _carried_sql(plan)
-        return sql.compose("{decided} UNION ALL {carried}", decided=decided, carried=carried), [
-            *params,
-            *carried_params,
-        ]
-    return decided, params
+    columns = _columns("r", ["customer_id", *RUN_COLUMNS])
+    decided = sql.compose(_DECIDED, columns=columns, new_tier=new_tier, new_below=new_below, staged=staged)
+    return decided, params, new_tier, new_below
+
+
+def _decided_sql(plan: Plan) -> tuple[str, list]:
+    """One row per customer the run tiers: fresh metrics, old tier, the tier they get, below_runs."""
+    decided, params, _, _ = _recomputed_sql(plan)
+    if plan.mode != CHANGED:
+        return decided, params
+    carried, carried_params = _carried_sql(plan)
+    return sql.compose("{decided} UNION ALL {carried}", decided=decided, carried=carried), [*params, *carried_params]
 
 
 def _pick_changed(cursor, plan: Plan, *, recomputed: int) -> None:
@@ -154,20 +153,12 @@ def _pick_changed(cursor, plan: Plan, *, recomputed: int) -> None:
     changes; in CHANGED mode also the customers not recomputed whose tier or grace count the rules
     or the date move, found by one scan of the metrics alone (a CREATE TABLE AS, so PostgreSQL may
     scan in parallel; an INSERT … SELECT may not)."""
-    staged, params = _staged_sql(plan)
-    new_tier, new_below = _grace_sql(plan.rules)
+    decided, params, new_tier, new_below = _recomputed_sql(plan)
     differs = [("m.tier", new_tier), ("m.below_runs", new_below)]
     differs += [(sql.column("m", _stored_name(c)), sql.column("r", c)) for c in COMPARED]
     changed = sql.join(
         " OR ",
         ["m.customer_id IS NULL", *(sql.compose("{a} IS DISTINCT FROM {b}", a=a, b=b) for a, b in differs)],
-    )
-    decided = sql.compose(
-        _DECIDED,
-        columns=_columns("r", ["customer_id", *RUN_COLUMNS]),
-        new_tier=new_tier,
-        new_below=new_below,
-        staged=staged,
     )
     cursor.execute("DROP TABLE IF EXISTS retier_changed, retier_carried")
     with _by_index_lookups(recomputed < FEW_CHANGED):  # else it hashes all 1M metrics
