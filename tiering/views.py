@@ -8,8 +8,7 @@ from kombu.exceptions import OperationalError
 from .models import RetierRun
 from .services import reap_dead_runs
 from .tasks import retier_task
-
-LEVELS = (1, 2, 3)
+from .tiers import LEVELS
 
 
 @permission_required("tiering.view_retierrun", raise_exception=True)
