@@ -1,5 +1,6 @@
 """Settings shared by every deployment. What varies comes from the environment (config.env)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from config.env import env_bool, env_choice, env_database, env_int, env_list, env_redis_url, env_str
@@ -26,6 +27,7 @@ INSTALLED_APPS = [
     "simple_history",
     "template_partials",
     "django_htmx",
+    "axes",
     "core",
     "customers",
     "tiering",
@@ -46,6 +48,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -76,6 +79,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes checks every sign-in (the site's and the admin's) before the password is tried.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -92,6 +100,19 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# Login throttling (django-axes): after DJANGO_LOGIN_FAILURE_LIMIT failed sign-ins, an account is
+# locked, and so is the address they came from, each on its own, for DJANGO_LOGIN_COOLOFF_MINUTES
+# after the last failure. Admins unlock early in the Django admin (Axes → Access attempts) or with
+# `manage.py axes_reset_username NAME`. docs/security.md explains the choices.
+AXES_FAILURE_LIMIT = env_int("DJANGO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("DJANGO_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "core.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip_address"
+# Proxies in front of Django that append to X-Forwarded-For (a TLS proxy, a load balancer). With
+# 0, the header is ignored: anyone can write it, so it cannot be used to escape a lockout.
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 DJANGO_TABLES2_TEMPLATE = "core/table.html"
 
