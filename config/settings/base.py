@@ -43,6 +43,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.UploadGateMiddleware",  # before CSRF's view hook reads a multipart body
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -116,9 +117,14 @@ TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 DJANGO_TABLES2_TEMPLATE = "core/table.html"
 
-# Largest CSV accepted through the upload page; bigger files go through `manage.py import_data`.
+# Request bodies: form fields (everything but files) are refused above 5 MB; uploaded files
+# above 5 MB go to a temporary file instead of memory. Only the URLs below take files at all, and
+# only from a signed-in user with the permission named (core.middleware.UploadGateMiddleware);
+# the reverse proxy caps whole bodies (client_max_body_size, docs/security.md).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+UPLOAD_PERMISSIONS = {"customers:import": "customers.import_data"}
+# Largest CSV accepted through the upload page; bigger files go through `manage.py import_data`.
 IMPORT_UPLOAD_MAX_BYTES = env_int("IMPORT_UPLOAD_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
 
 # Celery: with REDIS_URL a real broker; without it, tasks run eagerly in-process.
