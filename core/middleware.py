@@ -1,19 +1,19 @@
-"""Refuse file uploads from whoever may not make them, before a byte of the body is read.
+"""Refuse file uploads from whoever may not make them, before the file's bytes are read.
 
 Django parses a multipart body (writing files over FILE_UPLOAD_MAX_MEMORY_SIZE to disk) the first
 time anything reads request.POST, and CsrfViewMiddleware does so for every POST that carries a CSRF
 cookie, before LoginRequiredMiddleware or a view's permission check can answer. Anyone can get a
-CSRF cookie from the sign-in page, so this gate runs in the request phase, before every view
-middleware: a multipart body goes through only to a URL named in settings.UPLOAD_PERMISSIONS, from
-a signed-in user who holds that URL's permission.
+CSRF cookie from the sign-in page. So, in the request phase, before any of that: unless the URL is
+named in settings.UPLOAD_PERMISSIONS and the signed-in user holds its permission, the request's
+upload handlers are replaced by one that stops reading at the first file. The form fields before it
+are still parsed (the CSRF token, a sign-in form sent as multipart), within DATA_UPLOAD_MAX_MEMORY_SIZE.
 """
 
 from collections.abc import Callable
 
 from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import Resolver404, resolve
 
 
@@ -22,14 +22,27 @@ class UploadGateMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.content_type == "multipart/form-data":
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            permission = upload_permission(request.path_info)
-            if permission is None or not request.user.has_perm(permission):
-                # Rendered here: Django's 403 view checks the CSRF token, which reads the body.
-                return render(request, "403.html", status=403)
+        if request.content_type == "multipart/form-data" and not may_upload(request):
+            request.upload_handlers = [RefuseFiles(request)]
         return self.get_response(request)
+
+
+class RefuseFiles(FileUploadHandler):
+    """Stops the upload at the first file part, leaving the rest of the body unread."""
+
+    def new_file(self, *args, **kwargs):
+        raise StopUpload(connection_reset=True)
+
+    def receive_data_chunk(self, raw_data, start):  # never reached: new_file stops first
+        return None
+
+    def file_complete(self, file_size):
+        return None
+
+
+def may_upload(request: HttpRequest) -> bool:
+    permission = upload_permission(request.path_info)
+    return permission is not None and request.user.is_authenticated and request.user.has_perm(permission)
 
 
 def upload_permission(path: str) -> str | None:
