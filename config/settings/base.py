@@ -115,6 +115,9 @@ AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip_address"
 # 0, the header is ignored: anyone can write it, so it cannot be used to escape a lockout.
 TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0, minimum=0)
 
+# `manage.py seed_demo` (demo accounts with public passwords); production settings turn it off.
+DEMO_DATA_ALLOWED = True
+
 DJANGO_TABLES2_TEMPLATE = "core/table.html"
 
 # Request bodies: form fields (everything but files) are refused above 5 MB; uploaded files
