@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.test import Client
 from django.urls import reverse
 
 SITE_LOGIN = "/accounts/login/"
@@ -118,3 +119,18 @@ def test_a_few_failures_below_the_limit_do_not_lock(client, ada):
 def test_the_login_url_names_the_site_login_page():
     assert reverse("login") == SITE_LOGIN
     assert reverse("admin:login") == ADMIN_LOGIN
+
+
+@pytest.mark.django_db
+def test_an_admin_unlocks_an_account_early_in_the_django_admin(client, ada, make_user):
+    from axes.models import AccessAttempt
+
+    for _ in range(5):
+        sign_in(client, SITE_LOGIN, "ada", "wrong")
+    admin = Client()
+    admin.force_login(make_user(role="Admin", is_staff=True))
+    attempts = admin.get(reverse("admin:axes_accessattempt_changelist"))
+    assert attempts.status_code == 200 and "ada" in attempts.content.decode()
+    attempt = AccessAttempt.objects.get(username="ada")
+    admin.post(reverse("admin:axes_accessattempt_delete", args=[attempt.pk]), {"post": "yes"})
+    assert sign_in(client, SITE_LOGIN, "ada", "pw").status_code == 302
