@@ -3,7 +3,7 @@
 How a file of 1,000,000 lines imports in seconds, all or nothing, with flat memory:
 
 1. rows are streamed (never held in memory) and each value is checked and converted in Python;
-2. clean rows go to a temporary staging table: COPY on PostgreSQL, batched INSERTs on SQLite;
+2. clean rows go to a temporary staging table through COPY;
 3. the checks that need the database (unknown customer or sku, duplicate keys, the lines of one
    order disagreeing) run as set-based SQL on the staging table and return line numbers;
 4. only a file without a single error is written, with INSERT … SELECT … ON CONFLICT DO UPDATE
@@ -19,7 +19,6 @@ import datetime as dt
 import difflib
 import io
 import re
-import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +32,6 @@ from django.db import connection, transaction
 
 MAX_LISTED_ERRORS = 1000
 PROGRESS_EVERY = 50_000
-SQLITE_BATCH = 5_000
 COPY_BLOCK_ROWS = 10_000
 IMPORT_LOCK_ID = 7_411_001  # pg_advisory_xact_lock key that serialises imports
 STAGE = "import_stage"
@@ -401,14 +399,8 @@ def _convert_row(row: list[str], line: int, fields, width: int, errors: _Errors)
 # --- the database side: staging, set-based checks, upsert ---
 
 
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def _tune_session(cursor) -> str | None:
-    """PostgreSQL settings for this transaction; returns the time zone to restore afterwards."""
-    if not _is_postgres():
-        return None
+def _tune_session(cursor) -> str:
+    """Session settings for this transaction; returns the time zone to restore afterwards."""
     # One import at a time: two files touching the same orders would otherwise race.
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_ID])
     # Aggregates for the checks stay in memory; JIT costs more than it saves here.
@@ -421,29 +413,18 @@ def _tune_session(cursor) -> str | None:
     return previous
 
 
-def _restore_session(cursor, time_zone: str | None) -> None:
+def _restore_session(cursor, time_zone: str) -> None:
     """Django reads date-times assuming its own connection time zone: put it back at once,
     because SET LOCAL lasts until the end of an outer transaction if there is one."""
-    if time_zone is not None:
-        cursor.execute("SELECT set_config('TimeZone', %s, true)", [time_zone])
+    cursor.execute("SELECT set_config('TimeZone', %s, true)", [time_zone])
 
 
-SQL_TYPES = {
-    "postgresql": {
-        "text": "text",
-        "date": "date",
-        "datetime": "timestamptz",
-        "int": "integer",
-        "money": "numeric(12, 2)",
-    },
-    "sqlite": {"text": "text", "date": "date", "datetime": "datetime", "int": "integer", "money": "decimal"},
-}
+SQL_TYPES = {"text": "text", "date": "date", "datetime": "timestamptz", "int": "integer", "money": "numeric(12, 2)"}
 
 
 def _create_stage(cursor, spec: Kind) -> None:
     _drop_temp_tables(cursor)  # a previous import inside the same outer transaction left them
-    types = SQL_TYPES[connection.vendor]
-    columns = ", ".join(f"{c.name} {types[c.sql_type]}" for c in spec.columns)
+    columns = ", ".join(f"{c.name} {SQL_TYPES[c.sql_type]}" for c in spec.columns)
     cursor.execute(f"CREATE TEMPORARY TABLE {STAGE} (line integer NOT NULL, {columns})")
 
 
@@ -459,28 +440,10 @@ def _analyze(cursor) -> None:
 
 @contextmanager
 def _stage_writer(cursor, spec: Kind):
-    """A function that stages one row of values: COPY on PostgreSQL, batched INSERTs on SQLite."""
+    """A function that stages one row of values (through COPY)."""
     names = "line, " + ", ".join(c.name for c in spec.columns)
-    if _is_postgres():
-        with _copy_writer(cursor, f"COPY {STAGE} ({names}) FROM STDIN (FORMAT csv)") as write:
-            yield write
-        return
-    insert = f"INSERT INTO {STAGE} ({names}) VALUES ({', '.join(['%s'] * (len(spec.columns) + 1))})"
-    datetimes = [i + 1 for i, c in enumerate(spec.columns) if c.sql_type == "datetime"]
-    batch: list[list] = []
-
-    def write(values: list) -> None:
-        for i in datetimes:
-            if values[i] is not None:
-                values[i] = _sqlite_datetime(values[i])
-        batch.append(values)
-        if len(batch) >= SQLITE_BATCH:
-            cursor.executemany(insert, batch)
-            batch.clear()
-
-    yield write
-    if batch:
-        cursor.executemany(insert, batch)
+    with _copy_writer(cursor, f"COPY {STAGE} ({names}) FROM STDIN (FORMAT csv)") as write:
+        yield write
 
 
 @contextmanager
@@ -505,14 +468,6 @@ def _copy_writer(cursor, copy_sql: str):
         yield write
         if pending:
             copy.write(buffer.getvalue())
-
-
-def _sqlite_datetime(value: str) -> str:
-    """Stored exactly as Django's SQLite backend stores an aware datetime, so comparisons match."""
-    moment = dt.datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE))
-    return connection.ops.adapt_datetimefield_value(moment)
 
 
 @dataclass(frozen=True)
@@ -594,23 +549,15 @@ def _upsert_sql(table: str, columns: list[str], select: str, key: list[str], upd
     )
 
 
-def _execute_counted(cursor, table: str, sql: str) -> tuple[int, int]:
+def _execute_counted(cursor, sql: str) -> tuple[int, int]:
     """Run an upsert; return (rows created, rows updated)."""
-    if _is_postgres():
-        # xmax is 0 on a freshly inserted row version and set on an updated one.
-        cursor.execute(
-            f"WITH up AS ({sql} RETURNING (xmax = 0) AS created) "
-            "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up"
-        )
-        created, updated = cursor.fetchone()
-        return created, updated
-    cursor.execute(f"SELECT count(*) FROM {table}")
-    before = cursor.fetchone()[0]
-    cursor.execute(sql)
-    written = cursor.rowcount  # SQLite counts inserted and updated rows, not the skipped ones
-    cursor.execute(f"SELECT count(*) FROM {table}")
-    created = cursor.fetchone()[0] - before
-    return created, written - created
+    # xmax is 0 on a freshly inserted row version and set on an updated one.
+    cursor.execute(
+        f"WITH up AS ({sql} RETURNING (xmax = 0) AS created) "
+        "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up"
+    )
+    created, updated = cursor.fetchone()
+    return created, updated
 
 
 def _upsert(cursor, spec: Kind, present: set[str]) -> tuple[int, int]:
@@ -633,7 +580,7 @@ def _upsert_customers(cursor, present: set[str]) -> tuple[int, int]:
         f"LEFT JOIN {users} u ON u.username = s.account_manager WHERE true"
     )
     sql = _upsert_sql("customers_customer", ["external_id", *targets], select, ["external_id"], update)
-    return _execute_counted(cursor, "customers_customer", sql)
+    return _execute_counted(cursor, sql)
 
 
 def _upsert_products(cursor, present: set[str]) -> tuple[int, int]:
@@ -641,7 +588,7 @@ def _upsert_products(cursor, present: set[str]) -> tuple[int, int]:
     update = [t for t in targets if t in present]
     select = f"SELECT s.sku, {', '.join('s.' + t for t in targets)} FROM {STAGE} s WHERE true"
     sql = _upsert_sql("customers_product", ["sku", *targets], select, ["sku"], update)
-    return _execute_counted(cursor, "customers_product", sql)
+    return _execute_counted(cursor, sql)
 
 
 def _upsert_tickets(cursor, present: set[str]) -> tuple[int, int]:
@@ -658,7 +605,7 @@ def _upsert_tickets(cursor, present: set[str]) -> tuple[int, int]:
         "JOIN customers_customer c ON c.external_id = s.customer_id WHERE true"
     )
     sql = _upsert_sql("customers_ticket", ["ticket_id", *targets], select, ["ticket_id"], update)
-    return _execute_counted(cursor, "customers_ticket", sql)
+    return _execute_counted(cursor, sql)
 
 
 def _upsert_orders(cursor, present: set[str]) -> tuple[int, int]:
@@ -711,7 +658,7 @@ def _upsert_lines_of_existing_orders(cursor, present: set[str]) -> tuple[int, in
     sql = _upsert_sql(
         "customers_orderline", LINE_COLUMNS, _lines_select(existing=True), ["order_id", "product_id"], update
     )
-    return _execute_counted(cursor, "customers_orderline", sql)
+    return _execute_counted(cursor, sql)
 
 
 def _realign_other_lines(cursor) -> None:
