@@ -17,12 +17,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import difflib
+import heapq
 import io
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -30,7 +32,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
 
-MAX_LISTED_ERRORS = 1000
+MAX_LISTED_ERRORS = 200  # in the report; `errors_to` receives every one
 PROGRESS_EVERY = 50_000
 COPY_BLOCK_ROWS = 10_000
 IMPORT_LOCK_ID = 7_411_001  # pg_advisory_xact_lock key that serialises imports
@@ -46,7 +48,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
-    error_count: int = 0  # all errors found, including those beyond the listed ones
+    error_count: int = 0  # every error found; `errors` lists the first MAX_LISTED_ERRORS
 
     @property
     def ok(self) -> bool:
@@ -224,58 +226,90 @@ KINDS: dict[str, Kind] = {
 # --- the service ---
 
 
-def import_csv(*, kind: str, stream: BinaryIO, progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Import one CSV file of `kind`: everything or, if any row is bad, nothing."""
+def import_csv(
+    *,
+    kind: str,
+    stream: BinaryIO,
+    progress: Callable[[int], None] | None = None,
+    step: Callable[[str], None] | None = None,
+    errors_to: TextIO | None = None,
+) -> ImportReport:
+    """Import one CSV file of `kind`: everything or, if any row is bad, nothing.
+
+    The report counts every error and lists the first MAX_LISTED_ERRORS; `errors_to` receives every
+    error, one per line, in line order. `progress` is told the rows read so far, `step` what the
+    import is doing (WAITING, READING, CHECKING, WRITING)."""
     spec = KINDS[kind]
     report = ImportReport(kind=kind)
-    errors = _Errors()
-    with transaction.atomic(), connection.cursor() as cursor:
+    step = step or (lambda name: None)
+    with _Errors() as errors, transaction.atomic(), connection.cursor() as cursor:
+        step(WAITING)
         time_zone = _tune_session(cursor)
+        step(READING)
         _create_stage(cursor, spec)
         try:
             present = _stage_rows(cursor, spec, stream, report, errors, progress)
         except FileProblem as problem:
-            errors.add_text(problem.line, str(problem))
+            errors.add_text(str(problem))
             present = None
+        step(CHECKING)
+        sources = [errors.read()]
         if present is not None:
             _analyze(cursor)
-            for check in _checks(spec):
-                errors.extend(_run_check(cursor, check))
-            if not errors.count:
-                report.created, report.updated = _upsert(cursor, spec, present)
-                report.unchanged = report.rows - report.created - report.updated
+            sources += [_check_errors(cursor, check, number) for number, check in enumerate(_checks(spec))]
+        _collect(report, heapq.merge(*sources, key=_line_of), errors_to)
+        if report.ok and present is not None:
+            step(WRITING)
+            report.created, report.updated = _upsert(cursor, spec, present)
+            report.unchanged = report.rows - report.created - report.updated
         _drop_temp_tables(cursor)
         _restore_session(cursor, time_zone)
-    report.errors, report.error_count = errors.listed(), errors.count
     return report
 
 
-class _Errors:
-    """Every error is counted; the first MAX_LISTED_ERRORS (by line) are listed."""
+# What an import is doing, for `step` (the job page shows it).
+WAITING, READING, CHECKING, WRITING = "waiting for another import", "reading rows", "checking", "writing"
 
-    def __init__(self) -> None:
-        self.items: list[tuple[int, str]] = []
-        self.count = 0
+
+class _Errors:
+    """The errors found while reading the file, in line order, spooled to disk: a bad file of a
+    million rows has a million of them."""
+
+    def __enter__(self) -> _Errors:
+        self.file = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
 
     def add(self, line: int, column: str, problem: str) -> None:
-        self.add_text(line, f"line {line}: {column}: {problem}")
+        self.add_text(f"line {line}: {column}: {problem}")
 
-    def add_text(self, line: int, message: str) -> None:
-        self.count += 1
-        if len(self.items) < MAX_LISTED_ERRORS:
-            self.items.append((line, message))
+    def add_text(self, message: str) -> None:
+        self.file.write(_one_line(message) + "\n")
 
-    def extend(self, found: tuple[int, list[tuple[int, str]]]) -> None:
-        total, items = found
-        self.count += total
-        self.items.extend(items)
+    def read(self) -> Iterator[str]:
+        self.file.seek(0)
+        return (line.rstrip("\n") for line in self.file)
 
-    def listed(self) -> list[str]:
-        items = sorted(self.items, key=lambda item: item[0])[:MAX_LISTED_ERRORS]
-        messages = [message for _, message in items]
-        if self.count > len(messages):
-            messages.append(f"… and {self.count - len(messages)} more")
-        return messages
+
+def _one_line(message: str) -> str:
+    """A value quoted in a message may hold a line break; one error stays one line."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _line_of(message: str) -> int:
+    """The line number of a `line N: column: problem` message."""
+    return int(message[5 : message.index(":")])
+
+
+def _collect(report: ImportReport, messages: Iterable[str], errors_to: TextIO | None) -> None:
+    for message in messages:
+        report.error_count += 1
+        if len(report.errors) < MAX_LISTED_ERRORS:
+            report.errors.append(message)
+        if errors_to is not None:
+            errors_to.write(message + "\n")
 
 
 # --- reading the file ---
@@ -528,12 +562,14 @@ def _order_agreement_check(column: str) -> Check:
     )
 
 
-def _run_check(cursor, check: Check) -> tuple[int, list[tuple[int, str]]]:
-    """(how many rows the check rejects, the first MAX_LISTED_ERRORS of them as messages)."""
-    cursor.execute(f"SELECT c.*, count(*) OVER () FROM ({check.select}) c ORDER BY 1 LIMIT %s", [MAX_LISTED_ERRORS])
-    rows = cursor.fetchall()
-    total = rows[0][-1] if rows else 0
-    return total, [(r[0], f"line {r[0]}: {check.column}: {check.problem.format(*r[1:-1])}") for r in rows]
+def _check_errors(cursor, check: Check, number: int) -> Iterator[str]:
+    """The rows a check rejects, as messages in line order, read through a server-side cursor so
+    that a million of them never sit in memory at once."""
+    with cursor.connection.cursor(name=f"import_check_{number}") as rows:
+        rows.itersize = 10_000
+        rows.execute(f"SELECT * FROM ({check.select}) c ORDER BY 1")
+        for row in rows:
+            yield _one_line(f"line {row[0]}: {check.column}: {check.problem.format(*row[1:])}")
 
 
 def _differs(table: str, columns: list[str]) -> str:
