@@ -26,7 +26,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 @permission_required("customers.import_data", raise_exception=True)
 def import_job(request: HttpRequest, pk: int) -> HttpResponse:
     mark_stale_jobs_interrupted()
-    return render(request, "customers/import_job.html", {"job": _get_job_for_user(request, pk)})
+    job = _get_job_for_user(request, pk)
+    return render(request, "customers/import_job.html", {"job": job, "error_file": errors_path(job).exists()})
 
 
 @permission_required("customers.import_data", raise_exception=True)

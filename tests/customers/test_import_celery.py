@@ -17,6 +17,7 @@ from django.db import connection
 from django.urls import reverse
 
 from config.celery import app
+from customers.imports import IMPORT_LOCK_ID
 from customers.models import ImportJob, Order, OrderLine
 from tests.customers.test_import_killed import orders_file
 from tests.factories import CustomerFactory, ProductFactory
@@ -121,7 +122,7 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_file_uploaded_again_i
     time.sleep(4.5)
     page = client.get(reverse("customers:import_job", args=[job.pk])).content.decode()
     assert "Interrupted: nothing imported" in page
-    _wait_for_no_other_sessions()
+    _wait_until_the_import_lock_is_free()
     assert not Order.objects.exists() and not OrderLine.objects.exists()
     assert list(import_dir.iterdir()) == []
 
@@ -143,15 +144,18 @@ def _wait(job: ImportJob, done, *, worker: subprocess.Popen, timeout: float) -> 
     pytest.fail(f"job {job.pk} still {job.status} after {timeout} s")
 
 
-def _wait_for_no_other_sessions(timeout: float = 30) -> None:
-    """PostgreSQL rolls back the killed worker's transaction when it notices the closed connection."""
+def _wait_until_the_import_lock_is_free(timeout: float = 30) -> None:
+    """PostgreSQL rolls back the killed worker's transaction, and frees the lock every import holds,
+    when it notices the closed connection."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = %s"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                [IMPORT_LOCK_ID],
             )
             if cursor.fetchone()[0] == 0:
                 return
         time.sleep(0.1)
-    pytest.fail("the killed worker's database session is still there")
+    pytest.fail("the killed worker's import still holds its lock")

@@ -100,6 +100,23 @@ def test_the_page_shows_the_first_errors_and_every_error_can_be_downloaded(clien
     assert lines == [f"line {n}: name: is required" for n in range(2, bad + 2)]
 
 
+def test_the_list_of_every_error_is_kept_for_30_days(client, imported, import_dir):
+    import os
+    import time
+
+    imported(b"sku,name,category\nA1,,fruit\n")
+    job = ImportJob.objects.get()
+    errors = import_dir / f"import-{job.pk}-errors.txt"
+    month_ago = time.time() - 31 * 86400
+    os.utime(errors, (month_ago, month_ago))
+    imported(GOOD)  # any later upload tidies up
+    assert not errors.exists()
+    page = client.get(reverse("customers:import_job", args=[job.pk])).content.decode()
+    assert "line 2: name: is required" in page
+    assert "The full list was deleted 30 days after the import." in page
+    assert client.get(reverse("customers:import_job_errors", args=[job.pk])).status_code == 404
+
+
 def test_an_import_page_and_its_errors_are_for_the_uploader_and_admins_only(client, imported, make_user):
     imported(b"sku,name,category\nA1,,fruit\n")
     job = ImportJob.objects.get()
