@@ -42,6 +42,7 @@ def queued_on_redis(import_dir):
     yield
     app.conf.broker_url, app.conf.task_always_eager = saved
     app.pool.force_close_all()
+    app._pool = app.amqp._producer_pool = None  # later tests get connections to their own broker
 
 
 def start_worker(import_dir: Path) -> subprocess.Popen:
