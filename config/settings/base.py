@@ -129,6 +129,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 UPLOAD_PERMISSIONS = {"customers:import": "customers.import_data"}
 # Largest CSV accepted through the upload page; bigger files go through `manage.py import_data`.
 IMPORT_UPLOAD_MAX_BYTES = env_int("IMPORT_UPLOAD_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
+# Uploaded files wait here for the import worker (web and worker share it: a volume in docker-compose);
+# each is deleted once imported, the list of every error of a rejected file stays beside them.
+IMPORT_DIR = BASE_DIR / "var" / "imports"
 
 # Celery: with REDIS_URL a real broker; without it, tasks run eagerly in-process.
 REDIS_URL = env_redis_url("REDIS_URL")
