@@ -96,24 +96,27 @@ def run(command: list[str], data_dir: Path = DATA_DIR) -> int:
     """Run `command` with the server up and DATABASE_URL pointing at it; stop the server afterwards.
 
     Ctrl-C reaches the command from the terminal (same process group), so this process only waits for
-    it; SIGTERM and SIGHUP are passed on to it. Either way the server stops once the command has ended.
+    it; SIGTERM and SIGHUP are passed on to it. Either way the server stops once the command has ended,
+    and a signal that comes while the server is still starting stops it too.
     """
     started = time.monotonic()
-    previous = {}
+    running: list[subprocess.Popen] = []
+
+    def on_signal(signum, frame):
+        if not running:
+            raise SystemExit(128 + signum)
+        if running[0].poll() is None:
+            running[0].send_signal(signum)
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
     try:
         url = start(data_dir)
         print(f"Embedded PostgreSQL ready in {time.monotonic() - started:.1f} s: data in {data_dir}, socket only.")
         sys.stdout.flush()
-        child = subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url})
-
-        def pass_on(signum, frame):
-            if child.poll() is None:
-                child.send_signal(signum)
-
-        # Only after Popen: an ignored signal would stay ignored in the command.
-        previous = {signum: signal.signal(signum, pass_on) for signum in STOP_SIGNALS}
+        running.append(subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url}))
+        # Only now: an ignored signal would stay ignored in the command.
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        status = child.wait()
+        status = running[0].wait()
     finally:
         if stop(data_dir):
             print("Embedded PostgreSQL stopped.")
