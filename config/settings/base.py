@@ -71,7 +71,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env_database("DATABASE_URL", BASE_DIR / "var" / "tierboard.sqlite3")}
+DATABASES = {"default": env_database("DATABASE_URL")}  # local and test fill in a default first
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -155,9 +155,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", LOG_LEVELS)},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
-SILENCED_SYSTEM_CHECKS = (
-    ["models.W040"] if DATABASES["default"]["ENGINE"].endswith("sqlite3") else []
-)  # covering indexes are PostgreSQL-only
 
 # Re-tier: customers per metrics range (one INSERT … SELECT each) and the Celery time limits (s).
 RETIER_RANGE_SIZE = env_int("RETIER_RANGE_SIZE", 250_000, minimum=1)
