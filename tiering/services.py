@@ -10,8 +10,8 @@ A run has two phases:
    transaction. A run that dies anywhere leaves every customer on their previous tier.
 
 Single-flight: a PostgreSQL session advisory lock (a running-row guard on SQLite). A refused run is
-recorded with status "skipped". A run left "running" whose lock nobody holds any more was killed
-with its worker and is marked failed.
+recorded with status "skipped". A run left "running" whose lock nobody holds any more (or that stopped
+beating) was killed with its worker and is marked interrupted (tiering.runs).
 
 Idempotent: a second run with the same as_of and rules moves nobody and writes no TierChange
 (and rewrites no CustomerMetrics row: the upsert skips rows whose values are unchanged).
@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from customers import changes
 
+from . import runs
 from .metrics import DERIVED_DAYS, METRICS, compute_metrics_of, compute_metrics_range, customer_ranges, metric_sql
 from .models import RetierRun, RuleSet, TierChange
 from .rules import decide, rules_from_ruleset, tier_sql, why_sql
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 
 # pg_try_advisory_lock key of the re-tier: ASCII "TIER".
 RETIER_LOCK_KEY = 0x54494552
-DEAD_RUN_ERROR = "worker died or was killed"
 MOVER_BATCH = 2000
 
 
@@ -72,12 +72,14 @@ def retier_all(
             )
         run = RetierRun.objects.create(**record)  # after the lock, so no one takes it for dead
         try:
-            _check_ruleset(ruleset, dry_run=dry_run)
-            _stage_metrics(run)
-            _apply(run=run, rules=rules_from_ruleset(ruleset))
+            with runs.heartbeat(run):  # tiering.runs: a run whose process dies is seen at once
+                _check_ruleset(ruleset, dry_run=dry_run)
+                _stage_metrics(run)
+                _apply(run=run, rules=rules_from_ruleset(ruleset))
         except BaseException as exc:
             _record_failure(run, exc)
             raise
+    runs.note_if_unchanged(run)  # tiering.runs: the same night run twice says it changed nothing
     if not dry_run:
         _refresh_planner_statistics(run)
     return run
@@ -100,7 +102,7 @@ def _check_ruleset(ruleset: RuleSet | None, *, dry_run: bool) -> None:
 def single_flight():
     """Yield True when this process may run (and then holds the re-tier lock until the block ends).
 
-    Taking the lock also marks any run still recorded as running as failed: its process is gone.
+    Taking the lock also marks any run still recorded as running as interrupted: its process is gone.
     """
     if connection.vendor != "postgresql":
         yield _sqlite_guard()
@@ -123,41 +125,18 @@ def _sqlite_guard() -> bool:
 
     There is no lock to ask, so a run older than the hard time limit counts as dead.
     """
-    stale_before = timezone.now() - dt.timedelta(seconds=settings.RETIER_HARD_TIME_LIMIT)
-    running = RetierRun.objects.filter(status=RetierRun.Status.RUNNING)
-    running.filter(started_at__lt=stale_before).update(
-        status=RetierRun.Status.FAILED, error=DEAD_RUN_ERROR, finished_at=timezone.now()
-    )
-    return not running.exists()
+    runs.reap_interrupted()  # tiering.runs: older than the hard time limit
+    return not RetierRun.objects.filter(status=RetierRun.Status.RUNNING).exists()
 
 
 def mark_dead_runs_failed() -> int:
     """Call only while holding the lock: any run still marked running lost its process."""
-    running = RetierRun.objects.filter(status=RetierRun.Status.RUNNING)
-    return running.update(status=RetierRun.Status.FAILED, error=DEAD_RUN_ERROR, finished_at=timezone.now())
+    return len(runs.mark_interrupted(RetierRun.objects.filter(status=RetierRun.Status.RUNNING)))  # tiering.runs
 
 
 def reap_dead_runs() -> None:
-    """For the Runs page: a run shown as running while nobody holds the lock is marked failed.
-
-    It only looks at the lock (pg_locks), never takes it, so a page load cannot make a run that
-    starts at that moment be skipped. A run is recorded as running only while its lock is held.
-    """
-    if not RetierRun.objects.filter(status=RetierRun.Status.RUNNING).exists():
-        return
-    if connection.vendor != "postgresql":
-        _sqlite_guard()
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
-            " AND classid = 0 AND objid = %s AND objsubid = 1"
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
-            [RETIER_LOCK_KEY],
-        )
-        held = cursor.fetchone()[0]
-    if not held:
-        mark_dead_runs_failed()
+    """For the Runs page: runs whose process is gone are marked interrupted (tiering.runs)."""
+    runs.reap_interrupted()
 
 
 # --- phase 1: metrics per range --------------------------------------------------------------
