@@ -148,3 +148,13 @@ def test_the_admin_page_of_the_set_in_force_points_to_a_draft(client, make_user)
 
     assert "to change the rules, create a draft from this version" in page
     assert "Create draft from this" in page
+
+
+def test_the_admin_page_of_a_group_in_force_says_how_to_change_it(client, make_user):
+    from django.urls import reverse
+
+    client.force_login(make_user(role="Admin", is_staff=True))
+    group = v1().groups.first()
+    page = client.get(reverse("admin:tiering_rulegroup_change", args=[group.pk])).content.decode()
+
+    assert "Read-only: rule set v1 has been in force" in page and 'use "Create draft from this"' in page
