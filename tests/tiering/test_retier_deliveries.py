@@ -124,6 +124,9 @@ def test_a_second_nightly_trigger_for_the_same_night_starts_nothing(shop, settin
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.usefixtures("restore_migrated_data")
 def test_run_now_in_a_transaction_that_rolls_back_queues_nothing(client, make_user):
+    from config.celery import app
+
+    app.set_current()  # eager tasks: a Celery(broker=...) made by an earlier test became the current app
     client.force_login(make_user("Admin"))
     publish_rules()
 

@@ -15,6 +15,7 @@ import pytest
 import redis
 from celery import Celery
 
+from config.celery import app as celery_app
 from tests.factories import CustomerFactory
 from tests.tiering.retier_helpers import at, buy, other_connection, publish_rules, restore_migrated_data, tiers  # noqa: F401
 from tests.tiering.test_retier_celery import REDIS_URL, _start_worker, _stopped_at_the_end
@@ -38,6 +39,7 @@ def empty_broker():
     redis.Redis.from_url(REDIS_URL).flushdb()  # this test's own Redis db: no message left by another test
     yield
     redis.Redis.from_url(REDIS_URL).flushdb()
+    celery_app.set_current()  # the Celery(broker=...) made here became the current app: give it back
 
 
 @pytest.fixture
