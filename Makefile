@@ -75,9 +75,11 @@ test: lint services chromium
 	exit $$status
 
 # ruff: lint and the format check (ruff.toml); `$(VENV)/bin/ruff format .` fixes the format.
+# mypy: type checks of the pure modules (mypy.ini lists them).
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 services:
 	@bash scripts/services.sh

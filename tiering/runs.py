@@ -34,7 +34,7 @@ from .models import RetierRun, TaskDelivery
 
 log = logging.getLogger(__name__)
 
-RETIER_LOCK_KEY = 0x54494552  # services.RETIER_LOCK_KEY: the re-tier's advisory lock, ASCII "TIER"
+RETIER_LOCK_KEY = 0x54494552  # the re-tier's advisory lock (pg_try_advisory_lock), ASCII "TIER"
 INTERRUPTED_ERROR = "worker died or was killed: nothing it did was applied, every customer kept their tier"
 _task_id: ContextVar[str] = ContextVar("retier_task_id", default="")
 

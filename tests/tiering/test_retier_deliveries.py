@@ -1,11 +1,10 @@
 """The re-tier task delivered more than once: after its worker died, while its run still goes
 (longer than the broker's visibility timeout), after it finished; the same night run twice;
-two nightly triggers; "Run re-tier now" in a transaction that rolls back (tiering.runs, tasks)."""
+two nightly triggers (tiering.runs, tasks)."""
 
 import datetime as dt
 
 import pytest
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -119,22 +118,3 @@ def test_a_second_nightly_trigger_for_the_same_night_starts_nothing(shop, settin
 
     assert second == first.pk and RetierRun.objects.count() == 1
     assert first.as_of == timezone.localdate() and first.status == RetierRun.Status.SUCCEEDED
-
-
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@pytest.mark.usefixtures("restore_migrated_data")
-def test_run_now_in_a_transaction_that_rolls_back_queues_nothing(client, make_user):
-    from config.celery import app
-
-    app.set_current()  # eager tasks: a Celery(broker=...) made by an earlier test became the current app
-    client.force_login(make_user("Admin"))
-    publish_rules()
-
-    with pytest.raises(RuntimeError), transaction.atomic():
-        client.post(reverse("tiering:run_now"))
-        assert not RetierRun.objects.exists()  # queued only at commit: no worker acts on uncommitted data
-        raise RuntimeError("the request's transaction rolls back")
-    assert not RetierRun.objects.exists()  # and a rollback drops it
-
-    client.post(reverse("tiering:run_now"))
-    assert RetierRun.objects.get().status == RetierRun.Status.SUCCEEDED

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import pytest
 import redis
 from celery import Celery
+from django.db import transaction
 
 from config.celery import app as celery_app
 from tests.factories import CustomerFactory
@@ -207,6 +208,26 @@ def test_two_beats_triggering_the_nightly_run_at_once_make_one_run(placed):
     assert applied.count() == 1 and applied.get().pk in run_ids
     assert set(nightly.exclude(pk=applied.get().pk).values_list("status", flat=True)) <= {RetierRun.Status.SKIPPED}
     assert tiers() == placed["after"]
+
+
+def test_a_re_tier_queued_in_a_transaction_that_rolls_back_sees_none_of_its_rows(placed):
+    """ "Run re-tier now" publishes at once (tiering.views): the task carries no row, so a worker
+    re-tiers committed data only, whatever happens to the transaction around the click."""
+    worker = _start_worker("--pool=solo", **FAST)
+    with _closing(worker):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            ghost = CustomerFactory()
+            buy(ghost, at("2026-11-01"), amount="9000.00")
+            task_id = send_retier()
+            run = wait_for(  # the worker runs while the transaction is still open
+                lambda: RetierRun.objects.filter(task_id=task_id, status=RetierRun.Status.SUCCEEDED).first(),
+                timeout=60,
+                what="run",
+                worker=worker,
+            )
+            raise RuntimeError("the transaction around the click rolls back")
+
+    assert run.counts == {"2": 1, "3": 1} and tiers() == placed["after"]  # no trace of the ghost
 
 
 @contextmanager

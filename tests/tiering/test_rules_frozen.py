@@ -1,7 +1,7 @@
 """A rule set that has been in force cannot change: a run's "v1" means the rules it ran with.
 
 Refused by the model (a clear error) and by the database (triggers, migration
-0012_published_rules_frozen) for writes that skip the model; changes go through a draft.
+0013_published_rules_frozen) for writes that skip the model; changes go through a draft.
 """
 
 import datetime as dt

@@ -103,12 +103,14 @@ def test_the_heartbeat_is_seen_by_others_while_the_runs_transaction_is_open(sett
     buy(CustomerFactory(), at("2026-11-01"))
     seen = {}
 
-    def look_from_another_session(run, **kwargs):
+    def look_from_another_session(sender, *, applied, **kwargs):
         # inside the run's apply transaction: its own writes are not visible elsewhere yet
         with other_connection() as reader:
-            first = reader.execute("SELECT heartbeat_at FROM tiering_retierrun WHERE id = %s", [run.pk]).fetchone()[0]
+            first = reader.execute(
+                "SELECT heartbeat_at FROM tiering_retierrun WHERE id = %s", [applied.run_id]
+            ).fetchone()[0]
             time.sleep(2.5)
-            later = reader.execute("SELECT heartbeat_at, status FROM tiering_retierrun WHERE id = %s", [run.pk])
+            later = reader.execute("SELECT heartbeat_at, status FROM tiering_retierrun WHERE id = %s", [applied.run_id])
             seen.update(first=first, later=later.fetchone())
 
     retier_applied.connect(look_from_another_session, dispatch_uid="heartbeat-test")

@@ -120,6 +120,6 @@ def thaw(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tiering", "0011_run_heartbeat_and_deliveries")]
+    dependencies = [("tiering", "0012_run_heartbeat_and_deliveries")]
 
     operations = [migrations.RunPython(freeze, thaw)]

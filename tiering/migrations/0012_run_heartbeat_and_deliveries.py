@@ -27,7 +27,7 @@ def remove_check_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tiering", "0010_tier_counts"),
+        ("tiering", "0011_metrics_changed_as_of"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
