@@ -190,6 +190,12 @@ def count_delivery(task_id: str) -> int:
     return TaskDelivery.objects.values_list("deliveries", flat=True).get(pk=task_id)
 
 
+def forget_old_deliveries(*, days: int = 7) -> int:
+    """Delivery counts of tasks last delivered long ago: no broker hands those out again."""
+    old = TaskDelivery.objects.filter(last_delivered_at__lt=timezone.now() - dt.timedelta(days=days))
+    return old.delete()[0]
+
+
 def _earlier_run(task_id: str) -> RetierRun | None:
     """The last run of this task, after marking it interrupted if its process is gone."""
     earlier = RetierRun.objects.filter(task_id=task_id).order_by("-id").first()

@@ -63,7 +63,9 @@ def _retier(*, task_id: str | None, as_of: str | None, triggered_by: str) -> int
 
 @shared_task(soft_time_limit=50, time_limit=60)
 def reap_interrupted_runs() -> int:
-    """Every minute (beat): mark runs whose process died as interrupted and email the admins."""
+    """Every minute (beat): mark runs whose process died as interrupted and email the admins;
+    forget the delivery counts of old tasks."""
+    runs.forget_old_deliveries()
     return len(runs.reap_interrupted())
 
 

@@ -118,3 +118,15 @@ def test_a_second_nightly_trigger_for_the_same_night_starts_nothing(shop, settin
 
     assert second == first.pk and RetierRun.objects.count() == 1
     assert first.as_of == timezone.localdate() and first.status == RetierRun.Status.SUCCEEDED
+
+
+def test_the_minute_check_forgets_delivery_counts_of_tasks_a_week_old():
+    from tiering.tasks import reap_interrupted_runs
+
+    count_delivery("last-month")
+    count_delivery("today")
+    TaskDelivery.objects.filter(pk="last-month").update(last_delivered_at=timezone.now() - dt.timedelta(days=30))
+
+    reap_interrupted_runs()
+
+    assert list(TaskDelivery.objects.values_list("task_id", flat=True)) == ["today"]
