@@ -25,4 +25,5 @@ RUN DJANGO_SECRET_KEY=build-only-key-collectstatic-never-serves-a-request-012345
 # The code stays owned by root and read-only for the process that serves it.
 USER tierboard
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", \
+     "--limit-request-line", "4094", "--limit-request-fields", "100", "--limit-request-field_size", "8190"]

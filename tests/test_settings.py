@@ -149,7 +149,14 @@ class TestStartUp:
 
     @pytest.mark.parametrize(
         ("variable", "value"),
-        [("DJANGO_DEBUG", "maybe"), ("DATABASE_URL", "postgres://u@h:port/tb"), ("REDIS_URL", "http://h")],
+        [
+            ("DJANGO_DEBUG", "maybe"),
+            ("DATABASE_URL", "postgres://u@h:port/tb"),
+            ("REDIS_URL", "http://h"),
+            ("DJANGO_LOGIN_FAILURE_LIMIT", "five"),
+            ("DJANGO_LOGIN_COOLOFF_MINUTES", "0"),
+            ("DJANGO_TRUSTED_PROXY_COUNT", "-1"),
+        ],
     )
     def test_a_malformed_value_stops_start_up_with_a_message_naming_it(self, variable, value):
         result = run_python(
@@ -157,6 +164,22 @@ class TestStartUp:
         )
         assert result.returncode != 0
         assert f"ImproperlyConfigured: {variable}=" in result.stderr
+
+    def test_login_throttling_and_the_trusted_proxies_come_from_the_environment(self):
+        code = (
+            "import django; django.setup(); from django.conf import settings as s; "
+            "print(s.AXES_FAILURE_LIMIT, int(s.AXES_COOLOFF_TIME.total_seconds()), s.TRUSTED_PROXY_COUNT)"
+        )
+        default = run_python(code, DJANGO_SETTINGS_MODULE="config.settings.local")
+        assert default.stdout.split() == ["5", "900", "0"], default.stderr
+        chosen = run_python(
+            code,
+            DJANGO_SETTINGS_MODULE="config.settings.local",
+            DJANGO_LOGIN_FAILURE_LIMIT="3",
+            DJANGO_LOGIN_COOLOFF_MINUTES="60",
+            DJANGO_TRUSTED_PROXY_COUNT="1",
+        )
+        assert chosen.stdout.split() == ["3", "3600", "1"], chosen.stderr
 
 
 class TestProduction:

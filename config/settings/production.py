@@ -27,6 +27,9 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 if REDIS_URL is None:
     raise ImproperlyConfigured("REDIS_URL must be set to redis://host:port/db (the Celery broker).")
 
+# seed_demo makes a staff "admin" whose password is public (printed by the command): never here.
+DEMO_DATA_ALLOWED = False
+
 # The container health check calls http://localhost:8000/healthz from inside the web container,
 # whatever public host names DJANGO_ALLOWED_HOSTS lists.
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "localhost"]
