@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 RETIER_LOCK_KEY = 0x54494552  # the re-tier's advisory lock (pg_try_advisory_lock), ASCII "TIER"
 INTERRUPTED_ERROR = "worker died or was killed: nothing it did was applied, every customer kept their tier"
+PERMISSIONS_BACKEND = "django.contrib.auth.backends.ModelBackend"  # the one that knows permissions
 _task_id: ContextVar[str] = ContextVar("retier_task_id", default="")
 
 
@@ -133,9 +134,6 @@ def mark_interrupted(runs) -> list[RetierRun]:
 def notify_admins(run: RetierRun) -> None:
     """An email to everyone who may start a re-tier (and settings.ADMINS). A mail server that is
     down must not break the page that noticed: it is logged."""
-    recipients = sorted(admin_emails())
-    if not recipients:
-        return
     heard = run.heartbeat_at or run.started_at
     body = (
         f"Re-tier run #{run.pk} (as of {run.as_of}, started {run.started_at:%Y-%m-%d %H:%M:%S %Z} by "
@@ -144,13 +142,16 @@ def notify_admins(run: RetierRun) -> None:
         f'"Run re-tier now" on the Runs page. If it happens again, read the worker\'s log (out of memory?).\n'
     )
     try:
-        send_mail(f"Re-tier run #{run.pk} was interrupted", body, None, recipients)
+        recipients = sorted(admin_emails())
+        if recipients:
+            send_mail(f"Re-tier run #{run.pk} was interrupted", body, None, recipients)
     except Exception:
         log.exception("could not email the admins about interrupted re-tier run %s", run.pk)
 
 
 def admin_emails() -> set[str]:
-    users = get_user_model().objects.with_perm("tiering.run_retier").filter(is_active=True).exclude(email="")
+    users = get_user_model().objects.with_perm("tiering.run_retier", backend=PERMISSIONS_BACKEND)
+    users = users.filter(is_active=True).exclude(email="")
     return {*users.values_list("email", flat=True), *(email for _, email in settings.ADMINS)}
 
 
