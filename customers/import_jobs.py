@@ -52,10 +52,11 @@ def errors_path(job: ImportJob) -> Path:
 
 def _store(upload: UploadedFile, path: Path) -> None:
     """The upload into the import directory: a big one is moved from where Django spooled it to
-    disk, a small one (held in memory) is written out."""
+    disk, a small one (held in memory) is written out. The job is new, so a file already at its
+    path is a leftover of a database that was reset, and is replaced."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if hasattr(upload, "temporary_file_path"):
-        file_move_safe(upload.temporary_file_path(), str(path))
+        file_move_safe(upload.temporary_file_path(), str(path), allow_overwrite=True)
         return
     with open(path, "wb") as out:
         for chunk in upload.chunks():
