@@ -4,47 +4,78 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('churn', '0006_team_lead_permission_and_group'),
+        ("churn", "0006_team_lead_permission_and_group"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='historicalrelease',
-            name='audience',
-            field=models.CharField(choices=[('everyone', 'everyone'), ('product_buyers', 'buyers of the product'), ('category_buyers', 'buyers of a category')], default='everyone', help_text='Whom it touched: everyone, or the customers who bought the product (or any product of the category) in the year before the release (docs/churn.md, suspects).', max_length=16),
+            model_name="historicalrelease",
+            name="audience",
+            field=models.CharField(
+                choices=[
+                    ("everyone", "everyone"),
+                    ("product_buyers", "buyers of the product"),
+                    ("category_buyers", "buyers of a category"),
+                ],
+                default="everyone",
+                help_text="Whom it touched: everyone, or the customers who bought the product (or any product of the category) in the year before the release (docs/churn.md, suspects).",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='historicalrelease',
-            name='category',
-            field=models.CharField(blank=True, help_text="For buyers of a category: the catalogue's category, as spelled there.", max_length=100),
+            model_name="historicalrelease",
+            name="category",
+            field=models.CharField(
+                blank=True,
+                help_text="For buyers of a category: the catalogue's category, as spelled there.",
+                max_length=100,
+            ),
         ),
         migrations.AddField(
-            model_name='release',
-            name='audience',
-            field=models.CharField(choices=[('everyone', 'everyone'), ('product_buyers', 'buyers of the product'), ('category_buyers', 'buyers of a category')], default='everyone', help_text='Whom it touched: everyone, or the customers who bought the product (or any product of the category) in the year before the release (docs/churn.md, suspects).', max_length=16),
+            model_name="release",
+            name="audience",
+            field=models.CharField(
+                choices=[
+                    ("everyone", "everyone"),
+                    ("product_buyers", "buyers of the product"),
+                    ("category_buyers", "buyers of a category"),
+                ],
+                default="everyone",
+                help_text="Whom it touched: everyone, or the customers who bought the product (or any product of the category) in the year before the release (docs/churn.md, suspects).",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='release',
-            name='category',
-            field=models.CharField(blank=True, help_text="For buyers of a category: the catalogue's category, as spelled there.", max_length=100),
+            model_name="release",
+            name="category",
+            field=models.CharField(
+                blank=True,
+                help_text="For buyers of a category: the catalogue's category, as spelled there.",
+                max_length=100,
+            ),
         ),
         migrations.CreateModel(
-            name='SuspectAnalysis',
+            name="SuspectAnalysis",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('as_of', models.DateField()),
-                ('tiers', models.CharField(help_text='Tier levels analysed, e.g. "3" or "2,3".', max_length=16)),
-                ('computed_at', models.DateTimeField(auto_now_add=True)),
-                ('seconds', models.FloatField(default=0, help_text='How long the analysis took.')),
-                ('rows', models.JSONField(default=list, help_text='The subjects, strongest first (churn.suspects.Suspect).')),
-                ('curves', models.JSONField(default=list, help_text='Share still buying over time for the top suspects.')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("as_of", models.DateField()),
+                ("tiers", models.CharField(help_text='Tier levels analysed, e.g. "3" or "2,3".', max_length=16)),
+                ("computed_at", models.DateTimeField(auto_now_add=True)),
+                ("seconds", models.FloatField(default=0, help_text="How long the analysis took.")),
+                (
+                    "rows",
+                    models.JSONField(default=list, help_text="The subjects, strongest first (churn.suspects.Suspect)."),
+                ),
+                (
+                    "curves",
+                    models.JSONField(default=list, help_text="Share still buying over time for the top suspects."),
+                ),
             ],
             options={
-                'verbose_name_plural': 'suspect analyses',
-                'ordering': ['-computed_at', '-id'],
-                'indexes': [models.Index(fields=['as_of', 'tiers', '-computed_at'], name='suspects_lookup_idx')],
+                "verbose_name_plural": "suspect analyses",
+                "ordering": ["-computed_at", "-id"],
+                "indexes": [models.Index(fields=["as_of", "tiers", "-computed_at"], name="suspects_lookup_idx")],
             },
         ),
     ]

@@ -1,0 +1,408 @@
+"""Suspects: the launches and releases after which valuable customers stopped buying more often
+than those not exposed to them (docs/churn.md, "Suspects").
+
+Set-based: a fixed number of statements whatever the population, each one pass over its table,
+aggregated in PostgreSQL; only one 2x2 table per subject (and a few curves) comes to Python.
+
+1. the valuable customers (tier held while still buying in `tiers`) with their first and last
+   order's day as of the date and whether the churn policy counts them lapsed then;
+2. who was exposed to which launch or targeted release (order lines of the products concerned);
+3. per subject date, how many valuable customers were still buying then and how many of those
+   stopped in the window after it (counted from one histogram of days, not per subject);
+4. the share still buying over time for the top subjects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import asdict, dataclass
+
+from django.db import connection, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+from customers.models import Product
+from tiering import sql
+from tiering.models import RetierRun
+
+from . import evidence
+from .models import ChurnPolicy, Release, SuspectAnalysis
+from .services import LAPSES_ON
+
+WINDOW_DAYS = 180  # stopped buying: last order at most this many days after the subject's date
+LAUNCH_EXPOSURE_DAYS = 90  # exposed to a launch: bought the product in its first 90 days on sale
+AUDIENCE_LOOKBACK_DAYS = 365  # touched by a release for a product's or category's buyers: bought in the year before
+SUBJECT_LOOKBACK_DAYS = 730  # subjects dated in the two years before the window's close
+CURVE_SUBJECTS = 3  # the share still buying over time, for this many top suspects
+CURVE_STEP_DAYS = 30
+LAUNCH = "launch"
+EVERYONE = Release.Audience.EVERYONE.value
+
+
+@dataclass(frozen=True)
+class Subject:
+    key: str  # "launch:<product id>" or "release:<release id>"
+    kind: str  # "launch", or the release's kind
+    subject: str  # the product's sku and name, or the release's title
+    day: dt.date
+    audience: str  # "launch", or the release's audience
+    product_id: int | None
+    category: str
+
+    @property
+    def exposure_window(self) -> tuple[dt.date, dt.date]:
+        """[start, stop) of the purchases that expose a customer."""
+        if self.audience == LAUNCH:
+            return self.day, self.day + dt.timedelta(days=LAUNCH_EXPOSURE_DAYS)
+        return self.day - dt.timedelta(days=AUDIENCE_LOOKBACK_DAYS), self.day
+
+    @property
+    def compared_with(self) -> str:
+        """Whom the exposed are compared with: a release for everyone has nobody unexposed, so its
+        customers are compared with those still buying one window before it."""
+        return "the window before" if self.audience == EVERYONE else "not exposed"
+
+
+def settings_text() -> dict:
+    """The analysis' windows and thresholds, for the pages' explanations."""
+    return {
+        "window_days": WINDOW_DAYS,
+        "launch_exposure_days": LAUNCH_EXPOSURE_DAYS,
+        "audience_lookback_days": AUDIENCE_LOOKBACK_DAYS,
+        "subject_lookback_days": SUBJECT_LOOKBACK_DAYS,
+        "min_exposed": evidence.MIN_EXPOSED,
+        "min_lapsed": evidence.MIN_LAPSED,
+        "fdr_percent": round(evidence.FDR * 100),
+    }
+
+
+def default_as_of() -> dt.date:
+    """The as-of date of the run in force (whose metrics the analysis reads), else today."""
+    run = RetierRun.objects.in_force().only("as_of").first()
+    return run.as_of if run else timezone.localdate()
+
+
+def tiers_key(tiers) -> str:
+    return ",".join(str(t) for t in sorted(set(tiers)))
+
+
+def subject_range(as_of: dt.date) -> tuple[dt.date, dt.date]:
+    """The dates of the subjects analysed as of `as_of`: their window has closed, within the lookback."""
+    return as_of - dt.timedelta(days=SUBJECT_LOOKBACK_DAYS), as_of - dt.timedelta(days=WINDOW_DAYS)
+
+
+def subjects_for(as_of: dt.date) -> list[Subject]:
+    """Launches and releases whose window has closed by `as_of`, within the lookback. Two queries."""
+    first, last = subject_range(as_of)
+    launches = Product.objects.filter(launched_on__gte=first, launched_on__lte=last).order_by("launched_on", "sku")
+    releases = Release.objects.filter(released_on__gte=first, released_on__lte=last).order_by("released_on", "id")
+    return [
+        Subject(f"launch:{p.pk}", LAUNCH, f"{p.sku} {p.name}", p.launched_on, LAUNCH, p.pk, "") for p in launches
+    ] + [
+        Subject(f"release:{r.pk}", r.kind, r.title, r.released_on, r.audience, r.product_id, r.category)
+        for r in releases
+    ]
+
+
+# The valuable customers, as of the date: the tier held while still buying (an unreturned lapse's
+# tier_while_active, never below the current tier, as churn.policy.tier_while_active), the last
+# order on or before the date (the metrics' own unless it is later than the date) and whether
+# the churn policy counts them lapsed on the date (LAPSES_ON: the first day they count as lapsed).
+VALUABLE = """
+    CREATE TEMP TABLE churn_suspect_customers ON COMMIT DROP AS
+    SELECT m.customer_id, (m.first_order_at AT TIME ZONE 'UTC')::date AS first_day,
+           (m.last_order_at AT TIME ZONE 'UTC')::date AS last_day, {lapses_on} <= %(as_of)s AS lapsed
+      FROM (SELECT m.customer_id, m.first_order_at, m.median_gap_days,
+                   CASE WHEN m.last_order_at < %(as_of_end)s THEN m.last_order_at
+                        ELSE (SELECT max(o.placed_at) FROM customers_order o
+                               WHERE o.customer_id = m.customer_id AND o.placed_at < %(as_of_end)s) END AS last_order_at
+              FROM tiering_customermetrics m
+              LEFT JOIN (SELECT DISTINCT ON (customer_id) customer_id, tier_while_active
+                           FROM churn_lapse WHERE returned_at IS NULL
+                          ORDER BY customer_id, last_order_at DESC) l ON l.customer_id = m.customer_id
+             WHERE m.first_order_at < %(as_of_end)s AND GREATEST(m.tier, l.tier_while_active) = ANY(%(tiers)s)) m
+     WHERE m.last_order_at IS NOT NULL
+"""
+
+# The subjects as a table, and the products whose purchase exposes a customer to each (a
+# category release: every product of the category), with the window of those purchases.
+SUBJECTS = """
+    subject AS (
+        SELECT * FROM unnest(%(keys)s::text[], %(days)s::date[], %(audiences)s::text[], %(starts)s::timestamptz[],
+                             %(stops)s::timestamptz[], %(products)s::bigint[], %(categories)s::text[])
+                   AS s(key, day, audience, start_at, stop_at, product_id, category)
+    ), exposing AS (
+        SELECT s.key, s.product_id, s.start_at, s.stop_at FROM subject s
+         WHERE s.audience IN ('launch', 'product_buyers') AND s.product_id IS NOT NULL
+        UNION ALL
+        SELECT s.key, p.id, s.start_at, s.stop_at FROM subject s JOIN customers_product p ON p.category = s.category
+         WHERE s.audience = 'category_buyers'
+    )
+"""
+
+# Who was exposed to each targeted subject, among the valuable customers still buying on its date.
+EXPOSURE = """
+    CREATE TEMP TABLE churn_suspect_exposure ON COMMIT DROP AS
+    WITH {subjects}
+    SELECT DISTINCT x.key, l.customer_id
+      FROM exposing x
+      JOIN customers_orderline l ON l.product_id = x.product_id AND l.placed_at >= x.start_at AND l.placed_at < x.stop_at
+      JOIN subject s ON s.key = x.key
+      JOIN churn_suspect_customers c ON c.customer_id = l.customer_id AND c.first_day < s.day AND c.last_day >= s.day
+"""
+
+# Exposed customers per subject, and how many of them stopped in the window.
+EXPOSED_COUNTS = """
+    WITH {subjects}
+    SELECT e.key, count(*), count(*) FILTER (WHERE c.lapsed AND c.last_day <= s.day + %(window)s)
+      FROM churn_suspect_exposure e
+      JOIN subject s ON s.key = e.key
+      JOIN churn_suspect_customers c ON c.customer_id = e.customer_id
+     GROUP BY e.key
+"""
+
+# On each day D: the valuable customers still buying (first order before D, last on or after D)
+# and those of them who stopped in the window (lapsed, last order at most WINDOW_DAYS after D).
+# Both are differences of counts "key day <= D" over one histogram of days, so the cost is one
+# pass over the customers whatever the number of subjects:
+#   first < D <= last                 = #{first + 1 <= D} - #{last + 1 <= D}   (last >= first)
+#   lapsed, first < D <= last <= D+W  = #{lapsed, greatest(first + 1, last - W) <= D} - #{lapsed, last + 1 <= D}
+COHORTS = """
+    WITH hist AS (
+        SELECT k.what, k.day, count(*) AS n
+          FROM churn_suspect_customers c
+         CROSS JOIN LATERAL (VALUES ('started', c.first_day + 1), ('ended', c.last_day + 1),
+                                    ('stopped', CASE WHEN c.lapsed THEN GREATEST(c.first_day + 1, c.last_day - %(window)s) END),
+                                    ('stopped_before', CASE WHEN c.lapsed THEN c.last_day + 1 END)) AS k(what, day)
+         WHERE k.day IS NOT NULL
+         GROUP BY k.what, k.day
+    )
+    SELECT d.day,
+           COALESCE(sum(h.n) FILTER (WHERE h.what = 'started'), 0) - COALESCE(sum(h.n) FILTER (WHERE h.what = 'ended'), 0),
+           COALESCE(sum(h.n) FILTER (WHERE h.what = 'stopped'), 0)
+             - COALESCE(sum(h.n) FILTER (WHERE h.what = 'stopped_before'), 0)
+      FROM unnest(%(days)s::date[]) AS d(day)
+      LEFT JOIN hist h ON h.day <= d.day
+     GROUP BY d.day
+"""
+
+# For the top subjects: per group (exposed, or the comparison), how many were still buying on its
+# base day and how many had stopped by each step after it.
+CURVES = """
+    WITH g AS (
+        SELECT * FROM unnest(%(keys)s::text[], %(groups)s::text[], %(bases)s::date[], %(members)s::text[])
+                   AS g(key, grp, base, member)
+    )
+    SELECT g.key, g.grp, count(*), ARRAY[{stopped_by}]
+      FROM g
+      JOIN churn_suspect_customers c ON c.first_day < g.base AND c.last_day >= g.base
+      LEFT JOIN churn_suspect_exposure e ON e.key = g.key AND e.customer_id = c.customer_id
+     WHERE g.member = 'all' OR (g.member = 'exposed') = (e.customer_id IS NOT NULL)
+     GROUP BY g.key, g.grp
+"""
+
+# Which of the subjects each of some customers was exposed to, read from their own order lines and
+# metrics (the follow-up page, the insights' comparison with recorded causes). One query.
+EXPOSURES_OF = """
+    WITH {subjects}
+    SELECT s.key, m.customer_id
+      FROM subject s
+      JOIN tiering_customermetrics m ON m.customer_id = ANY(%(customers)s)
+           AND (m.first_order_at AT TIME ZONE 'UTC')::date < s.day AND (m.last_order_at AT TIME ZONE 'UTC')::date >= s.day
+     WHERE s.audience = 'everyone'
+        OR EXISTS (SELECT 1 FROM exposing x
+                     JOIN customers_orderline l ON l.product_id = x.product_id AND l.customer_id = m.customer_id
+                          AND l.placed_at >= x.start_at AND l.placed_at < x.stop_at
+                    WHERE x.key = s.key)
+"""
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def _subject_params(subjects: list[Subject]) -> dict:
+    windows = [s.exposure_window for s in subjects]
+    return {
+        "keys": [s.key for s in subjects],
+        "days": [s.day for s in subjects],
+        "audiences": [s.audience for s in subjects],
+        "starts": [_midnight(start) for start, _ in windows],
+        "stops": [_midnight(stop) for _, stop in windows],
+        "products": [s.product_id for s in subjects],
+        "categories": [s.category for s in subjects],
+    }
+
+
+@dataclass
+class Analysis:
+    as_of: dt.date
+    tiers: str
+    rows: list[dict]
+    curves: list[dict]
+    seconds: float
+
+
+def analyse(*, as_of: dt.date, tiers=(3,)) -> Analysis:
+    """Rank every subject of the two years before `as_of` by how much more often the valuable
+    customers exposed to it stopped buying. Runs in its own transaction (temporary tables)."""
+    started = time.monotonic()
+    subjects = subjects_for(as_of)
+    rows: list[dict] = []
+    curves: list[dict] = []
+    if subjects:
+        with transaction.atomic(), connection.cursor() as cursor:
+            sql.set_local(cursor, jit="off")
+            tables = _tables(cursor, subjects, as_of=as_of, tiers=sorted(set(tiers)))
+            rows = _ranked(subjects, tables)
+            curves = _curves(cursor, [r for r in rows if r["exposed"] and r["unexposed"]][:CURVE_SUBJECTS])
+    return Analysis(as_of, tiers_key(tiers), rows, curves, time.monotonic() - started)
+
+
+def _tables(cursor, subjects: list[Subject], *, as_of: dt.date, tiers: list[int]) -> list[evidence.Table]:
+    policy = ChurnPolicy.current()
+    params = {
+        "as_of": as_of,
+        "as_of_end": _midnight(as_of + dt.timedelta(days=1)),
+        "tiers": tiers,
+        "min_days": policy.min_days,
+        "gap_multiple": policy.gap_multiple,
+        "window": WINDOW_DAYS,
+        **_subject_params(subjects),
+    }
+    cursor.execute("DROP TABLE IF EXISTS churn_suspect_customers, churn_suspect_exposure")
+    cursor.execute(sql.compose(VALUABLE, lapses_on=LAPSES_ON), params)
+    cursor.execute("ANALYZE churn_suspect_customers")
+    cursor.execute(sql.compose(EXPOSURE, subjects=SUBJECTS), params)
+    cursor.execute(sql.compose(EXPOSED_COUNTS, subjects=SUBJECTS), params)
+    exposed = {key: (n, lapsed) for key, n, lapsed in cursor.fetchall()}
+    before = {s.key: s.day - dt.timedelta(days=WINDOW_DAYS) for s in subjects if s.audience == EVERYONE}
+    cursor.execute(COHORTS, {"window": WINDOW_DAYS, "days": sorted({s.day for s in subjects} | set(before.values()))})
+    cohort = {day: (n, lapsed) for day, n, lapsed in cursor.fetchall()}
+    return [_table(s, exposed, cohort, before) for s in subjects]
+
+
+def _table(subject: Subject, exposed: dict, cohort: dict, before: dict) -> evidence.Table:
+    still, stopped = cohort[subject.day]
+    if subject.audience == EVERYONE:
+        earlier, stopped_earlier = cohort[before[subject.key]]
+        return evidence.Table(still, stopped, earlier, stopped_earlier)
+    n, lapsed = exposed.get(subject.key, (0, 0))
+    return evidence.Table(n, lapsed, still - n, stopped - lapsed)
+
+
+def _ranked(subjects: list[Subject], tables: list[evidence.Table]) -> list[dict]:
+    rows = [
+        asdict(subject)
+        | asdict(table)
+        | asdict(verdict)
+        | {
+            "day": subject.day.isoformat(),
+            "compared_with": subject.compared_with,
+            "rate_exposed": table.rate_exposed,
+            "rate_unexposed": table.rate_unexposed,
+            "note": evidence.explain(table, verdict),
+        }
+        for subject, table, verdict in zip(subjects, tables, evidence.verdicts(tables), strict=True)
+    ]
+    rows.sort(key=lambda r: (not r["flagged"], -(r["low"] or 0), r["p"] if r["p"] is not None else 2, r["subject"]))
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    return rows
+
+
+def _curves(cursor, top: list[dict]) -> list[dict]:
+    """Share of each group still buying every CURVE_STEP_DAYS after the subject's date."""
+    if not top:
+        return []
+    steps = list(range(0, WINDOW_DAYS + 1, CURVE_STEP_DAYS))
+    groups = []
+    for row in top:
+        day = dt.date.fromisoformat(row["day"])
+        if row["audience"] == EVERYONE:
+            groups += [
+                (row["key"], "exposed", day, "all"),
+                (row["key"], "compared", day - dt.timedelta(WINDOW_DAYS), "all"),
+            ]
+        else:
+            groups += [(row["key"], "exposed", day, "exposed"), (row["key"], "compared", day, "unexposed")]
+    stopped_by = sql.join(
+        ", ",
+        [
+            sql.compose("count(*) FILTER (WHERE c.lapsed AND c.last_day < g.base + {k})", k=sql.literal(k))
+            for k in steps
+        ],
+    )
+    keys, names, bases, members = zip(*groups, strict=True)
+    cursor.execute(
+        sql.compose(CURVES, stopped_by=stopped_by),
+        {"keys": list(keys), "groups": list(names), "bases": list(bases), "members": list(members)},
+    )
+    counted = {(key, grp): (n, stopped) for key, grp, n, stopped in cursor.fetchall()}
+    return [_curve(row, steps, counted) for row in top]
+
+
+def _curve(row: dict, steps: list[int], counted: dict) -> dict:
+    def shares(grp):
+        n, stopped = counted.get((row["key"], grp), (0, [0] * len(steps)))
+        return [round(100 * (n - s) / n, 1) if n else None for s in stopped]
+
+    exposed, compared = shares("exposed"), shares("compared")
+    return {
+        "key": row["key"],
+        "subject": row["subject"],
+        "days": steps,
+        "exposed": exposed,
+        "compared": compared,
+        "compared_with": row["compared_with"],
+        "table": list(zip(steps, exposed, compared, strict=True)),
+    }
+
+
+def latest(*, as_of: dt.date | None = None, tiers=(3,)) -> SuspectAnalysis:
+    """The stored analysis for the date and tiers, computed and stored when there is none."""
+    as_of = as_of or default_as_of()
+    key = tiers_key(tiers)
+    stored = SuspectAnalysis.objects.filter(as_of=as_of, tiers=key).first()
+    return stored if stored is not None else refresh(as_of=as_of, tiers=tiers)
+
+
+def refresh(*, as_of: dt.date, tiers=(3,)) -> SuspectAnalysis:
+    """Analyse and store the result in place of any earlier one for the same date and tiers."""
+    result = analyse(as_of=as_of, tiers=tiers)
+    SuspectAnalysis.objects.filter(as_of=as_of, tiers=result.tiers).delete()
+    return SuspectAnalysis.objects.create(
+        as_of=as_of, tiers=result.tiers, rows=result.rows, curves=result.curves, seconds=result.seconds
+    )
+
+
+def exposures_of(customer_ids: list[int], rows: list[dict]) -> set[tuple[str, int]]:
+    """(subject key, customer id) for each subject in `rows` each customer was exposed to. One query."""
+    if not customer_ids or not rows:
+        return set()
+    subjects = [
+        Subject(
+            r["key"],
+            r["kind"],
+            r["subject"],
+            dt.date.fromisoformat(r["day"]),
+            r["audience"],
+            r["product_id"],
+            r["category"],
+        )
+        for r in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.compose(EXPOSURES_OF, subjects=SUBJECTS), {"customers": list(customer_ids), **_subject_params(subjects)}
+        )
+        return {(key, customer) for key, customer in cursor.fetchall()}
+
+
+@receiver([post_save, post_delete], sender=Release, dispatch_uid="churn.suspects.forget_on_release")
+@receiver([post_save, post_delete], sender=Product, dispatch_uid="churn.suspects.forget_on_product")
+def forget_analyses(sender, **kwargs) -> None:
+    """A release recorded or changed, a launch date changed: the stored analyses no longer hold."""
+    SuspectAnalysis.objects.all().delete()
