@@ -180,9 +180,10 @@ COHORTS = """
          GROUP BY k.what, k.day
     )
     SELECT d.day,
-           COALESCE(sum(h.n) FILTER (WHERE h.what = 'started'), 0) - COALESCE(sum(h.n) FILTER (WHERE h.what = 'ended'), 0),
-           COALESCE(sum(h.n) FILTER (WHERE h.what = 'stopped'), 0)
-             - COALESCE(sum(h.n) FILTER (WHERE h.what = 'stopped_before'), 0)
+           (COALESCE(sum(h.n) FILTER (WHERE h.what = 'started'), 0)
+             - COALESCE(sum(h.n) FILTER (WHERE h.what = 'ended'), 0))::bigint,
+           (COALESCE(sum(h.n) FILTER (WHERE h.what = 'stopped'), 0)
+             - COALESCE(sum(h.n) FILTER (WHERE h.what = 'stopped_before'), 0))::bigint
       FROM unnest(%(days)s::date[]) AS d(day)
       LEFT JOIN hist h ON h.day <= d.day
      GROUP BY d.day
