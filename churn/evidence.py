@@ -4,8 +4,9 @@ For each subject (a launch or a release) a 2x2 table: of the valuable customers 
 many stopped buying in the window after it, against the same for those not exposed. From it:
 
 - the lift: the risk ratio, (stopped exposed / exposed) / (stopped unexposed / unexposed);
-- its 95 % interval on the log scale (Katz); with a zero cell, 0.5 is added to every cell first
-  (Haldane–Anscombe), so a subject nobody left still gets a finite interval;
+- its 95 % interval on the log scale (Katz); with one zero cell, 0.5 is added to every cell first
+  (Haldane–Anscombe), so a subject none of whose customers left still gets a finite interval;
+  with nobody stopping in either group there is no ratio at all;
 - a one-sided p-value from Fisher's exact test (scipy.stats.fisher_exact, alternative "greater"):
   exact at any size, so a small release is judged by its real counts, not a normal approximation;
   one-sided because only "exposed customers left more often" makes a suspect;
@@ -65,8 +66,9 @@ class Verdict:
 
 
 def risk_ratio(table: Table, z: float = Z95) -> tuple[float | None, float | None, float | None]:
-    """The lift and its Katz log interval; (None, None, None) when a group is empty."""
-    if not table.testable:
+    """The lift and its Katz log interval; (None, None, None) when a group is empty or nobody in
+    either stopped (0/0: a correction would only echo the groups' sizes)."""
+    if not table.testable or table.lapsed_exposed == table.lapsed_unexposed == 0:
         return None, None, None
     a, n1, c, n0 = table.lapsed_exposed, table.exposed, table.lapsed_unexposed, table.unexposed
     if a == 0 or c == 0:
@@ -108,6 +110,8 @@ def explain(table: Table, verdict: Verdict, *, fdr: float = FDR) -> str:
         return "flagged"
     if not table.testable:
         return "no comparison group" if table.exposed else "nobody exposed"
+    if table.lapsed_exposed == table.lapsed_unexposed == 0:
+        return "nobody stopped"
     if table.exposed < MIN_EXPOSED:
         return f"too few exposed (under {MIN_EXPOSED})"
     if table.lapsed_exposed < MIN_LAPSED:

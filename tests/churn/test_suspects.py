@@ -133,8 +133,15 @@ def test_the_lift_and_its_katz_interval_match_the_hand_computation():
 
 
 def test_a_zero_cell_still_gives_a_finite_interval():
-    lift, low, high = evidence.risk_ratio(evidence.Table(40, 0, 40, 0))
-    assert lift == 1 and 0 < low < 1 < high
+    lift, low, high = evidence.risk_ratio(evidence.Table(40, 0, 400, 40))
+    assert lift == pytest.approx((0.5 / 41) / (40.5 / 401)) and 0 < low < lift < high < 1.5
+
+
+def test_with_nobody_stopping_there_is_no_lift_to_speak_of():
+    table = evidence.Table(60, 0, 2200, 0)
+    (verdict,) = evidence.verdicts([table])
+    assert evidence.risk_ratio(table) == (None, None, None) and not verdict.flagged
+    assert evidence.explain(table, verdict) == "nobody stopped"
 
 
 def test_false_discoveries_are_controlled_across_subjects():
