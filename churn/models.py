@@ -151,7 +151,7 @@ class Release(models.Model):
     @property
     def audience_text(self) -> str:
         if self.audience == self.Audience.PRODUCT_BUYERS and self.product_id:
-            return f"buyers of {self.product.sku}"
+            return f"buyers of {self.product.sku} {self.product.name}"
         if self.audience == self.Audience.CATEGORY_BUYERS:
             return f"buyers of category {self.category}"
         return "everyone"

@@ -50,6 +50,7 @@ class Subject:
     audience: str  # "launch", or the release's audience
     product_id: int | None
     category: str
+    detail: str = ""  # for people: "launched", "price change, for buyers of SKU-1 Beans"
 
     @property
     def exposure_window(self) -> tuple[dt.date, dt.date]:
@@ -97,11 +98,25 @@ def subjects_for(as_of: dt.date) -> list[Subject]:
     """Launches and releases whose window has closed by `as_of`, within the lookback. Two queries."""
     first, last = subject_range(as_of)
     launches = Product.objects.filter(launched_on__gte=first, launched_on__lte=last).order_by("launched_on", "sku")
-    releases = Release.objects.filter(released_on__gte=first, released_on__lte=last).order_by("released_on", "id")
+    releases = (
+        Release.objects.filter(released_on__gte=first, released_on__lte=last)
+        .select_related("product")
+        .order_by("released_on", "id")
+    )
     return [
-        Subject(f"launch:{p.pk}", LAUNCH, f"{p.sku} {p.name}", p.launched_on, LAUNCH, p.pk, "") for p in launches
+        Subject(f"launch:{p.pk}", LAUNCH, f"{p.sku} {p.name}", p.launched_on, LAUNCH, p.pk, "", "launched")
+        for p in launches
     ] + [
-        Subject(f"release:{r.pk}", r.kind, r.title, r.released_on, r.audience, r.product_id, r.category)
+        Subject(
+            f"release:{r.pk}",
+            r.kind,
+            r.title,
+            r.released_on,
+            r.audience,
+            r.product_id,
+            r.category,
+            f"{r.get_kind_display()}, for {r.audience_text}",
+        )
         for r in releases
     ]
 
@@ -379,22 +394,17 @@ def refresh(*, as_of: dt.date, tiers=(3,)) -> SuspectAnalysis:
     )
 
 
+def _subject(row: dict) -> Subject:
+    """A subject back from a stored row."""
+    fields = {name: row.get(name, "") for name in Subject.__dataclass_fields__}
+    return Subject(**fields | {"day": dt.date.fromisoformat(row["day"])})
+
+
 def exposures_of(customer_ids: list[int], rows: list[dict]) -> set[tuple[str, int]]:
     """(subject key, customer id) for each subject in `rows` each customer was exposed to. One query."""
     if not customer_ids or not rows:
         return set()
-    subjects = [
-        Subject(
-            r["key"],
-            r["kind"],
-            r["subject"],
-            dt.date.fromisoformat(r["day"]),
-            r["audience"],
-            r["product_id"],
-            r["category"],
-        )
-        for r in rows
-    ]
+    subjects = [_subject(r) for r in rows]
     with connection.cursor() as cursor:
         cursor.execute(
             sql.compose(EXPOSURES_OF, subjects=SUBJECTS), {"customers": list(customer_ids), **_subject_params(subjects)}
