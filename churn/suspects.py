@@ -377,12 +377,17 @@ def _curve(row: dict, steps: list[int], counted: dict) -> dict:
     }
 
 
-def latest(*, as_of: dt.date | None = None, tiers=(3,)) -> SuspectAnalysis:
-    """The stored analysis for the date and tiers, computed and stored when there is none."""
-    as_of = as_of or default_as_of()
-    key = tiers_key(tiers)
-    stored = SuspectAnalysis.objects.filter(as_of=as_of, tiers=key).first()
-    return stored if stored is not None else refresh(as_of=as_of, tiers=tiers)
+def latest(*, tiers=(3,)) -> SuspectAnalysis:
+    """The stored analysis as of the run in force, for the tiers, computed and stored when there is
+    none made since that run finished (a run after an import changes what the analysis reads, even
+    on the same date; imports write products and lines with SQL, past the signals below)."""
+    run = RetierRun.objects.in_force().only("as_of", "started_at", "finished_at").first()
+    as_of = run.as_of if run else timezone.localdate()
+    stored = SuspectAnalysis.objects.filter(as_of=as_of, tiers=tiers_key(tiers))
+    if run:
+        stored = stored.filter(computed_at__gte=run.finished_at or run.started_at)
+    found = stored.first()
+    return found if found is not None else refresh(as_of=as_of, tiers=tiers)
 
 
 def refresh(*, as_of: dt.date, tiers=(3,)) -> SuspectAnalysis:

@@ -111,3 +111,10 @@ def test_marketing_may_not_open_a_follow_up(client, planted):  # noqa: F811
     client.force_login(UserFactory(role="Marketing"))
     item = FollowUpFactory()
     assert client.get(reverse("churn:item", args=[item.pk])).status_code == 403
+
+
+def test_a_run_after_the_analysis_makes_the_page_analyse_again(client, manager, planted):  # noqa: F811
+    first = suspects.latest(tiers=(3,))
+    assert suspects.latest(tiers=(3,)).pk == first.pk  # stored: read, not recomputed
+    RetierRunFactory(as_of=AS_OF, finished_at=dt.datetime.now(UTC) + dt.timedelta(seconds=1))  # e.g. after an import
+    assert suspects.latest(tiers=(3,)).pk != first.pk
