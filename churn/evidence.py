@@ -70,7 +70,8 @@ def risk_ratio(table: Table, z: float = Z95) -> tuple[float | None, float | None
     either stopped (0/0: a correction would only echo the groups' sizes)."""
     if not table.testable or table.lapsed_exposed == table.lapsed_unexposed == 0:
         return None, None, None
-    a, n1, c, n0 = table.lapsed_exposed, table.exposed, table.lapsed_unexposed, table.unexposed
+    a, n1 = float(table.lapsed_exposed), float(table.exposed)
+    c, n0 = float(table.lapsed_unexposed), float(table.unexposed)
     if a == 0 or c == 0:
         a, n1, c, n0 = a + 0.5, n1 + 1, c + 0.5, n0 + 1
     lift = (a / n1) / (c / n0)

@@ -150,3 +150,14 @@ def test_false_discoveries_are_controlled_across_subjects():
     assert evidence.verdicts([weak])[0].flagged
     verdicts = evidence.verdicts([weak] + [evidence.Table(40, 6, 400, 60)] * 19)
     assert verdicts[0].p < 0.05 and not verdicts[0].flagged
+
+
+def test_a_release_for_a_products_or_categorys_buyers_must_name_it(db):
+    from django.core.exceptions import ValidationError
+
+    release = Release(title="Repricing", kind=Release.Kind.PRICE, released_on=AS_OF, audience="product_buyers")
+    with pytest.raises(ValidationError, match="Name the product"):
+        release.full_clean()
+    release.audience = Release.Audience.CATEGORY_BUYERS
+    with pytest.raises(ValidationError, match="Name the category"):
+        release.full_clean()
