@@ -9,7 +9,7 @@ aggregated in PostgreSQL; only one 2x2 table per subject (and a few curves) come
 2. who was exposed to which launch or targeted release (order lines of the products concerned);
 3. per subject date, how many valuable customers were still buying then and how many of those
    stopped in the window after it (counted from one histogram of days, not per subject);
-4. the share still buying over time for the top subjects.
+4. the share still buying over time for the top subjects, from the counts of 2 and 3 (no query).
 """
 
 from __future__ import annotations
@@ -168,10 +168,11 @@ EXPOSURE = """
       JOIN churn_suspect_customers c ON c.customer_id = l.customer_id AND c.first_day < s.day AND c.last_day >= s.day
 """
 
-# Exposed customers per subject, and how many of them stopped in the window.
+# Exposed customers per subject, how many of them stopped in the window, and how many had stopped
+# by each step of the curves ({stopped_by}: one count per step).
 EXPOSED_COUNTS = """
     WITH {subjects}
-    SELECT e.key, count(*), count(*) FILTER (WHERE c.lapsed AND c.last_day <= s.day + %(window)s)
+    SELECT e.key, count(*), count(*) FILTER (WHERE c.lapsed AND c.last_day <= s.day + %(window)s), ARRAY[{stopped_by}]
       FROM churn_suspect_exposure e
       JOIN subject s ON s.key = e.key
       JOIN churn_suspect_customers c ON c.customer_id = e.customer_id
@@ -179,45 +180,23 @@ EXPOSED_COUNTS = """
 """
 
 # On each day D: the valuable customers still buying (first order before D, last on or after D)
-# and those of them who stopped in the window (lapsed, last order at most WINDOW_DAYS after D).
-# Both are differences of counts "key day <= D" over one histogram of days, so the cost is one
-# pass over the customers whatever the number of subjects:
+# and how many of them stopped within w days (lapsed, last order at most w days after D), for the
+# window and each step of the curves. Differences of counts "key day <= D" over one histogram of
+# days, so the cost is a few scans of the customers whatever the number of subjects:
 #   first < D <= last                 = #{first + 1 <= D} - #{last + 1 <= D}   (last >= first)
-#   lapsed, first < D <= last <= D+W  = #{lapsed, greatest(first + 1, last - W) <= D} - #{lapsed, last + 1 <= D}
+#   lapsed, first < D <= last <= D+w  = #{lapsed, greatest(first + 1, last - w) <= D} - #{lapsed, last + 1 <= D}
+# The histogram is a UNION ALL of one GROUP BY per key ({histogram}); {sums} adds each key up to D.
 COHORTS = """
-    WITH hist AS (
-        SELECT k.what, k.day, count(*) AS n
-          FROM churn_suspect_customers c
-         CROSS JOIN LATERAL (VALUES ('started', c.first_day + 1), ('ended', c.last_day + 1),
-                                    ('stopped', CASE WHEN c.lapsed THEN GREATEST(c.first_day + 1, c.last_day - %(window)s) END),
-                                    ('stopped_before', CASE WHEN c.lapsed THEN c.last_day + 1 END)) AS k(what, day)
-         WHERE k.day IS NOT NULL
-         GROUP BY k.what, k.day
-    )
-    SELECT d.day,
-           (COALESCE(sum(h.n) FILTER (WHERE h.what = 'started'), 0)
-             - COALESCE(sum(h.n) FILTER (WHERE h.what = 'ended'), 0))::bigint,
-           (COALESCE(sum(h.n) FILTER (WHERE h.what = 'stopped'), 0)
-             - COALESCE(sum(h.n) FILTER (WHERE h.what = 'stopped_before'), 0))::bigint
+    WITH hist AS ({histogram})
+    SELECT d.day, ARRAY[{sums}]
       FROM unnest(%(days)s::date[]) AS d(day)
       LEFT JOIN hist h ON h.day <= d.day
      GROUP BY d.day
 """
+HISTOGRAM_KEY = (
+    "SELECT {what} AS what, {day} AS day, count(*) AS n FROM churn_suspect_customers c WHERE {where} GROUP BY 2"
+)
 
-# For the top subjects: per group (exposed, or the comparison), how many were still buying on its
-# base day and how many had stopped by each step after it.
-CURVES = """
-    WITH g AS (
-        SELECT * FROM unnest(%(keys)s::text[], %(groups)s::text[], %(bases)s::date[], %(members)s::text[])
-                   AS g(key, grp, base, member)
-    )
-    SELECT g.key, g.grp, count(*), ARRAY[{stopped_by}]
-      FROM g
-      JOIN churn_suspect_customers c ON c.first_day < g.base AND c.last_day >= g.base
-      LEFT JOIN churn_suspect_exposure e ON e.key = g.key AND e.customer_id = c.customer_id
-     WHERE g.member = 'all' OR (g.member = 'exposed') = (e.customer_id IS NOT NULL)
-     GROUP BY g.key, g.grp
-"""
 
 # Which of the subjects each of some customers was exposed to, read from their own order lines and
 # metrics (the follow-up page, the insights' comparison with recorded causes). One query.
@@ -271,13 +250,31 @@ def analyse(*, as_of: dt.date, tiers=(3,)) -> Analysis:
     if subjects:
         with transaction.atomic(), connection.cursor() as cursor:
             sql.set_local(cursor, jit="off")
-            tables = _tables(cursor, subjects, as_of=as_of, tiers=sorted(set(tiers)))
-            rows = _ranked(subjects, tables)
-            curves = _curves(cursor, [r for r in rows if r["exposed"] and r["unexposed"]][:CURVE_SUBJECTS])
+            tables, exposed, counts = _tables(cursor, subjects, as_of=as_of, tiers=sorted(set(tiers)))
+        rows = _ranked(subjects, tables)
+        top = [r for r in rows if r["exposed"] and r["unexposed"]][:CURVE_SUBJECTS]
+        curves = _curves(top, {s.key: s for s in subjects}, exposed, counts)
     return Analysis(as_of, tiers_key(tiers), rows, curves, time.monotonic() - started)
 
 
-def _tables(cursor, subjects: list[Subject], *, as_of: dt.date, tiers: list[int]) -> list[evidence.Table]:
+STEPS = list(range(0, WINDOW_DAYS + 1, CURVE_STEP_DAYS))  # days after D at which the curves are read
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Customers still buying on a day and how many of them stopped within each window."""
+
+    still: int
+    stopped: dict  # window in days -> customers
+
+
+def _windows() -> list[int]:
+    """The analysis' window, and "stopped before step t" (last order at most t - 1 days after) per step."""
+    return [WINDOW_DAYS] + [t - 1 for t in STEPS if t > 0]
+
+
+def _tables(cursor, subjects: list[Subject], *, as_of: dt.date, tiers: list[int]) -> tuple[list, dict, dict]:
+    """The 2x2 table of each subject, with what the curves need: exposed counts and day counts."""
     policy = ChurnPolicy.current()
     params = {
         "as_of": as_of,
@@ -292,21 +289,54 @@ def _tables(cursor, subjects: list[Subject], *, as_of: dt.date, tiers: list[int]
     cursor.execute(sql.compose(VALUABLE, lapses_on=LAPSES_ON), params)
     cursor.execute("ANALYZE churn_suspect_customers")
     cursor.execute(sql.compose(EXPOSURE, subjects=SUBJECTS), params)
-    cursor.execute(sql.compose(EXPOSED_COUNTS, subjects=SUBJECTS), params)
-    exposed = {key: (n, lapsed) for key, n, lapsed in cursor.fetchall()}
-    before = {s.key: s.day - dt.timedelta(days=WINDOW_DAYS) for s in subjects if s.audience == EVERYONE}
-    cursor.execute(COHORTS, {"window": WINDOW_DAYS, "days": sorted({s.day for s in subjects} | set(before.values()))})
-    cohort = {day: (n, lapsed) for day, n, lapsed in cursor.fetchall()}
-    return [_table(s, exposed, cohort, before) for s in subjects]
+    stopped_by = sql.join(
+        ", ",
+        [sql.compose("count(*) FILTER (WHERE c.lapsed AND c.last_day < s.day + {t})", t=sql.literal(t)) for t in STEPS],
+    )
+    cursor.execute(sql.compose(EXPOSED_COUNTS, subjects=SUBJECTS, stopped_by=stopped_by), params)
+    exposed = {key: (n, lapsed, by_step) for key, n, lapsed, by_step in cursor.fetchall()}
+    days = {s.day for s in subjects} | {_before(s) for s in subjects if s.audience == EVERYONE}
+    counts = _day_counts(cursor, sorted(days))
+    return [_table(s, exposed, counts) for s in subjects], exposed, counts
 
 
-def _table(subject: Subject, exposed: dict, cohort: dict, before: dict) -> evidence.Table:
-    still, stopped = cohort[subject.day]
+def _before(subject: Subject) -> dt.date:
+    return subject.day - dt.timedelta(days=WINDOW_DAYS)
+
+
+def _day_counts(cursor, days: list[dt.date]) -> dict[dt.date, Counts]:
+    windows = _windows()
+    keys = [("started", "c.first_day + 1", "TRUE"), ("ended", "c.last_day + 1", "TRUE")]
+    keys += [("stopped_before", "c.last_day + 1", "c.lapsed")]
+    keys += [
+        (f"within {w}", sql.compose("GREATEST(c.first_day + 1, c.last_day - {w})", w=sql.literal(w)), "c.lapsed")
+        for w in windows
+    ]
+    histogram = sql.join(
+        " UNION ALL ",
+        [sql.compose(HISTOGRAM_KEY, what=sql.literal(what), day=day, where=where) for what, day, where in keys],
+    )
+    sums = sql.join(
+        ", ",
+        [
+            sql.compose("COALESCE(sum(h.n) FILTER (WHERE h.what = {what}), 0)::bigint", what=sql.literal(what))
+            for what, _, _ in keys
+        ],
+    )
+    cursor.execute(sql.compose(COHORTS, histogram=histogram, sums=sums), {"days": days})
+    counts = {}
+    for day, (started, ended, stopped_before, *within) in cursor.fetchall():
+        counts[day] = Counts(started - ended, {w: n - stopped_before for w, n in zip(windows, within, strict=True)})
+    return counts
+
+
+def _table(subject: Subject, exposed: dict, counts: dict) -> evidence.Table:
+    on_day = counts[subject.day]
     if subject.audience == EVERYONE:
-        earlier, stopped_earlier = cohort[before[subject.key]]
-        return evidence.Table(still, stopped, earlier, stopped_earlier)
-    n, lapsed = exposed.get(subject.key, (0, 0))
-    return evidence.Table(n, lapsed, still - n, stopped - lapsed)
+        before = counts[_before(subject)]
+        return evidence.Table(on_day.still, on_day.stopped[WINDOW_DAYS], before.still, before.stopped[WINDOW_DAYS])
+    n, lapsed, _ = exposed.get(subject.key, (0, 0, None))
+    return evidence.Table(n, lapsed, on_day.still - n, on_day.stopped[WINDOW_DAYS] - lapsed)
 
 
 def _ranked(subjects: list[Subject], tables: list[evidence.Table]) -> list[dict]:
@@ -329,51 +359,36 @@ def _ranked(subjects: list[Subject], tables: list[evidence.Table]) -> list[dict]
     return rows
 
 
-def _curves(cursor, top: list[dict]) -> list[dict]:
-    """Share of each group still buying every CURVE_STEP_DAYS after the subject's date."""
-    if not top:
-        return []
-    steps = list(range(0, WINDOW_DAYS + 1, CURVE_STEP_DAYS))
-    groups = []
-    for row in top:
-        day = dt.date.fromisoformat(row["day"])
-        if row["audience"] == EVERYONE:
-            groups += [
-                (row["key"], "exposed", day, "all"),
-                (row["key"], "compared", day - dt.timedelta(WINDOW_DAYS), "all"),
-            ]
-        else:
-            groups += [(row["key"], "exposed", day, "exposed"), (row["key"], "compared", day, "unexposed")]
-    stopped_by = sql.join(
-        ", ",
-        [
-            sql.compose("count(*) FILTER (WHERE c.lapsed AND c.last_day < g.base + {k})", k=sql.literal(k))
-            for k in steps
-        ],
-    )
-    keys, names, bases, members = zip(*groups, strict=True)
-    cursor.execute(
-        sql.compose(CURVES, stopped_by=stopped_by),
-        {"keys": list(keys), "groups": list(names), "bases": list(bases), "members": list(members)},
-    )
-    counted = {(key, grp): (n, stopped) for key, grp, n, stopped in cursor.fetchall()}
-    return [_curve(row, steps, counted) for row in top]
+def _curves(top: list[dict], subjects: dict, exposed: dict, counts: dict) -> list[dict]:
+    """Share of each group still buying every CURVE_STEP_DAYS after the subject's date, from the
+    counts already made: no query."""
+    return [_curve(row, subjects[row["key"]], exposed, counts) for row in top]
 
 
-def _curve(row: dict, steps: list[int], counted: dict) -> dict:
-    def shares(grp):
-        n, stopped = counted.get((row["key"], grp), (0, [0] * len(steps)))
-        return [round(100 * (n - s) / n, 1) if n else None for s in stopped]
+def _stopped_by_step(on_day: Counts) -> list[int]:
+    return [0] + [on_day.stopped[t - 1] for t in STEPS if t > 0]
 
-    exposed, compared = shares("exposed"), shares("compared")
+
+def _curve(row: dict, subject: Subject, exposed: dict, counts: dict) -> dict:
+    on_day = counts[subject.day]
+    if subject.audience == EVERYONE:
+        before = counts[_before(subject)]
+        groups = [(on_day.still, _stopped_by_step(on_day)), (before.still, _stopped_by_step(before))]
+    else:
+        n, _, by_step = exposed.get(subject.key, (0, 0, [0] * len(STEPS)))
+        everyone = _stopped_by_step(on_day)
+        groups = [(n, by_step), (on_day.still - n, [all_ - e for all_, e in zip(everyone, by_step, strict=True)])]
+    (n_e, stopped_e), (n_c, stopped_c) = groups
+    exposed_share = [round(100 * (n_e - s) / n_e, 1) if n_e else None for s in stopped_e]
+    compared_share = [round(100 * (n_c - s) / n_c, 1) if n_c else None for s in stopped_c]
     return {
         "key": row["key"],
         "subject": row["subject"],
-        "days": steps,
-        "exposed": exposed,
-        "compared": compared,
+        "days": STEPS,
+        "exposed": exposed_share,
+        "compared": compared_share,
         "compared_with": row["compared_with"],
-        "table": list(zip(steps, exposed, compared, strict=True)),
+        "table": list(zip(STEPS, exposed_share, compared_share, strict=True)),
     }
 
 
