@@ -249,7 +249,10 @@ def analyse(*, as_of: dt.date, tiers=(3,)) -> Analysis:
     curves: list[dict] = []
     if subjects:
         with transaction.atomic(), connection.cursor() as cursor:
-            sql.set_local(cursor, jit="off")
+            # no JIT: compiling costs more than these statements; room to hash the exposure's
+            # DISTINCT and the histogram in memory instead of sorting on disk (PostgreSQL's memory,
+            # per node, for this transaction only)
+            sql.set_local(cursor, jit="off", work_mem="64MB")
             tables, exposed, counts = _tables(cursor, subjects, as_of=as_of, tiers=sorted(set(tiers)))
         rows = _ranked(subjects, tables)
         top = [r for r in rows if r["exposed"] and r["unexposed"]][:CURVE_SUBJECTS]
