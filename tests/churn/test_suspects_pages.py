@@ -118,3 +118,9 @@ def test_a_run_after_the_analysis_makes_the_page_analyse_again(client, manager, 
     assert suspects.latest(tiers=(3,)).pk == first.pk  # stored: read, not recomputed
     RetierRunFactory(as_of=AS_OF, finished_at=dt.datetime.now(UTC) + dt.timedelta(seconds=1))  # e.g. after an import
     assert suspects.latest(tiers=(3,)).pk != first.pk
+
+
+def test_tiers_that_are_not_offered_fall_back_to_tier_3_with_a_message(client, manager):
+    html = client.get(reverse("churn:insights"), {"tiers": "9,banana"}).content.decode()
+    assert "Tiers “9,banana” is not one of 3, 2,3 or 2; showing tier 3." in html
+    assert '<option value="3" selected>' in html
