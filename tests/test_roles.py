@@ -42,6 +42,7 @@ PAGES = [
     ("dashboard:change_why customer change", NOT_MARKETING),
     ("churn:my_queue", NOT_MARKETING),
     ("churn:team_queue", NOT_MARKETING),
+    ("churn:item item", NOT_MARKETING),
     ("churn:insights", EVERYONE),
     ("promotions:list", NOT_MANAGERS),
     ("promotions:create", NOT_MANAGERS),
