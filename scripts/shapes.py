@@ -384,10 +384,14 @@ def cdnow_wheel(cache: Path = ROOT / "var" / "cdnow") -> Path:
     if not wheel.exists():
         cache.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:"]
-        done = subprocess.run([*command, "lifetimes==0.11.3", "-d", str(cache)], capture_output=True, text=True)
-        if done.returncode or not wheel.exists():
+        try:
+            done = subprocess.run([*command, "lifetimes==0.11.3", "-d", str(cache)], capture_output=True, text=True)
+            problem = done.stderr.strip() if done.returncode or not wheel.exists() else ""
+        except OSError as exc:
+            problem = str(exc)
+        if problem:
             raise CdnowUnavailable(
-                f"Could not download {CDNOW_WHEEL} with pip (offline, or no package index?):\n{done.stderr.strip()}\n"
+                f"Could not download {CDNOW_WHEEL} with pip (offline, or no package index?):\n{problem}\n"
                 f"Put a copy of the wheel at {wheel} and run again."
             )
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
