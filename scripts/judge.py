@@ -6,7 +6,8 @@ For each shape: write its CSVs, drop and create its own database `tb_shapes_<sha
 `JUDGE_DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/), migrate it, load the files with the
 real `manage.py import_data`, then
 
-1. **backtest** (issue 12's method): `manage.py retier --as-of SPLIT` with SPLIT = the log's end − H days,
+1. **backtest** (issue 12's method), on a copy `tb_shapes_<shape>_backtest` of the loaded database:
+   `manage.py retier --as-of SPLIT` with SPLIT = the log's end − H days,
    so every metric sees only the history; the truth is who bought again in the H days after SPLIT (from
    the log itself) and, on synthetic shapes, who the generator planted as gone for good by SPLIT
    (`truth.csv`). It prints the lapse rule's precision and recall, and the ROC AUC of its score (silence ÷
@@ -63,6 +64,14 @@ def recreate_database(name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return f"{SERVER}/{name}"
+
+
+def copy_database(name: str, *, to: str) -> str:
+    """A file-level copy of a loaded database, so that each run in it is a business's first run."""
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{to}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{to}" TEMPLATE "{name}"')
+    return f"{SERVER}/{to}"
 
 
 def drop_database(name: str) -> None:
@@ -243,11 +252,14 @@ def judge(shape: str, *, customers: int | None, seed: int, horizon: int, drop: b
     report = {"meta": meta, "database": name, "imports": load(url, directory), "split": str(split)}
     report["horizon_days"] = horizon
 
-    manage(url, "retier", "--as-of", str(split))
-    rows = read_rows(url, split)
+    # Two first runs, each on its own copy: a run at SPLIT before the one at END would hold some
+    # customers in their SPLIT tier by downgrade grace, and the reverse order would run back in time.
+    split_url = copy_database(name, to=f"{name}_backtest")
+    manage(split_url, "retier", "--as-of", str(split))
+    rows = read_rows(split_url, split)
     gone = planted_gone(directory, split) if meta["planted_truth"] else None
-    returned = came_back(url, split, end)
-    report["backtest"] = backtest(rows, returned=returned, gone_for_good=gone, policy=churn_policy(url))
+    returned = came_back(split_url, split, end)
+    report["backtest"] = backtest(rows, returned=returned, gone_for_good=gone, policy=churn_policy(split_url))
 
     manage(url, "retier", "--as-of", str(end))
     rows = read_rows(url, end)
@@ -260,6 +272,7 @@ def judge(shape: str, *, customers: int | None, seed: int, horizon: int, drop: b
     (directory / "judgment.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     if drop:
         drop_database(name)
+        drop_database(f"{name}_backtest")
     return report
 
 
