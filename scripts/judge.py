@@ -95,10 +95,28 @@ def load(url: str, directory: Path) -> list[str]:
     return [manage(url, "import_data", kind, str(directory / f"{kind}.csv")).strip() for kind in shapes.KINDS]
 
 
+DEMO = "demo"  # our own generator, judged beside the shapes for comparison only: never tune to it
+
+
+def seed_demo(url: str, *, customers: int, seed: int) -> tuple[Path, dict, list[str]]:
+    """`manage.py seed_demo` into the database, its newest orders on shapes.END like the shapes'."""
+    directory = ROOT / "var" / "shapes" / f"{DEMO}-{customers}-s{seed}"
+    directory.mkdir(parents=True, exist_ok=True)
+    manage(url, "migrate", "--noinput", "-v", "0")
+    today = shapes.END + dt.timedelta(days=1)  # seed_demo's newest data is from the day before `today`
+    output = manage(url, "seed_demo", "--customers", str(customers), "--seed", str(seed), "--today", str(today))
+    with psycopg.connect(url) as conn:
+        first = conn.execute("SELECT MIN(placed_at)::date FROM customers_orderline").fetchone()[0]
+    about = "our own seed_demo (for comparison; the truth rule forbids tuning to it)"
+    meta = {"shape": DEMO, "about": about, "customers": customers, "seed": seed, "start": str(first)}
+    meta |= {"end": str(shapes.END), "costs": True, "money_factor": "1", "draws_as": DEMO, "planted_truth": False}
+    return directory, meta, [output.strip().splitlines()[0]]
+
+
 # --- reading what a run left ----------------------------------------------------------------------
 
 METRICS_SQL = """
-SELECT c.external_id, m.tier, m.revenue, m.net_margin, m.median_gap_days,
+SELECT c.external_id, m.tier, m.revenue, m.net_margin, m.orders, m.median_gap_days,
        %(as_of)s::date - (m.last_order_at AT TIME ZONE 'UTC')::date AS days_since_last_order
 FROM customers_customer c JOIN tiering_customermetrics m ON m.customer_id = c.id
 """
@@ -114,6 +132,7 @@ class Row:
     tier: int
     revenue: Decimal
     net_margin: Decimal
+    orders: int  # in the 12 months
     median_gap_days: Decimal | None
     days_since_last_order: int | None
 
@@ -157,6 +176,7 @@ def pyramid(rows: list[Row], *, costs: bool) -> dict:
             "customer_share": len(held) / max(len(rows), 1),
             "revenue_share": float(sum(r.revenue for r in held) / total_revenue),
             "margin_share": float(sum(r.net_margin for r in held) / total_margin) if costs else None,
+            "no_order_in_12_months": sum(r.orders == 0 for r in held),
         }
     top = tiers[3]
     share_ok = BAR["min_share"] <= top["customer_share"] <= BAR["max_share"]
@@ -242,15 +262,18 @@ def currency_check(directory: Path, meta: dict, tiers: dict[str, int]) -> dict |
 
 def judge(shape: str, *, customers: int | None, seed: int, horizon: int, drop: bool) -> dict:
     started = time.monotonic()
-    directory = shapes.shape_dir(shape, customers=customers, seed=seed)
-    meta = shapes.write_shape(shape, out=directory, customers=customers, seed=seed)
+    name = database_name(shape)
+    url = recreate_database(name)
+    if shape == DEMO:
+        directory, meta, imports = seed_demo(url, customers=customers or 5000, seed=seed)
+    else:
+        directory = shapes.shape_dir(shape, customers=customers, seed=seed)
+        meta = shapes.write_shape(shape, out=directory, customers=customers, seed=seed)
+        imports = load(url, directory)
     end, start = dt.date.fromisoformat(meta["end"]), dt.date.fromisoformat(meta["start"])
     horizon = min(horizon, (end - start).days // 2)
     split = end - dt.timedelta(days=horizon)
-    name = database_name(shape)
-    url = recreate_database(name)
-    report = {"meta": meta, "database": name, "imports": load(url, directory), "split": str(split)}
-    report["horizon_days"] = horizon
+    report = {"meta": meta, "database": name, "imports": imports, "split": str(split), "horizon_days": horizon}
 
     # Two first runs, each on its own copy: a run at SPLIT before the one at END would hold some
     # customers in their SPLIT tier by downgrade grace, and the reverse order would run back in time.
@@ -302,13 +325,13 @@ def show(report: dict) -> str:
         "",
         f"Pyramid as of {meta['end']}:",
         "",
-        "| tier | customers | share | 12-month revenue | 12-month net margin |",
-        "|---|---:|---:|---:|---:|",
+        "| tier | customers | share | 12-month revenue | 12-month net margin | of them with no order in 12 months |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for level, t in p["tiers"].items():
         out.append(
             f"| {level} | {t['customers']:,} | {_pct(t['customer_share'])} | {_pct(t['revenue_share'])}"
-            f" | {_pct(t['margin_share'])} |"
+            f" | {_pct(t['margin_share'])} | {t['no_order_in_12_months']:,} |"
         )
     verdict = "meets" if p["meets_bar"] else "FAILS"
     out += ["", f"Tier 3 revenue ÷ customer share: {p['tier3_revenue_ratio']:.1f}x — {verdict} issue 11's bar."]
@@ -342,7 +365,7 @@ def show(report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("shapes", nargs="+", choices=sorted(shapes.SHAPES), metavar="SHAPE")
+    parser.add_argument("shapes", nargs="+", choices=[*sorted(shapes.SHAPES), DEMO], metavar="SHAPE")
     parser.add_argument("--customers", type=int, help="population size (default: each shape's own)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--horizon-days", type=int, default=DEFAULT_HORIZON)
