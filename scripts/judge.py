@@ -271,7 +271,7 @@ def judge(shape: str, *, customers: int | None, seed: int, horizon: int, drop: b
         meta = shapes.write_shape(shape, out=directory, customers=customers, seed=seed)
         imports = load(url, directory)
     end, start = dt.date.fromisoformat(meta["end"]), dt.date.fromisoformat(meta["start"])
-    horizon = min(horizon, (end - start).days // 2)
+    horizon = min(horizon, ((end - start).days + 1) // 2)  # CDNOW: 39 weeks of history, 39 of truth
     split = end - dt.timedelta(days=horizon)
     report = {"meta": meta, "database": name, "imports": imports, "split": str(split), "horizon_days": horizon}
 
