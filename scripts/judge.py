@@ -205,8 +205,7 @@ def backtest(rows: list[Row], *, returned: set[str], gone_for_good: set[str] | N
         if gone_for_good is not None:
             result[population + ", planted truth"] = _scores(chosen, gone_for_good)
     result["lapsed at split, by tier"] = {
-        level: _came_back_unprompted([s for s in scored if s[0].tier == level and s[1]], returned)
-        for level in (3, 2, 1)
+        level: _came_back_unprompted([s for s in scored if s[0].tier == level], returned) for level in (3, 2, 1)
     }
     return result
 
@@ -233,9 +232,12 @@ def _scores(scored: list, positives: set[str]) -> dict:
     }
 
 
-def _came_back_unprompted(lapsed: list, returned: set[str]) -> dict:
-    back = sum(r.external_id in returned for r, *_ in lapsed)
-    return {"lapsed": len(lapsed), "came_back": back, "came_back_share": back / len(lapsed) if lapsed else None}
+def _came_back_unprompted(held: list, returned: set[str]) -> dict:
+    """Of a tier's buyers at SPLIT: how many the lapse rule flags, and how many of those bought again anyway."""
+    lapsed = [r for r, flagged, _ in held if flagged]
+    back = sum(r.external_id in returned for r in lapsed)
+    share = back / len(lapsed) if lapsed else None
+    return {"buyers": len(held), "lapsed": len(lapsed), "came_back": back, "came_back_share": share}
 
 
 def planted_gone(directory: Path, split: dt.date) -> set[str]:
@@ -356,10 +358,18 @@ def show(report: dict) -> str:
             f" | {_num(s['auc_lapse_score'])} | {_num(s['auc_days_since'])} |"
         )
     lapsed = report["backtest"]["lapsed at split, by tier"]
-    back = ", ".join(
-        f"tier {level} {v['came_back']:,}/{v['lapsed']:,} ({_pct(v['came_back_share'])})" for level, v in lapsed.items()
-    )
-    out += ["", f"Lapsed at the split who came back unprompted within the horizon: {back}.", ""]
+    out += ["", "At the split, by tier: buyers, flagged lapsed, and of those, bought again within the horizon:", ""]
+    out += [
+        "| tier at split | buyers | lapsed | share of tier | came back | share of lapsed |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for level, v in lapsed.items():
+        of_tier = v["lapsed"] / v["buyers"] if v["buyers"] else None
+        out.append(
+            f"| {level} | {v['buyers']:,} | {v['lapsed']:,} | {_pct(of_tier)} | {v['came_back']:,}"
+            f" | {_pct(v['came_back_share'])} |"
+        )
+    out.append("")
     return "\n".join(out)
 
 
