@@ -86,3 +86,44 @@ def test_cdnow_refuses_a_wheel_that_is_not_pypis(tmp_path):
     (tmp_path / shapes.CDNOW_WHEEL).write_bytes(b"not the wheel")
     with pytest.raises(shapes.CdnowUnavailable, match="not PyPI's"):
         shapes.cdnow_wheel(cache=tmp_path)
+
+
+# --- scripts/judge.py's judgments, on hand-made customers -----------------------------------------
+
+
+def customer(external_id, *, tier=2, revenue="100", days_since=10, median_gap=None):
+    from scripts import judge
+
+    gap = None if median_gap is None else Decimal(median_gap)
+    return judge.Row(external_id, tier, Decimal(revenue), Decimal(revenue), 1, gap, days_since)
+
+
+def test_the_pyramid_meets_the_bar_when_a_small_tier_3_holds_three_times_its_share_of_revenue():
+    from scripts import judge
+
+    crowd = [customer(f"c{n}", tier=1 if n % 2 else 2) for n in range(97)]
+    top = [customer(f"top{n}", tier=3, revenue="1000") for n in range(3)]  # 3% of customers, 24% of revenue
+    assert judge.pyramid(crowd + top, costs=True)["meets_bar"]
+    crowd_of_300 = crowd * 3 + [customer("x"), customer("y")]
+    lonely_top = [customer("one", tier=3, revenue="1000")]  # 1 customer in 300: under 0.5%
+    assert not judge.pyramid(crowd_of_300 + lonely_top, costs=True)["meets_bar"]
+    top = [customer(f"top{n}", tier=3, revenue="200") for n in range(3)]  # 3% of customers, 6% of revenue
+    assert not judge.pyramid(crowd + top, costs=True)["meets_bar"]
+
+
+def test_the_backtest_scores_the_lapse_rule_against_who_did_not_buy_again():
+    from scripts import judge
+
+    rows = [
+        customer("quiet-long", days_since=200, median_gap="30"),  # lapsed (> 90 and > 75), never came back
+        customer("quiet-short", days_since=40, median_gap="30"),  # not lapsed, came back
+        customer("slow-buyer", days_since=120, median_gap="100"),  # not lapsed (threshold 250), never came back
+        customer("lapsed-but-back", days_since=100),  # one order: lapsed after 90 days, came back anyway
+    ]
+    result = judge.backtest(rows, returned={"quiet-short", "lapsed-but-back"}, gone_for_good=None, policy=(90, 2.5))
+    repeat = result["repeat buyers"]
+    assert (repeat["customers"], repeat["did_not_buy"], repeat["flagged"]) == (3, 2, 1)
+    assert (repeat["precision"], repeat["recall"]) == (1.0, 0.5)
+    everyone = result["all buyers"]
+    assert (everyone["precision"], everyone["recall"]) == (0.5, 0.5)
+    assert result["lapsed at split, by tier"][2] == {"buyers": 4, "lapsed": 2, "came_back": 1, "came_back_share": 0.5}
