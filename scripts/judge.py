@@ -373,6 +373,41 @@ def show(report: dict) -> str:
     return "\n".join(out)
 
 
+def summary(reports: list[dict]) -> str:
+    """One line per shape: the pyramid, then the lapse rule on repeat buyers."""
+    out = [
+        "## Summary: tiers",
+        "",
+        "| shape | customers | tier 3 | tier 2 | tier 1 | tier 3 revenue | ratio | bar | other tier than in its own currency |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for r in reports:
+        t, c = r["pyramid"]["tiers"], r["currency"] or {}
+        moved = f"{c['different_tier']:,}" if "different_tier" in c else "—"
+        out.append(
+            f"| {r['meta']['shape']} | {r['meta']['customers']:,} | {_pct(t[3]['customer_share'])}"
+            f" | {_pct(t[2]['customer_share'])} | {_pct(t[1]['customer_share'])} | {_pct(t[3]['revenue_share'])}"
+            f" | {r['pyramid']['tier3_revenue_ratio']:.1f}x | {'meets' if r['pyramid']['meets_bar'] else 'fails'}"
+            f" | {moved} |"
+        )
+    out += [
+        "",
+        "## Summary: the lapse rule on repeat buyers (truth: no order in the horizon; planted: gone for good)",
+        "",
+        "| shape | repeat buyers | did not buy | precision | recall | F1 | F1 flag-all | AUC lapse score"
+        " | AUC days since | planted: AUC lapse score | planted: AUC days since |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in reports:
+        s, p = r["backtest"]["repeat buyers"], r["backtest"].get("repeat buyers, planted truth", {})
+        out.append(
+            f"| {r['meta']['shape']} | {s['customers']:,} | {s['did_not_buy']:,} | {_num(s['precision'])}"
+            f" | {_num(s['recall'])} | {_num(s['f1'])} | {_num(s['f1_flag_everyone'])} | {_num(s['auc_lapse_score'])}"
+            f" | {_num(s['auc_days_since'])} | {_num(p.get('auc_lapse_score'))} | {_num(p.get('auc_days_since'))} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("shapes", nargs="+", choices=[*sorted(shapes.SHAPES), DEMO], metavar="SHAPE")
@@ -381,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizon-days", type=int, default=DEFAULT_HORIZON)
     parser.add_argument("--drop", action="store_true", help="drop each shape's database when judged")
     args = parser.parse_args(argv)
+    reports = []
     for shape in args.shapes:
         try:
             report = judge(shape, customers=args.customers, seed=args.seed, horizon=args.horizon_days, drop=args.drop)
@@ -388,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             return 1
         print(show(report), flush=True)
+        reports.append(report)
+    if len(reports) > 1:
+        print(summary(reports))
     return 0
 
 
