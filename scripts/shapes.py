@@ -169,8 +169,10 @@ class Business:
         span = (self.end - self.start).days
         for n in range(shape.products):
             category = n % shape.categories
-            # A third of the range existed before the log starts; the rest launched during it.
-            launched = None if rng.random() < 0.33 else self.start + dt.timedelta(days=rng.randint(0, span - 30))
+            # A third of the range (and each category's first product) existed before the log starts;
+            # the rest launched during it.
+            before = n < shape.categories or rng.random() < 0.33
+            launched = None if before else self.start + dt.timedelta(days=rng.randint(0, span - 30))
             price = int(math.exp(rng.gauss(math.log(2500), 1.1)))  # 25.00 median, a few in the thousands
             margin = -0.1 if rng.random() < 0.05 else rng.uniform(0.08, 0.6)
             products.append(Product(f"P{n + 1:04d}", f"Item {n + 1}", category, max(price, 50), margin, launched))
