@@ -127,3 +127,40 @@ def test_the_backtest_scores_the_lapse_rule_against_who_did_not_buy_again():
     everyone = result["all buyers"]
     assert (everyone["precision"], everyone["recall"]) == (0.5, 0.5)
     assert result["lapsed at split, by tier"][2] == {"buyers": 4, "lapsed": 2, "came_back": 1, "came_back_share": 0.5}
+
+
+def fake_lifetimes_wheel(path: Path, licence: str = "The MIT License (MIT)\nPermission is hereby granted, …") -> Path:
+    """A wheel with the two members the converter reads, in CDNOW_master.txt's own layout."""
+    import zipfile
+
+    log = (
+        " customer_id  date number_of_cds  dollar_value\r\n"
+        " 00001 19970101  1   11.77\r\n"
+        " 00002 19970112  1   12.00\r\n"
+        " 00002 19970112  5   77.00\r\n"
+        " 00002 19980630  1    0.00\r\n"  # CDNOW has 80 lines of amount 0
+    )
+    with zipfile.ZipFile(path, "w") as wheel:
+        wheel.writestr(shapes.CDNOW_MEMBER, log)
+        wheel.writestr(shapes.CDNOW_LICENSE, licence)
+    return path
+
+
+@pytest.mark.django_db
+def test_cdnow_becomes_one_order_per_customer_and_day_and_imports(tmp_path):
+    shapes.write_cdnow(out=tmp_path, wheel=fake_lifetimes_wheel(tmp_path / "fake.whl"))
+    assert [(r["order_id"], r["quantity"], r["amount"]) for r in rows(tmp_path, "orders")] == [
+        ("00001-19970101", "1", "11.77"),
+        ("00002-19970112", "6", "89.00"),  # two lines of the same day, one product: summed
+        ("00002-19980630", "1", "0.00"),
+    ]
+    for kind in shapes.KINDS:
+        call_command("import_data", kind, str(tmp_path / f"{kind}.csv"), stdout=StringIO())
+    assert Customer.objects.count() == 2
+    assert OrderLine.objects.filter(cost__isnull=True).count() == 3
+
+
+def test_cdnow_refuses_a_wheel_whose_licence_is_not_the_one_checked(tmp_path):
+    wheel = fake_lifetimes_wheel(tmp_path / "fake.whl", licence="All rights reserved.")
+    with pytest.raises(shapes.CdnowUnavailable, match="not the MIT licence"):
+        shapes.write_cdnow(out=tmp_path, wheel=wheel)
