@@ -66,7 +66,7 @@ def _ensure_metrics(ctx) -> bool:
             return False
         conn.execute(
             """
-            INSERT INTO tiering_customermetrics (customer_id, as_of, revenue, cost, compensation, net_margin,
+            INSERT INTO tiering_customermetrics (customer_id, changed_as_of, revenue, cost, compensation, net_margin,
                 orders, active_months, tenure_start, categories, new_products, complaints,
                 rejected_complaints, compensation_share, tier, below_runs)
             SELECT id, current_date, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 1 + id % 3, 0 FROM customers_customer

@@ -8,6 +8,7 @@ processes, so their peak memory is their own and not the harness's.
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -96,3 +97,95 @@ def _children_peak_kb() -> int:
     import resource
 
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+# --- pages the database touched ---------------------------------------------------------------
+# Seconds on these machines swing up to 5x with the page cache; pages touched (blocks hit in shared
+# buffers plus blocks read from outside them) do not, so each measured command reports both.
+
+RELATION_BLOCKS_SQL = """
+SELECT 'table', relid, relname, heap_blks_hit, heap_blks_read,
+       COALESCE(toast_blks_hit, 0) + COALESCE(tidx_blks_hit, 0), COALESCE(toast_blks_read, 0) + COALESCE(tidx_blks_read, 0)
+FROM pg_statio_user_tables
+UNION ALL
+SELECT 'index', indexrelid, relname, idx_blks_hit, idx_blks_read, 0, 0 FROM pg_statio_user_indexes
+"""
+DATABASE_BLOCKS_SQL = """
+SELECT blks_hit + blks_read, blk_read_time, current_setting('track_io_timing') = 'on'
+FROM pg_stat_database WHERE datname = current_database()
+"""
+OTHER_BACKENDS_SQL = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+WARM_READ_SHARE = 0.01  # at most 1% of the pages came from outside shared buffers
+WARM_MS_PER_READ = 0.05  # a read served by the OS page cache takes microseconds, one from the disk far more
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Cumulative counters of one moment: per relation (kind, oid) -> (table name, heap or index
+    hit, read, toast hit, read); the database's blocks (catalogs and temporary tables included)
+    and its read time in ms (None when track_io_timing is off)."""
+
+    relations: dict
+    database: int
+    read_ms: float | None
+
+    def since(self, before: Blocks) -> dict:
+        """The pages touched between `before` and now, as report figures."""
+        touched = collections.Counter()
+        per_table = collections.Counter()
+        for key, (table, hit, read, toast_hit, toast_read) in self.relations.items():
+            _, *old = before.relations.get(key, (table, 0, 0, 0, 0))  # a relation created meanwhile
+            delta = [new - was for new, was in zip((hit, read, toast_hit, toast_read), old)]
+            part = "heap" if key[0] == "table" else "index"
+            touched[part] += delta[0] + delta[1]
+            touched["toast"] += delta[2] + delta[3]
+            touched["hit"] += delta[0] + delta[2]
+            touched["read"] += delta[1] + delta[3]
+            per_table[table] += sum(delta)
+        read_ms = None if self.read_ms is None or before.read_ms is None else round(self.read_ms - before.read_ms, 1)
+        return _pages_figures(touched, per_table, database=self.database - before.database, read_ms=read_ms)
+
+
+def _pages_figures(touched, per_table, *, database: int, read_ms: float | None) -> dict:
+    total = touched["hit"] + touched["read"]
+    share = touched["read"] / total if total else 0.0
+    warm = share <= WARM_READ_SHARE or (read_ms is not None and read_ms / touched["read"] < WARM_MS_PER_READ)
+    return {
+        "touched": total,
+        "hit": touched["hit"],
+        "read": touched["read"],
+        "heap": touched["heap"],
+        "index": touched["index"],
+        "toast": touched["toast"],
+        "read_share": round(share, 4),
+        "read_ms": read_ms,
+        "cache": "warm" if warm else "cold",
+        "database_blocks": database,
+        "top_tables": dict((+per_table).most_common(5)),  # + drops tables not touched
+    }
+
+
+def blocks_now(conn, *, settle_seconds: float = 30) -> Blocks:
+    """The counters once every other session of this database has ended (a backend flushes its
+    counters as it exits, before it leaves pg_stat_activity) and this one's are flushed
+    (pg_stat_force_next_flush: at the end of that statement's transaction, not up to 1 s later)."""
+    conn.execute("SELECT pg_stat_force_next_flush()")
+    deadline = time.monotonic() + settle_seconds
+    while conn.execute(OTHER_BACKENDS_SQL).fetchone()[0] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    conn.execute("SELECT pg_stat_clear_snapshot()")  # read the shared counters, not a cached snapshot
+    relations = {(kind, oid): tuple(rest) for kind, oid, *rest in conn.execute(RELATION_BLOCKS_SQL).fetchall()}
+    database, read_ms, timing = conn.execute(DATABASE_BLOCKS_SQL).fetchone()
+    return Blocks(relations=relations, database=database, read_ms=read_ms if timing else None)
+
+
+@contextlib.contextmanager
+def counting_pages(conn):
+    """`with counting_pages(conn) as pages: ...` fills `pages` with the pages touched meanwhile, by
+    this connection or by any command run inside (run nothing else on the database meanwhile)."""
+    pages: dict = {}
+    before = blocks_now(conn)
+    yield pages
+    pages.update(blocks_now(conn).since(before))

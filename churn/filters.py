@@ -4,6 +4,9 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 
+from core.params import ID_RANGE, IntegerFilter
+from tiering.tiers import LEVEL_CHOICES
+
 from . import policy
 from .forms import account_managers
 from .models import FollowUp
@@ -14,9 +17,7 @@ ACTIVE = "active"
 class FollowUpFilter(django_filters.FilterSet):
     """Filters of the queue pages. Status defaults to the items still being worked."""
 
-    tier = django_filters.ChoiceFilter(
-        choices=[(3, "3 — lifetime"), (2, "2 — loyal"), (1, "1 — lowest")], empty_label="any tier", label="Tier"
-    )
+    tier = django_filters.ChoiceFilter(choices=LEVEL_CHOICES[::-1], empty_label="any tier", label="Tier")
     status = django_filters.ChoiceFilter(
         choices=[(ACTIVE, "open or contacted"), *FollowUp.Status.choices, ("all", "any status")],
         method="filter_status",
@@ -31,7 +32,7 @@ class FollowUpFilter(django_filters.FilterSet):
         label="Due",
     )
     # One customer's items: the customer page's "work this item" link. Hidden; the page names it.
-    customer = django_filters.NumberFilter(field_name="customer_id", widget=forms.HiddenInput, label="Customer")
+    customer = IntegerFilter(field_name="customer_id", widget=forms.HiddenInput, label="Customer", **ID_RANGE)
 
     class Meta:
         model = FollowUp

@@ -223,10 +223,17 @@ class FollowUp(models.Model):
             ),
             models.Index(fields=["status", "closed_at"], name="followup_closed_idx"),
         ]
-        permissions = [("work_followup", "Can work the churn follow-up queue")]
+        permissions = [
+            ("work_followup", "Can work the churn follow-up queue"),
+            ("lead_followup", "Can reassign, take over and close colleagues' follow-ups"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.customer} ({self.get_status_display()})"
+
+    def is_colleagues(self, user) -> bool:
+        """Assigned to someone other than `user`: only a team lead may change it (churn.services)."""
+        return self.assignee_id is not None and self.assignee_id != user.pk
 
     @property
     def next_statuses(self) -> tuple[str, ...]:

@@ -7,6 +7,10 @@ hold both to the same boundaries.
 import datetime as dt
 from decimal import Decimal
 
+from tiering.tiers import LEVELS
+
+_LOWEST, _LOYAL, _LIFETIME = LEVELS
+
 # Status values of a follow-up and the moves a person may make between them. "returned" is
 # set only by the nightly run when the customer orders again.
 OPEN, CONTACTED, WON_BACK, LOST, DISMISSED, RETURNED = "open", "contacted", "won_back", "lost", "dismissed", "returned"
@@ -23,10 +27,10 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 # The follow-up each tier's lapse calls for, until an admin changes it (docs/churn.md):
 # tier: (action, priority, due_days, working_days, assign_to_account_manager)
-DEFAULT_FOLLOW_UPS = {
-    3: ("investigate", "high", 2, True, True),
-    2: ("win_back", "normal", 7, False, False),
-    1: ("none", "low", 0, False, False),
+DEFAULT_FOLLOW_UPS: dict[int, tuple[str, str, int, bool, bool]] = {
+    _LIFETIME: ("investigate", "high", 2, True, True),
+    _LOYAL: ("win_back", "normal", 7, False, False),
+    _LOWEST: ("none", "low", 0, False, False),
 }
 
 

@@ -6,7 +6,6 @@ at once cannot overwrite each other silently (the second is told and nothing cha
 """
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
@@ -15,10 +14,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.roles import ACCOUNT_MANAGER
+from tiering import sql
 from tiering.metrics import date_param_sql, derived_days_sql
+from tiering.signals import RetierApplied
 
 from . import policy
-from .models import ChurnPolicy, FollowUp, FollowUpPolicy, Lapse, LapseWatchState
+from .models import ChurnPolicy, FollowUp, FollowUpPolicy, LapseWatchState
 
 ANALYZE_AFTER = 1000  # new lapses in one run (the first run finds every historical lapse)
 
@@ -30,8 +31,7 @@ class DetectionResult:
     follow_ups: dict[int, int] = field(default_factory=dict)  # tier -> items created
 
 
-# The lapse rule of policy.is_lapsed, for every customer at once. The threshold is a CASE rather
-# than GREATEST() so the same statement runs on SQLite for the demo.
+# The lapse rule of policy.is_lapsed, for every customer at once.
 # {days_since} is the days from the last order to the run's as_of: CustomerMetrics stores the date
 # (tiering.metrics.derived_days_sql).
 LAPSED_WHERE = """
@@ -59,21 +59,22 @@ TIER_AT_LAST_ORDER = """
 """
 
 # Customers lapsed as of the run with no lapse recorded for their current last order.
-NEW_LAPSES = f"""
+NEW_LAPSES = """
     SELECT m.customer_id, m.last_order_at, m.tier
       FROM tiering_customermetrics m
-     WHERE {LAPSED_WHERE}
+     WHERE {lapsed}
        AND NOT EXISTS (SELECT 1 FROM churn_lapse l
                         WHERE l.customer_id = m.customer_id AND l.last_order_at = m.last_order_at)
+       AND {watched}
 """
 
-# MATERIALIZED (PostgreSQL 12+, SQLite 3.35+): the tier lookup runs once per new lapse; inlined,
+# MATERIALIZED: the tier lookup runs once per new lapse; inlined,
 # the planner copied it into every place tier_while_active is used (12 sub-plans).
 # {new_lapses}: NEW_LAPSES itself, or a table PostgreSQL filled with it beforehand.
-INSERT_LAPSES = f"""
+INSERT_LAPSES = """
     WITH lapsed AS MATERIALIZED (
-        SELECT m.customer_id, m.last_order_at, m.tier, {TIER_AT_LAST_ORDER} AS at_last_order
-          FROM ({{new_lapses}}) m
+        SELECT m.customer_id, m.last_order_at, m.tier, {tier_at_last_order} AS at_last_order
+          FROM ({new_lapses}) m
     ), decided AS (
         -- never below the current tier: see policy.tier_while_active
         SELECT customer_id, last_order_at,
@@ -105,35 +106,29 @@ INSERT_FOLLOW_UPS = """
 
 
 def detect_churn(
-    *, run, as_of: dt.date, now: dt.datetime | None = None, history_changed: str | None = None
+    *, run_id: int | None, as_of: dt.date, now: dt.datetime | None = None, changed: RetierApplied | None = None
 ) -> DetectionResult:
     """Resolve the items of customers who ordered again, then record tonight's new lapses and the
     work they call for. Runs in the caller's transaction (the re-tier's), or its own.
 
-    `history_changed`: a SELECT of the ids of the customers whose last order or median gap the run
-    changed (the re-tier's signal gives it): only they can have ordered again or moved their lapse
-    day. None looks at everyone."""
+    `changed`: what the re-tier run `run_id` hands over (tiering.signals.RetierApplied): only the
+    customers whose last order or median gap it changed can have ordered again or moved their
+    lapse day. None looks at everyone."""
     now = now or timezone.now()
     result = DetectionResult()
     with transaction.atomic():
         churn_policy = ChurnPolicy.current()
         follow_up_policies = FollowUpPolicy.in_force()  # before the lapses: their response names the action
+        history_changed = _history_changed_sql(changed)
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute("SET LOCAL jit = off")  # compiling cost ~1 s, more than the statements themselves
-            if connection.vendor == "postgresql" and not LapseWatchState.objects.filter(pk=1).exists():
+            sql.set_local(cursor, jit="off")  # compiling cost ~1 s, more than the statements themselves
+            if not LapseWatchState.objects.filter(pk=1).exists():
                 history_changed = None  # the watch was forgotten (lapses edited by hand): look at everyone
             result.returned = _resolve_returns(cursor, now=now, history_changed=history_changed)
             result.lapses = _insert_lapses(
-                cursor, churn_policy=churn_policy, as_of=as_of, now=now, run=run, history_changed=history_changed
+                cursor, churn_policy=churn_policy, as_of=as_of, now=now, run_id=run_id, history_changed=history_changed
             )
-            if result.lapses < 0:  # Python's sqlite3 gives no count for a statement opening with WITH
-                result.lapses = Lapse.objects.filter(detected_at=now).count()
-            if (
-                result.lapses > ANALYZE_AFTER
-                and connection.vendor == "postgresql"
-                and _grew_by_a_tenth(cursor, result.lapses)
-            ):
+            if result.lapses > ANALYZE_AFTER and _grew_by_a_tenth(cursor, result.lapses):
                 # The planner still believes the lapses table holds last night's rows; with that
                 # belief the follow-up insert below goes quadratic (minutes at 30k new lapses).
                 cursor.execute("ANALYZE churn_lapse")
@@ -146,6 +141,25 @@ def detect_churn(
     return result
 
 
+def new_lapses_sql(*, watched: str = "TRUE") -> str:
+    """NEW_LAPSES among the customers `watched` names (a predicate on metrics row m), with the days
+    since the last order counted to %(as_of)s."""
+    days_since = derived_days_sql("days_since_last_order", alias="m", as_of=date_param_sql("as_of"))
+    return sql.compose(NEW_LAPSES, lapsed=sql.compose(LAPSED_WHERE, days_since=days_since), watched=watched)
+
+
+def _history_changed_sql(changed: RetierApplied | None) -> str | None:
+    """A SELECT of the customers whose last order or median gap the run changed, from the table
+    it hands over (None: everyone may have)."""
+    if changed is None or not changed.complete:
+        return None
+    return sql.compose(
+        "SELECT customer_id FROM {table} WHERE last_order_at IS DISTINCT FROM old_last_order_at"
+        " OR median_gap_days IS DISTINCT FROM old_median_gap_days",
+        table=sql.name(changed.changed_table),
+    )
+
+
 def _grew_by_a_tenth(cursor, new_lapses: int) -> bool:
     """Whether tonight's lapses are a tenth of what the planner believes the table holds: a
     thousand more among 400,000 change no plan, and their ANALYZE costs 0.1 s a night."""
@@ -154,25 +168,33 @@ def _grew_by_a_tenth(cursor, new_lapses: int) -> bool:
 
 
 def _insert_lapses(
-    cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, now: dt.datetime, run, history_changed: str | None
+    cursor,
+    *,
+    churn_policy: ChurnPolicy,
+    as_of: dt.date,
+    now: dt.datetime,
+    run_id: int | None,
+    history_changed: str | None,
 ) -> int:
-    """Record tonight's new lapses. PostgreSQL looks only at the customers the lapse watch names
-    (_watched) and finds them first with a CREATE TABLE AS, which may scan in parallel."""
+    """Record tonight's new lapses, looking only at the customers the lapse watch names (_watched),
+    found first with a CREATE TABLE AS, which may scan in parallel."""
     params = {
-        "now": _db_datetime(now),
+        "now": now,
         "as_of": as_of,
-        "run_id": run.pk if run else None,
+        "run_id": run_id,
         "min_days": churn_policy.min_days,
         "gap_multiple": churn_policy.gap_multiple,
     }
-    days_since = derived_days_sql("days_since_last_order", alias="m", as_of=date_param_sql("as_of"))
-    new_lapses = NEW_LAPSES.format(days_since=days_since)
-    if connection.vendor == "postgresql":
-        new_lapses += f" AND {_watched(cursor, churn_policy=churn_policy, as_of=as_of, history_changed=history_changed, params=params)}"
-        cursor.execute("DROP TABLE IF EXISTS churn_new_lapses")
-        cursor.execute(f"CREATE TEMP TABLE churn_new_lapses ON COMMIT DROP AS {new_lapses}", params)
-        new_lapses = "SELECT * FROM churn_new_lapses"
-    cursor.execute(INSERT_LAPSES.format(new_lapses=new_lapses), params)
+    watched = _watched(cursor, churn_policy=churn_policy, as_of=as_of, history_changed=history_changed, params=params)
+    new_lapses = new_lapses_sql(watched=watched)
+    cursor.execute("DROP TABLE IF EXISTS churn_new_lapses")
+    cursor.execute(
+        sql.compose("CREATE TEMP TABLE churn_new_lapses ON COMMIT DROP AS {new_lapses}", new_lapses=new_lapses), params
+    )
+    statement = sql.compose(
+        INSERT_LAPSES, tier_at_last_order=TIER_AT_LAST_ORDER, new_lapses="SELECT * FROM churn_new_lapses"
+    )
+    cursor.execute(statement, params)
     return cursor.rowcount
 
 
@@ -185,8 +207,21 @@ LAPSES_ON = """
 """
 
 
+WATCH_CHANGED = """
+    INSERT INTO churn_lapsewatch (customer_id, lapses_on)
+    SELECT m.customer_id, {lapses_on} FROM tiering_customermetrics m WHERE m.customer_id = ANY(ARRAY({changed}))
+    ON CONFLICT (customer_id) DO UPDATE SET lapses_on = excluded.lapses_on
+    WHERE churn_lapsewatch.lapses_on IS DISTINCT FROM excluded.lapses_on
+"""
+WATCH_EVERYONE = """
+    INSERT INTO churn_lapsewatch (customer_id, lapses_on) SELECT m.customer_id, {lapses_on} FROM tiering_customermetrics m
+"""
+WATCHED = """(m.customer_id = ANY(ARRAY({changed})) OR m.customer_id = ANY(ARRAY(
+    SELECT w.customer_id FROM churn_lapsewatch w WHERE w.lapses_on > %(since)s AND w.lapses_on <= %(as_of)s)))"""
+
+
 def _watched(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, history_changed: str | None, params: dict) -> str:
-    """PostgreSQL: a predicate on metrics row m naming every customer who can have lapsed since the
+    """A predicate on metrics row m naming every customer who can have lapsed since the
     last detection, and keep the lapse watch up to date.
 
     After a detection as of P, every customer lapsed by P has their lapse recorded. So on a later
@@ -201,22 +236,12 @@ def _watched(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, history_chang
     policy = (churn_policy.min_days, churn_policy.gap_multiple)
     incremental = history_changed and state and (state.min_days, state.gap_multiple) == policy and state.as_of <= as_of
     if incremental:
-        cursor.execute(
-            f"""INSERT INTO churn_lapsewatch (customer_id, lapses_on)
-                SELECT m.customer_id, {LAPSES_ON} FROM tiering_customermetrics m WHERE m.customer_id = ANY(ARRAY({history_changed}))
-                ON CONFLICT (customer_id) DO UPDATE SET lapses_on = excluded.lapses_on
-                WHERE churn_lapsewatch.lapses_on IS DISTINCT FROM excluded.lapses_on""",
-            params,
-        )
+        cursor.execute(sql.compose(WATCH_CHANGED, lapses_on=LAPSES_ON, changed=history_changed), params)
         params["since"] = state.as_of
-        predicate = f"""(m.customer_id = ANY(ARRAY({history_changed})) OR m.customer_id = ANY(ARRAY(
-            SELECT w.customer_id FROM churn_lapsewatch w WHERE w.lapses_on > %(since)s AND w.lapses_on <= %(as_of)s)))"""
+        predicate = sql.compose(WATCHED, changed=history_changed)
     else:
         cursor.execute("TRUNCATE churn_lapsewatch")
-        cursor.execute(
-            f"INSERT INTO churn_lapsewatch (customer_id, lapses_on) SELECT m.customer_id, {LAPSES_ON} FROM tiering_customermetrics m",
-            params,
-        )
+        cursor.execute(sql.compose(WATCH_EVERYONE, lapses_on=LAPSES_ON), params)
         predicate = "TRUE"
     cursor.execute(
         "INSERT INTO churn_lapsewatchstate (id, min_days, gap_multiple, as_of) VALUES (1, %s, %s, %s)"
@@ -229,7 +254,7 @@ def _watched(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, history_chang
 def _insert_follow_ups(cursor, *, follow_up_policy: FollowUpPolicy, now: dt.datetime, as_of: dt.date) -> int:
     assignee = "c.account_manager_id" if follow_up_policy.assign_to_account_manager else "NULL"
     cursor.execute(
-        INSERT_FOLLOW_UPS.format(assignee=assignee),
+        sql.compose(INSERT_FOLLOW_UPS, assignee=assignee),
         {
             "kind": follow_up_policy.action,
             "priority": follow_up_policy.priority,
@@ -237,7 +262,7 @@ def _insert_follow_ups(cursor, *, follow_up_policy: FollowUpPolicy, now: dt.date
             "due_on": policy.due_on(
                 detected_on=as_of, due_days=follow_up_policy.due_days, working_days=follow_up_policy.working_days
             ),
-            "now": _db_datetime(now),
+            "now": now,
         },
     )
     return cursor.rowcount
@@ -245,46 +270,43 @@ def _insert_follow_ups(cursor, *, follow_up_policy: FollowUpPolicy, now: dt.date
 
 # A customer whose last order is newer than their lapse's has come back. Correlated EXISTS per
 # still-open item / unreturned lapse: bounded by those, not by the population, and the same plan
-# whatever the (possibly stale) statistics say; runs on SQLite as well.
+# whatever the (possibly stale) statistics say.
 RESOLVE_RETURNED_FOLLOW_UPS = """
     UPDATE churn_followup
        SET status = 'returned', closed_at = %(now)s, updated_at = %(now)s, updated_by_id = NULL, version = version + 1
-     WHERE status IN ('open', 'contacted') AND {customers:churn_followup.customer_id}
+     WHERE status IN ('open', 'contacted') AND {only_customers}
        AND EXISTS (SELECT 1 FROM churn_lapse l
                      JOIN tiering_customermetrics m ON m.customer_id = l.customer_id
                     WHERE l.id = churn_followup.lapse_id AND m.last_order_at > l.last_order_at)
 """
 MARK_RETURNED_LAPSES = """
     UPDATE churn_lapse SET returned_at = %(now)s
-     WHERE returned_at IS NULL AND {customers:churn_lapse.customer_id}
+     WHERE returned_at IS NULL AND {only_customers}
        AND EXISTS (SELECT 1 FROM tiering_customermetrics m
                     WHERE m.customer_id = churn_lapse.customer_id AND m.last_order_at > churn_lapse.last_order_at)
 """
-
-
-def _db_datetime(value: dt.datetime):
-    """As the ORM writes it (SQLite: naive UTC text), so raw and ORM rows compare equal."""
-    return connection.ops.adapt_datetimefield_value(value)
 
 
 def _resolve_returns(cursor, *, now: dt.datetime, history_changed: str | None) -> int:
     """Only a customer whose last order moved can have returned: with `history_changed` the checks
     look at those alone, not at every open item and unreturned lapse (400,000 lapses at 1M
     customers: 0.7 s a night)."""
-    params = {"now": _db_datetime(now)}
-    cursor.execute(_only_customers(RESOLVE_RETURNED_FOLLOW_UPS, history_changed), params)
+    params = {"now": now}
+    only = _only_customers("churn_followup.customer_id", history_changed)
+    cursor.execute(sql.compose(RESOLVE_RETURNED_FOLLOW_UPS, only_customers=only), params)
     returned = cursor.rowcount
-    cursor.execute(_only_customers(MARK_RETURNED_LAPSES, history_changed), params)
+    only = _only_customers("churn_lapse.customer_id", history_changed)
+    cursor.execute(sql.compose(MARK_RETURNED_LAPSES, only_customers=only), params)
     return returned
 
 
-def _only_customers(sql: str, customers: str | None) -> str:
-    """Fill {customers:COLUMN}: COLUMN among the customers a SELECT gives, or no restriction.
-
-    As an array, so the open items' and unreturned lapses' partial indexes on the customer serve
-    (an IN (SELECT …) hashed the 400,000 lapses instead)."""
-    restrict = lambda m: f"{m.group(1)} = ANY(ARRAY({customers}))" if customers else "TRUE"  # noqa: E731
-    return re.sub(r"\{customers:([\w.]+)\}", restrict, sql)
+def _only_customers(column: str, customers: str | None) -> str:
+    """`column` among the customers a SELECT gives, or no restriction. As an array, so the open
+    items' and unreturned lapses' partial indexes on the customer serve (an IN (SELECT …) hashed
+    the 400,000 lapses instead)."""
+    return (
+        sql.compose("{column} = ANY(ARRAY({customers}))", column=column, customers=customers) if customers else "TRUE"
+    )
 
 
 # --- People working the queue -------------------------------------------------------------
@@ -298,9 +320,31 @@ class StaleFollowUp(FollowUpError):
     pass
 
 
+class NotAllowed(FollowUpError):
+    """The person may not make this change (a colleague's item, or no queue role): a 403."""
+
+
+WORK, LEAD = "churn.work_followup", "churn.lead_followup"
+
+
+def _require_may_change(item: FollowUp, user: User, *, doing: str) -> None:
+    """Account managers act on their own and unassigned items; a colleague's needs a team lead.
+    Checked here, under every view, task and script that changes an item."""
+    if not user.has_perm(WORK):
+        raise NotAllowed("Your role does not work the follow-up queue; nothing changed.")
+    if item.is_colleagues(user) and not user.has_perm(LEAD):
+        raise NotAllowed(
+            f"{_name(item.assignee)} works this item: only they or a team lead may {doing} it. Nothing changed."
+        )
+
+
+def _name(user: User) -> str:
+    return user.get_full_name() or user.username
+
+
 def _conflict(follow_up_id: int) -> StaleFollowUp:
     current = FollowUp.objects.select_related("updated_by").get(pk=follow_up_id)
-    who = current.updated_by.get_full_name() or current.updated_by.username if current.updated_by else "the nightly run"
+    who = _name(current.updated_by) if current.updated_by else "the nightly run"
     return StaleFollowUp(
         f"This item was changed by {who} meanwhile (it is now {current.get_status_display()}) — reload and try again."
     )
@@ -338,6 +382,7 @@ def change_follow_up_status(
     cause_text: str = "",
 ) -> FollowUp:
     item = _load(follow_up_id, version)
+    _require_may_change(item, user, doing="close" if to_status not in policy.ACTIVE_STATUSES else "change")
     if not policy.can_move(item.status, to_status):
         allowed = ", ".join(FollowUp.Status(s).label for s in item.next_statuses) or "none (the item is closed)"
         target = FollowUp.Status(to_status).label if to_status in FollowUp.Status.values else repr(to_status)
@@ -361,6 +406,9 @@ def change_follow_up_status(
 
 def claim_follow_up(*, follow_up_id: int, user: User, version: int) -> FollowUp:
     item = _load(follow_up_id, version)
+    _require_may_change(item, user, doing="claim")
+    if item.assignee_id == user.pk:
+        raise FollowUpError("This item is already yours.")
     if item.assignee_id is not None:
         raise FollowUpError(f"Already assigned to {item.assignee.username}; ask them or reassign it.")
     _require_active(item)
@@ -375,6 +423,7 @@ def claim_follow_up(*, follow_up_id: int, user: User, version: int) -> FollowUp:
 
 def reassign_follow_up(*, follow_up_id: int, user: User, version: int, to_user: User) -> FollowUp:
     item = _load(follow_up_id, version)
+    _require_may_change(item, user, doing="reassign")
     _require_active(item)
     if not to_user.groups.filter(name=ACCOUNT_MANAGER).exists():
         raise FollowUpError(f"{to_user.username} is not an account manager.")

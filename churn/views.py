@@ -1,14 +1,17 @@
 """Thin views over churn.selectors (reads) and churn.services (writes)."""
 
+import functools
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import EmptyPage
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
-from django_tables2 import RequestConfig
 
+from core.params import clean_list_params, shown, small_int, valid_filterset
 from customers.models import Product
 
 from . import selectors, services
@@ -17,7 +20,7 @@ from .forms import ClaimForm, ReassignForm, StatusForm, account_managers
 from .models import FollowUp
 from .tables import FollowUpTable
 
-WORK = "churn.work_followup"
+WORK = services.WORK
 
 
 @permission_required(WORK, raise_exception=True)
@@ -33,13 +36,26 @@ def team_queue(request: HttpRequest) -> HttpResponse:
     return _queue(request, selectors.queue_items(), title="Team queue", show_assignee=True, data=data)
 
 
+QUEUE_SORTABLE = {name for name, column in FollowUpTable.base_columns.items() if column.orderable is not False}
+
+
 def _queue(request, items, *, title: str, show_assignee: bool, data=None) -> HttpResponse:
     today = timezone.localdate()
-    filterset = FollowUpFilter(
-        data if data is not None else request.GET, queryset=items, today=today, show_assignee=show_assignee
+    params = clean_list_params(request.GET, sortable=QUEUE_SORTABLE, default_sort="", sorted_as="tier, then due date")
+    filterset = valid_filterset(
+        lambda d: FollowUpFilter(d, queryset=items, today=today, show_assignee=show_assignee),
+        data if data is not None else request.GET,
+        params.problems,
     )
-    table = FollowUpTable(filterset.qs)
-    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    table = FollowUpTable(filterset.qs, order_by=params.sort or None)
+    table.request = request
+    try:
+        table.paginate(page=params.page, per_page=params.per_page)
+    except EmptyPage:
+        params.problems.append(f"There is no page {params.page} for this list; showing the first page.")
+        table.paginate(page=1, per_page=params.per_page)
+    for problem in params.problems:
+        messages.warning(request, problem)
     return render(
         request,
         "churn/queue.html",
@@ -47,22 +63,28 @@ def _queue(request, items, *, title: str, show_assignee: bool, data=None) -> Htt
             "title": title,
             "filter": filterset,
             "table": table,
-            **_row_context(),
+            **_row_context(request),
             "products": Product.objects.values_list("sku", "name"),
         },
     )
 
 
-def _row_context() -> dict:
+def _row_context(request) -> dict:
     return {
         "today": timezone.localdate(),
         "managers": list(account_managers()),
         "cause_choices": FollowUp.Cause.choices,
+        # the row offers a colleague's item's actions to team leads only (services._require_may_change)
+        "user_id": request.user.pk,
+        "is_lead": request.user.has_perm(services.LEAD),
     }
 
 
-def _row(request, pk: int, *, error: str = "", form: StatusForm | None = None) -> HttpResponse:
-    """The updated row for htmx; without htmx, back to the page with a message."""
+def _row(request, pk: int, *, error: str = "", form: StatusForm | None = None, refused: bool = False) -> HttpResponse:
+    """The updated row for htmx; without htmx, back to the page with a message (a refusal: a 403
+    page saying why)."""
+    if refused and not request.htmx:
+        return render(request, "churn/refused.html", {"error": error}, status=403)
     if not request.htmx:
         if error:
             messages.error(request, error)
@@ -70,7 +92,8 @@ def _row(request, pk: int, *, error: str = "", form: StatusForm | None = None) -
         safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
         return redirect(back if safe else "churn:my_queue")
     item = get_object_or_404(selectors.queue_items(), pk=pk)
-    return render(request, "churn/queue.html#row", {"item": item, "error": error, "form": form, **_row_context()})
+    context = {"item": item, "error": error, "form": form, **_row_context(request)}
+    return render(request, "churn/queue.html#row", context)
 
 
 def _form_error(form) -> str:
@@ -82,8 +105,22 @@ def _form_error(form) -> str:
     return " ".join(parts)
 
 
+def _item_must_exist(view):
+    """A change to a follow-up that does not exist (deleted, or an id made up) is a 404, not a 500."""
+
+    @functools.wraps(view)
+    def wrapped(request, pk: int):
+        try:
+            return view(request, pk)
+        except FollowUp.DoesNotExist:
+            raise Http404("No such follow-up") from None
+
+    return wrapped
+
+
 @require_POST
 @permission_required(WORK, raise_exception=True)
+@_item_must_exist
 def change_status(request: HttpRequest, pk: int) -> HttpResponse:
     form = StatusForm(request.POST)
     if not form.is_valid():
@@ -91,12 +128,13 @@ def change_status(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.change_follow_up_status(follow_up_id=pk, user=request.user, **form.service_kwargs())
     except services.FollowUpError as exc:
-        return _row(request, pk, error=str(exc))
+        return _row(request, pk, error=str(exc), refused=isinstance(exc, services.NotAllowed))
     return _row(request, pk)
 
 
 @require_POST
 @permission_required(WORK, raise_exception=True)
+@_item_must_exist
 def claim(request: HttpRequest, pk: int) -> HttpResponse:
     form = ClaimForm(request.POST)
     if not form.is_valid():
@@ -104,12 +142,13 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.claim_follow_up(follow_up_id=pk, user=request.user, version=form.cleaned_data["version"])
     except services.FollowUpError as exc:
-        return _row(request, pk, error=str(exc))
+        return _row(request, pk, error=str(exc), refused=isinstance(exc, services.NotAllowed))
     return _row(request, pk)
 
 
 @require_POST
 @permission_required(WORK, raise_exception=True)
+@_item_must_exist
 def reassign(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReassignForm(request.POST)
     if not form.is_valid():
@@ -122,16 +161,22 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
             to_user=form.cleaned_data["to_user"],
         )
     except services.FollowUpError as exc:
-        return _row(request, pk, error=str(exc))
+        return _row(request, pk, error=str(exc), refused=isinstance(exc, services.NotAllowed))
     return _row(request, pk)
+
+
+def _months(request, default: int = 3) -> int:
+    raw = request.GET.get("months", "")
+    if (months := small_int(raw, 1, 24)) is not None:
+        return months
+    if raw:
+        messages.warning(request, f"Months “{shown(raw)}” is not a number from 1 to 24; showing {default}.")
+    return default
 
 
 @permission_required("churn.view_insights", raise_exception=True)
 def insights(request: HttpRequest) -> HttpResponse:
-    try:
-        months = min(max(int(request.GET.get("months", 3)), 1), 24)
-    except ValueError:
-        months = 3
+    months = _months(request)
     by_cause = selectors.lost_by_month(field="cause_category")
     by_product = selectors.lost_by_month(field="cause_product__name")
     lost, ranking, change_ranking = selectors.releases_before_leaving(months=months)

@@ -1,4 +1,5 @@
-"""The three roles are Django groups; what each may do is a set of permissions.
+"""The three roles are Django groups; what each may do is a set of permissions. Team lead is a
+fourth group, given to an account manager on top of their role (it holds only the lead's rights).
 
 Each app that adds models grants its permissions to the roles in a data migration through
 `grant_in_migration`, so the groups stay the single source of who-may-do-what.
@@ -10,6 +11,7 @@ ADMIN = "Admin"
 ACCOUNT_MANAGER = "Account manager"
 MARKETING = "Marketing"
 ROLES = (ADMIN, ACCOUNT_MANAGER, MARKETING)
+TEAM_LEAD = "Team lead"  # reassigns, takes over and closes colleagues' follow-ups (churn.lead_followup)
 
 
 def grant_in_migration(apps, grants: dict[str, list[str]]) -> None:

@@ -1,110 +1,23 @@
 """Which customers' source data changed: the marks that database triggers leave (DataChange).
 
-The triggers (PostgreSQL only, migration 0003) are statement-level with transition tables: one
+The triggers (PostgreSQL only; their SQL frozen in migration 0003, declared in customers/triggers.py
+and checked by `manage.py check --database default`) are statement-level with transition tables: one
 row per statement that wrote rows, holding the distinct ids it touched as an array (not a trigger
 call, nor a mark, per row: a 500,000-line import paid 4 s for a mark per customer, 0.5 s so).
 They mark:
 - order lines, orders and tickets inserted, updated or deleted: their customers (old and new);
 - customers inserted, or whose signed_up_on changed: those customers;
 - a product whose category or launch date changed, or any of these tables truncated: everyone.
-SQLite (the demo) has no triggers: there the re-tier always recomputes everyone.
 """
 
 from django.db import connection
 
+from customers.triggers import TRIGGERS
+
 TABLE = "customers_datachange"
 
-# Tables whose rows carry a customer_id that decides some customer metric.
-CUSTOMER_ROW_TABLES = ("customers_orderline", "customers_order", "customers_ticket")
-TRIGGERED_TABLES = (*CUSTOMER_ROW_TABLES, "customers_customer", "customers_product")
-
-_MARK_ROWS = f"""
-CREATE OR REPLACE FUNCTION customers_mark_rows() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- The branches name only the transition tables their own trigger declares.
-    IF TG_OP = 'TRUNCATE' THEN
-        INSERT INTO {TABLE} (customer_ids) VALUES (NULL);
-    ELSIF TG_OP = 'INSERT' THEN
-        INSERT INTO {TABLE} (customer_ids) SELECT array_agg(DISTINCT customer_id) FROM new_rows HAVING COUNT(*) > 0;
-    ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO {TABLE} (customer_ids)
-        SELECT array_agg(DISTINCT customer_id)
-        FROM (SELECT customer_id FROM old_rows UNION ALL SELECT customer_id FROM new_rows) touched HAVING COUNT(*) > 0;
-    ELSE
-        INSERT INTO {TABLE} (customer_ids) SELECT array_agg(DISTINCT customer_id) FROM old_rows HAVING COUNT(*) > 0;
-    END IF;
-    RETURN NULL;
-END $$;
-"""
-
-_MARK_CUSTOMERS = f"""
-CREATE OR REPLACE FUNCTION customers_mark_customers() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        INSERT INTO {TABLE} (customer_ids) VALUES (NULL);
-    ELSIF TG_OP = 'INSERT' THEN
-        INSERT INTO {TABLE} (customer_ids) SELECT array_agg(id) FROM new_rows HAVING COUNT(*) > 0;
-    ELSE  -- UPDATE: only the sign-up date decides a metric (tenure)
-        INSERT INTO {TABLE} (customer_ids)
-        SELECT array_agg(n.id) FROM new_rows n JOIN old_rows o ON o.id = n.id
-        WHERE n.signed_up_on IS DISTINCT FROM o.signed_up_on HAVING COUNT(*) > 0;
-    END IF;
-    RETURN NULL;
-END $$;
-"""
-
-_MARK_PRODUCTS = f"""
-CREATE OR REPLACE FUNCTION customers_mark_products() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- A product's category or launch date is part of every buyer's metrics: recompute everyone
-    -- (rare: catalogue edits). A new product has no buyers yet; its lines mark them.
-    IF TG_OP = 'TRUNCATE' THEN
-        INSERT INTO {TABLE} (customer_ids) VALUES (NULL);
-    ELSIF EXISTS (
-        SELECT 1 FROM new_rows n JOIN old_rows o ON o.id = n.id
-        WHERE n.category IS DISTINCT FROM o.category OR n.launched_on IS DISTINCT FROM o.launched_on
-    ) THEN
-        INSERT INTO {TABLE} (customer_ids) VALUES (NULL);
-    END IF;
-    RETURN NULL;
-END $$;
-"""
-
-
-def triggers_sql(table: str, function: str, events: tuple[str, ...]) -> list[str]:
-    transition = {
-        "INSERT": "REFERENCING NEW TABLE AS new_rows",
-        "UPDATE": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
-        "DELETE": "REFERENCING OLD TABLE AS old_rows",
-        "TRUNCATE": "",
-    }
-    return [
-        f"CREATE TRIGGER {table}_mark_{event.lower()} AFTER {event} ON {table} {transition[event]}"
-        f" FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
-        for event in events
-    ]
-
-
-def install_sql() -> list[str]:
-    statements = [_MARK_ROWS, _MARK_CUSTOMERS, _MARK_PRODUCTS]
-    for table in CUSTOMER_ROW_TABLES:
-        statements += triggers_sql(table, "customers_mark_rows", ("INSERT", "UPDATE", "DELETE", "TRUNCATE"))
-    statements += triggers_sql("customers_customer", "customers_mark_customers", ("INSERT", "UPDATE", "TRUNCATE"))
-    statements += triggers_sql("customers_product", "customers_mark_products", ("UPDATE", "TRUNCATE"))
-    return statements
-
-
-def uninstall_sql() -> list[str]:
-    return [
-        "DROP FUNCTION IF EXISTS customers_mark_rows() CASCADE",
-        "DROP FUNCTION IF EXISTS customers_mark_customers() CASCADE",
-        "DROP FUNCTION IF EXISTS customers_mark_products() CASCADE",
-    ]
-
-
-def tracks_changes() -> bool:
-    """Whether this database marks changes (PostgreSQL with the triggers in place)."""
-    return connection.vendor == "postgresql"
+# The tables whose writes leave marks (a bulk load that bypasses their triggers marks everyone).
+TRIGGERED_TABLES = tuple(dict.fromkeys(trigger.table for trigger in TRIGGERS))
 
 
 def mark_everyone(cursor) -> None:

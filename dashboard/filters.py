@@ -5,12 +5,13 @@ import datetime as dt
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from churn import policy as churn_policy
 from churn.models import FollowUp, Lapse
+from core.params import ID_RANGE, IntegerFilter
 from core.roles import ACCOUNT_MANAGER
 from tiering.models import CustomerMetrics, TierChange
 
@@ -35,6 +36,33 @@ def _churn_subquery(status: str):
     return FollowUp.objects.filter(customer_id=OuterRef("customer_id"), status=status)
 
 
+# The ranges a hand-edited URL is held to: beyond them a value is ignored with a message, instead of
+# overflowing a date or a numeric column into an error page.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+DATE_RANGE = [
+    MinValueValidator(FIRST_DAY, "Enter a date from %(limit_value)s on."),
+    MaxValueValidator(LAST_DAY, "Enter a date up to %(limit_value)s."),
+]
+MONEY = {"max_digits": 14, "decimal_places": 2}  # CustomerMetrics' money columns
+LEVEL_RANGE = {"min_value": 0, "max_value": 32767}  # a tier level column (PositiveSmallIntegerField)
+
+
+def _date_filter(method: str, label: str) -> django_filters.DateFilter:
+    return django_filters.DateFilter(
+        method=method, label=label, validators=DATE_RANGE, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+def _money_filter(field: str, lookup: str, label: str, placeholder: str) -> django_filters.NumberFilter:
+    return django_filters.NumberFilter(
+        field_name=field,
+        lookup_expr=lookup,
+        label=label,
+        widget=forms.NumberInput(attrs={"placeholder": placeholder, "step": "any"}),
+        **MONEY,
+    )
+
+
 def account_managers(request=None):
     return get_user_model().objects.filter(groups__name=ACCOUNT_MANAGER).order_by("first_name", "last_name", "username")
 
@@ -49,46 +77,22 @@ class CustomerFilter(django_filters.FilterSet):
         queryset=account_managers, field_name="customer__account_manager", label="Account manager", empty_label="Anyone"
     )
     mine = django_filters.BooleanFilter(method="only_mine", label="Only my customers", widget=forms.CheckboxInput)
-    min_margin = django_filters.NumberFilter(
-        field_name="net_margin",
-        lookup_expr="gte",
-        label="Net margin from",
-        widget=forms.NumberInput(attrs={"placeholder": "min", "step": "any"}),
-    )
-    max_margin = django_filters.NumberFilter(
-        field_name="net_margin",
-        lookup_expr="lte",
-        label="Net margin to",
-        widget=forms.NumberInput(attrs={"placeholder": "max", "step": "any"}),
-    )
-    min_revenue = django_filters.NumberFilter(
-        field_name="revenue",
-        lookup_expr="gte",
-        label="Revenue from",
-        widget=forms.NumberInput(attrs={"placeholder": "min", "step": "any"}),
-    )
-    max_revenue = django_filters.NumberFilter(
-        field_name="revenue",
-        lookup_expr="lte",
-        label="Revenue to",
-        widget=forms.NumberInput(attrs={"placeholder": "max", "step": "any"}),
-    )
-    last_order_from = django_filters.DateFilter(
-        method="last_order_on_or_after", label="Last order from", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    last_order_to = django_filters.DateFilter(
-        method="last_order_on_or_before", label="Last order to", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    min_margin = _money_filter("net_margin", "gte", "Net margin from", "min")
+    max_margin = _money_filter("net_margin", "lte", "Net margin to", "max")
+    min_revenue = _money_filter("revenue", "gte", "Revenue from", "min")
+    max_revenue = _money_filter("revenue", "lte", "Revenue to", "max")
+    last_order_from = _date_filter("last_order_on_or_after", "Last order from")
+    last_order_to = _date_filter("last_order_on_or_before", "Last order to")
     churn = django_filters.ChoiceFilter(
         choices=CHURN_STATUSES, method="churn_status", label="Churn status", empty_label="Any"
     )
-    run = django_filters.NumberFilter(method="moved_in_run", label="Moved in run")
+    run = IntegerFilter(method="moved_in_run", label="Moved in run", **ID_RANGE)
     moved_from = django_filters.CharFilter(
         method="noop",
         label="Moved from tier",
-        validators=[RegexValidator(r"^(new|\d+)$", "Enter a tier level or “new”.")],
+        validators=[RegexValidator(r"^(new|[0-9]{1,5})$", "Enter a tier level or “new”.")],
     )
-    moved_to = django_filters.NumberFilter(method="noop", label="Moved to tier")
+    moved_to = IntegerFilter(method="noop", label="Moved to tier", **LEVEL_RANGE)
 
     class Meta:
         model = CustomerMetrics

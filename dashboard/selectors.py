@@ -140,14 +140,13 @@ def customer_for_page(pk: int) -> Customer:
     The metrics' derived day counts (tenure, days since the last order) count to the as-of date
     of the last successful run, read in the same query.
     """
-    last_run = RetierRun.objects.filter(dry_run=False, status=RetierRun.Status.SUCCEEDED).order_by("-started_at", "-id")
     customer = (
         Customer.objects.select_related("account_manager", "metrics")
-        .annotate(metrics_as_of=Subquery(last_run.values("as_of")[:1]))
+        .annotate(metrics_counted_to=Subquery(RetierRun.objects.in_force().values("as_of")[:1]))
         .get(pk=pk)
     )
     if (metrics := getattr(customer, "metrics", None)) is not None:
-        metrics.current_as_of = customer.metrics_as_of
+        metrics.counted_to = customer.metrics_counted_to  # as CustomerMetrics.objects.with_day_counts() sets it
     return customer
 
 

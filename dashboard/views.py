@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from core.context_processors import navigation
+from core.params import PER_PAGE_CHOICES, clean_list_params, valid_filterset
 from tiering.metrics import METRICS
 from tiering.models import TierChange
 from tiering.rules import decide, rules_from_ruleset
@@ -21,7 +22,6 @@ from tiering.rules import decide, rules_from_ruleset
 from . import selectors
 from .filters import CustomerFilter
 from .formatting import currency, metric_value
-from .params import PER_PAGE_CHOICES, clean_list_params
 from .tables import SORTABLE, CustomerTable, ordering
 from .why import describe_groups, summary
 
@@ -126,15 +126,11 @@ def tier_list(request: HttpRequest, level: int | None = None) -> HttpResponse:
 
 def _valid_filterset(request, problems: list[str]) -> CustomerFilter:
     """The filters with every invalid value dropped (and named in a message), never an error page."""
-    data = request.GET.copy()
-    filterset = CustomerFilter(data, queryset=selectors.customer_rows(), request=request, user=request.user)
-    if filterset.is_valid():
-        return filterset
-    for name, errors in filterset.form.errors.items():
-        label = filterset.form.fields[name].label if name in filterset.form.fields else name
-        problems.append(f"Ignored {label} “{data.get(name)}”: {' '.join(errors)}")
-        data.pop(name, None)
-    return CustomerFilter(data, queryset=selectors.customer_rows(), request=request, user=request.user)
+    return valid_filterset(
+        lambda data: CustomerFilter(data, queryset=selectors.customer_rows(), request=request, user=request.user),
+        request.GET,
+        problems,
+    )
 
 
 def _known_total(level: int | None) -> int | None:

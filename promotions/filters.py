@@ -6,8 +6,10 @@ page, the count, the web export and the command can only ever ask the same quest
 
 from dataclasses import asdict, dataclass, field
 
+from tiering.tiers import LEVELS
+
 DEFAULT_TIERS = (2, 3)  # tier 1 gets no special offers (PRODUCT.md); only when asked explicitly
-TIER_LEVELS = (1, 2, 3)
+TIER_LEVELS = LEVELS
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,13 @@ from django.contrib.auth import get_user_model
 
 from core.roles import ACCOUNT_MANAGER
 from customers.models import Product
+from tiering.tiers import LEVEL_CHOICES
 
 from .filters import DEFAULT_TIERS, TIER_LEVELS
 from .followups import follow_up_filter_available
 from .models import Promotion
 
-TIER_CHOICES = [(1, "1 — lowest"), (2, "2 — loyal"), (3, "3 — lifetime")]
+TIER_CHOICES = LEVEL_CHOICES
 
 
 class PromotionForm(forms.ModelForm):

@@ -91,7 +91,7 @@ class CustomerMetricsFactory(factory.django.DjangoModelFactory):
         model = CustomerMetrics
 
     customer = factory.SubFactory(CustomerFactory)
-    as_of = dt.date(2026, 11, 1)
+    changed_as_of = dt.date(2026, 11, 1)
     revenue = Decimal("1000.00")
     cost = Decimal("600.00")
     compensation = Decimal("0.00")
@@ -101,15 +101,17 @@ class CustomerMetricsFactory(factory.django.DjangoModelFactory):
     tier = 2
     tier_since = dt.datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
     # The day counts are derived from dates (CustomerMetrics stores tenure_start and
-    # last_order_at): a test may still give the counts, as of the row's as_of.
+    # last_order_at): a test may still give the counts, as of the row's changed_as_of.
     tenure_start = factory.LazyAttribute(
-        lambda m: m.as_of - dt.timedelta(days=m.tenure_days) if m.tenure_days else None
+        lambda m: m.changed_as_of - dt.timedelta(days=m.tenure_days) if m.tenure_days else None
     )
     last_order_at = factory.LazyAttribute(
         lambda m: (
             None
             if m.days_since_last_order is None
-            else dt.datetime.combine(m.as_of - dt.timedelta(days=m.days_since_last_order), dt.time(12), tzinfo=UTC)
+            else dt.datetime.combine(
+                m.changed_as_of - dt.timedelta(days=m.days_since_last_order), dt.time(12), tzinfo=UTC
+            )
         )
     )
 

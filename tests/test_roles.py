@@ -1,13 +1,19 @@
 """Who may open which page: one table, every role.
 
 Add a row for each new page: (url name or path, expected status per role). 302 means "sent to
-sign in" and is checked to land on the right login page with ?next= pointing back.
+sign in" and is checked to land on the right login page with ?next= pointing back. Pages that take
+a sample object name it (see `sample_objects`); POST-only endpoints go in ACTIONS. Every URL the
+resolver knows outside the Django admin must have a row: a new URL fails
+`test_every_url_has_a_row_in_the_role_table` until someone decides who may use it.
 """
 
+import datetime as dt
 from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
+
+from tests.core.every_url import every_url
 
 ANONYMOUS = "anonymous"
 ROLES = (ANONYMOUS, "Admin", "Account manager", "Marketing")
@@ -16,24 +22,79 @@ EVERYONE = {ANONYMOUS: 302, "Admin": 200, "Account manager": 200, "Marketing": 2
 ADMIN_ONLY = {ANONYMOUS: 302, "Admin": 200, "Account manager": 403, "Marketing": 403}
 PUBLIC = {ANONYMOUS: 200, "Admin": 200, "Account manager": 200, "Marketing": 200}
 NOT_MARKETING = {ANONYMOUS: 302, "Admin": 200, "Account manager": 200, "Marketing": 403}
+NOT_MANAGERS = {ANONYMOUS: 302, "Admin": 200, "Account manager": 403, "Marketing": 200}
 
 PAGES = [
     ("home", EVERYONE),
     ("customers:import", ADMIN_ONLY),
     ("tiering:runs", ADMIN_ONLY),
+    ("tiering:run_detail run", ADMIN_ONLY),
+    ("tiering:run_progress run", ADMIN_ONLY),
     # The Django admin sends anyone who is not staff to its own login page.
     ("admin:index", {ANONYMOUS: 302, "Admin": 200, "Account manager": 302, "Marketing": 302}),
     ("dashboard:tier_list", NOT_MARKETING),
     ("/tiers/3/", NOT_MARKETING),
+    ("dashboard:tier_list_level level", NOT_MARKETING),
+    ("dashboard:customer customer", NOT_MARKETING),
+    ("dashboard:change_why customer change", NOT_MARKETING),
+    ("churn:my_queue", NOT_MARKETING),
+    ("churn:team_queue", NOT_MARKETING),
+    ("churn:insights", EVERYONE),
+    ("promotions:list", NOT_MANAGERS),
+    ("promotions:create", NOT_MANAGERS),
+    ("promotions:edit promotion", NOT_MANAGERS),
+    ("promotions:export promotion", NOT_MANAGERS),
+    ("promotions:export_log", ADMIN_ONLY),
     ("healthz", PUBLIC),
     ("login", PUBLIC),
 ]
 
+# POST-only endpoints. ALLOWED: the role is let through (whatever the empty form then answers),
+# as opposed to 403 or being sent to sign in.
+ALLOWED = "allowed"
+ACTIONS = [
+    ("tiering:run_now", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": 403}),
+    ("promotions:preview", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": ALLOWED}),
+    ("churn:claim item", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
+    ("churn:change_status item", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
+    ("churn:reassign item", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
+    # Signing out lands on the sign-in page, for everyone.
+    ("logout", {ANONYMOUS: 302, "Admin": 302, "Account manager": 302, "Marketing": 302}),
+]
+
 CASES = [pytest.param(page, role, expected[role], id=f"{page} as {role}") for page, expected in PAGES for role in ROLES]
+ACTION_CASES = [
+    pytest.param(action, role, expected[role], id=f"POST {action} as {role}")
+    for action, expected in ACTIONS
+    for role in ROLES
+]
 
 
-def url_of(page: str) -> str:
-    return page if page.startswith("/") else reverse(page)
+@pytest.fixture
+def sample_objects(db):
+    """One of each object a page is about, so that a page with an id answers as it would in use."""
+    from churn.models import FollowUp
+    from promotions.models import Promotion
+    from tests.churn.factories import FollowUpFactory, TierChangeFactory
+
+    change = TierChangeFactory()
+    item: FollowUp = FollowUpFactory(assignee=None)
+    promotion = Promotion.objects.create(name="Spring", starts_on=dt.date(2026, 3, 1), ends_on=dt.date(2026, 3, 31))
+    return {
+        "run": change.run_id,
+        "customer": change.customer_id,
+        "change": change.pk,
+        "level": 3,
+        "item": item.pk,
+        "promotion": promotion.pk,
+    }
+
+
+def url_of(page: str, objects: dict | None = None) -> str:
+    name, *arguments = page.split()
+    if name.startswith("/"):
+        return name
+    return reverse(name, args=[objects[argument] for argument in arguments])
 
 
 def login_url_for(path: str) -> str:
@@ -54,12 +115,33 @@ def client_as(client, make_user):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("page", "role", "expected"), CASES)
-def test_each_role_gets_the_intended_answer_on_each_page(client_as, page, role, expected):
-    path = url_of(page)
+def test_each_role_gets_the_intended_answer_on_each_page(client_as, sample_objects, page, role, expected):
+    path = url_of(page, sample_objects)
     response = client_as(role).get(path)
     assert response.status_code == expected
     if expected == 302:
         assert response["Location"] == login_url_for(path)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("action", "role", "expected"), ACTION_CASES)
+def test_each_role_gets_the_intended_answer_on_each_action(client_as, sample_objects, action, role, expected):
+    path = url_of(action, sample_objects)
+    response = client_as(role).post(path, {})
+    if expected == ALLOWED:
+        refused = response.status_code in (401, 403) or response.get("Location", "").startswith(reverse("login"))
+        assert not refused and response.status_code < 500, response.status_code
+    else:
+        assert response.status_code == expected
+        if expected == 302:
+            assert response["Location"] == (login_url_for(path) if role == ANONYMOUS else reverse("login"))
+
+
+def test_every_url_has_a_row_in_the_role_table():
+    """The Django admin checks staff and model permissions itself; everything else is ours to declare."""
+    declared = {row.split()[0] for row, _ in PAGES + ACTIONS}
+    missing = sorted(url.name for url in every_url() if not url.in_admin and url.name not in declared)
+    assert missing == [], f"add a row for each of these to PAGES or ACTIONS in {__file__}"
 
 
 def test_every_role_in_the_table_exists_as_a_group(db):

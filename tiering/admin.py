@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from simple_history.admin import SimpleHistoryAdmin
 
 from .metrics import METRICS
-from .models import Condition, CustomerMetrics, RuleGroup, RuleSet, Tier
+from .models import Condition, RuleGroup, RuleSet, Tier
 from .preview import preview_ruleset
 from .rules import FALLBACK_LEVEL, describe_condition, rules_from_ruleset
 from .selectors_rules import ruleset_changes
@@ -217,7 +217,7 @@ class RuleSetAdmin(SimpleHistoryAdmin):
             "opts": self.model._meta,
             "ruleset": ruleset,
             "preview": preview,
-            "as_of": CustomerMetrics.objects.values_list("as_of", flat=True).first(),
+            "as_of": preview.as_of,
             "rows": _matrix_rows(preview, tiers),
             "tiers": tiers,
             "movers": [

@@ -11,6 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from .catalogue import OPERATOR_CHOICES
+from .tiers import FALLBACK_LEVEL
+
 
 class Tier(models.Model):
     level = models.PositiveSmallIntegerField(unique=True)
@@ -79,8 +82,6 @@ class RuleGroup(models.Model):
         return f"Tier {self.tier.level}: {self.get_match_display()}"
 
     def clean(self):
-        from .rules import FALLBACK_LEVEL
-
         if self.tier_id and self.tier.level == FALLBACK_LEVEL:
             raise ValidationError(
                 {"tier": f"Tier {FALLBACK_LEVEL} is the fallback for anyone no group places higher; it takes no group."}
@@ -88,17 +89,9 @@ class RuleGroup(models.Model):
 
 
 class Condition(models.Model):
-    class Op(models.TextChoices):
-        GT = "gt", ">"
-        GTE = "gte", "≥"
-        LT = "lt", "<"
-        LTE = "lte", "≤"
-        EQ = "eq", "="
-        NE = "ne", "≠"
-
     group = models.ForeignKey(RuleGroup, on_delete=models.CASCADE, related_name="conditions")
     metric = models.CharField(max_length=40)
-    op = models.CharField(max_length=3, choices=Op.choices)
+    op = models.CharField(max_length=3, choices=OPERATOR_CHOICES)
     value = models.DecimalField(max_digits=14, decimal_places=4)
     history = HistoricalRecords()
 
@@ -114,8 +107,15 @@ class Condition(models.Model):
         from .rule_checks import validate_condition
 
         # A missing value or an unknown comparison is already reported by its field.
-        if self.value is not None and self.op in self.Op.values:
+        if self.value is not None and self.op in dict(OPERATOR_CHOICES):
             validate_condition(self.metric, self.op, self.value)
+
+
+class RetierRunQuerySet(models.QuerySet):
+    def in_force(self) -> "models.QuerySet[RetierRun]":
+        """The run whose results CustomerMetrics holds first: real runs that succeeded, newest
+        first (`.first()` is the run in force; tiering.metrics.CURRENT_AS_OF_SQL says it in SQL)."""
+        return self.filter(status=RetierRun.Status.SUCCEEDED, dry_run=False).order_by("-started_at", "-id")
 
 
 class RetierRun(models.Model):
@@ -137,6 +137,8 @@ class RetierRun(models.Model):
     moved = models.PositiveIntegerField(default=0)
     progress = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+
+    objects = RetierRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -169,21 +171,32 @@ class RetierRun(models.Model):
         return p["step"]
 
 
+class CustomerMetricsQuerySet(models.QuerySet):
+    def with_day_counts(self, as_of: dt.date | None = None) -> "models.QuerySet[CustomerMetrics]":
+        """Rows whose day counts count to `as_of` (default: the as-of date of the run in force,
+        read in the same query)."""
+        if as_of is None:
+            counted_to = models.Subquery(RetierRun.objects.in_force().values("as_of")[:1])
+        else:
+            counted_to = models.Value(as_of, output_field=models.DateField())
+        return self.annotate(counted_to=counted_to)
+
+
 class CustomerMetrics(models.Model):
     """A customer's metrics as of the last run, and the tier they hold.
 
-    `as_of` is the as-of date of the last run that changed the row: a nightly run rewrites only
-    the rows whose stored values changed. The two day counts that grow every day for everyone
-    (`tenure_days`, `days_since_last_order`) are therefore not stored; they are derived from the
-    stored dates (`tenure_start`, `last_order_at`) and the as-of date of the run in force, which a
-    reader sets as `current_as_of` (tiering.metrics.current_as_of_sql gives it in SQL); without
-    it they count to the row's own as_of.
+    `changed_as_of` is the as-of date of the last run that changed the row: a nightly run
+    rewrites only the rows whose stored values changed. The two day counts that grow every day for
+    everyone (`tenure_days`, `days_since_last_order`) are therefore not stored; they are derived
+    from the stored dates (`tenure_start`, `last_order_at`) and the as-of date of the run in force:
+    read rows through `CustomerMetrics.objects.with_day_counts()` (in SQL:
+    tiering.metrics.metric_sql). A row read otherwise counts to its own changed_as_of.
     """
 
     customer = models.OneToOneField(
         "customers.Customer", primary_key=True, on_delete=models.CASCADE, related_name="metrics"
     )
-    as_of = models.DateField()
+    changed_as_of = models.DateField(help_text="The as-of date of the last run that changed this row.")
     revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     cost = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     compensation = models.DecimalField(max_digits=14, decimal_places=2, default=0)
@@ -221,16 +234,19 @@ class CustomerMetrics(models.Model):
             models.Index(fields=["last_order_at"], name="metrics_last_order_idx"),
             # with the id, so the nightly look-up of who is due is an index-only scan
             models.Index(fields=["next_change_on"], include=["customer"], name="metrics_next_change_idx"),
-            # the customers whose tier can move with the date alone (services._may_move_sql)
+            # the customers whose tier can move with the date alone (tiering.retier.apply)
             models.Index(fields=["tenure_start"], name="metrics_tenure_start_idx"),
             models.Index(fields=["below_runs"], condition=models.Q(below_runs__gt=0), name="metrics_in_grace_idx"),
         ]
 
-    current_as_of = None  # the as-of date of the run in force, set by readers; else the row's own
+    objects = CustomerMetricsQuerySet.as_manager()
+
+    counted_to = None  # the date the day counts count to: set by with_day_counts()
 
     @property
     def days_as_of(self):
-        return self.current_as_of or self.as_of
+        """The date the day counts count to: the run in force's as-of (with_day_counts()), else the row's own."""
+        return self.counted_to or self.changed_as_of
 
     @property
     def tenure_days(self) -> int:

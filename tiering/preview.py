@@ -8,6 +8,7 @@ runs. Customers never re-tiered (no CustomerMetrics row yet) are not counted.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -15,8 +16,9 @@ from django.db import connection, transaction
 
 from customers.models import Customer
 
+from . import sql
 from .metrics import metric_sql
-from .models import CustomerMetrics, RuleSet
+from .models import CustomerMetrics, RetierRun, RuleSet
 from .rules import Rules, rules_from_ruleset, tier_sql
 
 SAMPLE_SIZE = 50
@@ -37,6 +39,7 @@ class Preview:
     matrix: dict[tuple[int, int], int]  # (from level, to level) -> customers
     movers: list[Mover] = field(default_factory=list)  # a sample, biggest net margin first in each move
     total: int = 0
+    as_of: dt.date | None = None  # the day counts counted to this date (the run in force's)
 
     @property
     def moved(self) -> int:
@@ -52,22 +55,27 @@ class Preview:
 
 
 def preview_ruleset(*, ruleset: RuleSet, sample: int = SAMPLE_SIZE) -> Preview:
-    """The from→to matrix over all customers and a sample of movers. Four reads, no writes."""
+    """The from→to matrix over all customers and a sample of movers. Five reads, no writes."""
     return preview_rules(rules=rules_from_ruleset(ruleset), sample=sample)
 
 
 def preview_rules(*, rules: Rules, sample: int = SAMPLE_SIZE) -> Preview:
-    table = CustomerMetrics._meta.db_table
-    # the day counts are derived from stored dates, to the as_of of the run in force
-    expression, params = tier_sql(rules, column=lambda m: metric_sql(m, alias="m"))
+    table = sql.name(CustomerMetrics._meta.db_table)
+    # the day counts are derived from stored dates, to the as_of of the run in force (a row no
+    # run wrote counts to its own)
+    as_of = RetierRun.objects.in_force().values_list("as_of", flat=True).first()
+    counted_to = sql.literal(as_of) if as_of else None
+    expression, params = tier_sql(rules, column=lambda m: metric_sql(m, alias="m", as_of=counted_to))
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL jit = off")  # JIT compiling costs ~1 s on a scan this size
+        sql.set_local(cursor, jit="off")  # JIT compiling costs ~1 s on a scan this size
         # Query 1: every customer counted by (tier held, tier the rules give).
-        cursor.execute(f"SELECT m.tier, {expression}, COUNT(*) FROM {table} m GROUP BY 1, 2", params)
+        cursor.execute(
+            sql.compose("SELECT m.tier, {tier}, COUNT(*) FROM {table} m GROUP BY 1, 2", tier=expression, table=table),
+            params,
+        )
         matrix = {(held, new): n for held, new, n in cursor.fetchall()}
         movers = _sample_movers(cursor, table, expression, params, matrix, sample)
-    return Preview(matrix=matrix, movers=movers, total=sum(matrix.values()))
+    return Preview(matrix=matrix, movers=movers, total=sum(matrix.values()), as_of=as_of)
 
 
 def _sample_movers(cursor, table, expression, params, matrix, sample) -> list[Mover]:
@@ -76,24 +84,20 @@ def _sample_movers(cursor, table, expression, params, matrix, sample) -> list[Mo
     one fills what the rare ones leave. Listed from the highest tier first."""
     if sample <= 0 or not any(a != b and n for (a, b), n in matrix.items()):
         return []
-    customer = connection.ops.quote_name(Customer._meta.db_table)
     # OFFSET 0 stops PostgreSQL pulling the subquery up, which would compute the tier expression
-    # twice a row (in the WHERE and in the window); SQLite has no such rewrite and no bare OFFSET.
-    fence = "OFFSET 0" if connection.vendor == "postgresql" else ""
-    cursor.execute(
-        f"""
+    # twice a row (in the WHERE and in the window).
+    statement = """
         SELECT s.customer_id, c.name, c.external_id, s.tier, s.new_tier, s.net_margin, s.rank FROM (
             SELECT customer_id, tier, new_tier, net_margin,
                    ROW_NUMBER() OVER (PARTITION BY tier, new_tier ORDER BY net_margin DESC, customer_id) AS rank
-            FROM (SELECT m.customer_id, m.tier, m.net_margin, {expression} AS new_tier FROM {table} m {fence}) AS t
+            FROM (SELECT m.customer_id, m.tier, m.net_margin, {tier} AS new_tier FROM {table} m OFFSET 0) AS t
             WHERE tier <> new_tier
         ) AS s JOIN {customer} c ON c.id = s.customer_id
         WHERE s.rank <= %s
         ORDER BY s.rank, s.tier DESC, s.new_tier DESC
         LIMIT %s
-        """,
-        [*params, sample, sample],
-    )
+    """
+    customer = sql.name(Customer._meta.db_table)
+    cursor.execute(sql.compose(statement, tier=expression, table=table, customer=customer), [*params, sample, sample])
     rows = sorted(cursor.fetchall(), key=lambda r: (-r[3], -r[4], r[6]))
-    # SQLite hands decimals back as floats: keep Decimal for the page either way.
-    return [Mover(*row[:5], net_margin=None if row[5] is None else Decimal(str(row[5]))) for row in rows]
+    return [Mover(*row[:5], net_margin=row[5]) for row in rows]

@@ -19,26 +19,25 @@ Decisions (documented in docs/rules.md):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 
-from .metrics import METRICS
-from .rules import FALLBACK_LEVEL, OPS, Cond, format_value
+from .catalogue import METRICS, OPERATORS, format_value
+from .rules import Cond
+from .tiers import FALLBACK_LEVEL
 
-CAN_BE_NEGATIVE = {"net_margin"}  # revenue − cost − compensation; every other metric is ≥ 0
 RATIO_MAX = Decimal(10)
-WHOLE_KINDS = {"count", "days"}  # thresholds on these are whole numbers
-FRACTIONAL_DAYS = {"median_gap_days"}  # a median of gaps can fall between two days (12.5)
 PLACES = {"money": 2, "ratio": 4}
 
 
-def condition_errors(metric: str, op: str, value) -> dict[str, str]:
+def condition_errors(metric: str, op: str, value: object) -> dict[str, str]:
     """{field: message} for what is wrong with one condition; empty when it is fine."""
     if metric not in METRICS:
         return {"metric": f"Unknown metric “{metric}”. Choose one of: {', '.join(METRICS)}."}
-    if op not in OPS:
-        return {"op": f"Unknown comparison “{op}”. Choose one of: {', '.join(OPS)}."}
+    if op not in OPERATORS:
+        return {"op": f"Unknown comparison “{op}”. Choose one of: {', '.join(OPERATORS)}."}
     try:
         value = Decimal(str(value))
     except (InvalidOperation, ValueError):
@@ -49,7 +48,7 @@ def condition_errors(metric: str, op: str, value) -> dict[str, str]:
     return {"value": message} if message else {}
 
 
-def validate_condition(metric: str, op: str, value) -> None:
+def validate_condition(metric: str, op: str, value: object) -> None:
     """Raise ValidationError({field: message}) when the condition is wrong."""
     errors = condition_errors(metric, op, value)
     if errors:
@@ -81,7 +80,7 @@ def group_problems(level: int, match: str, conditions: list[Cond] | tuple[Cond, 
 
 def _type_error(metric: str, value: Decimal) -> str | None:
     m = METRICS[metric]
-    if m.kind in WHOLE_KINDS and value != value.to_integral_value():
+    if m.kind in ("count", "days") and value != value.to_integral_value():
         unit = "whole days" if m.kind == "days" else "a whole number"
         return f"{m.label} is counted in {unit}: use e.g. {value.to_integral_value()}, not {value.normalize():f}."
     places = PLACES.get(m.kind)
@@ -97,39 +96,39 @@ def _type_error(metric: str, value: Decimal) -> str | None:
 
 
 def _impossible(metric: str, op: str, value: Decimal) -> str | None:
-    if metric in CAN_BE_NEGATIVE:
+    if METRICS[metric].negative:
         return None
     never = (op == "lt" and value <= 0) or (op in ("lte", "eq") and value < 0)
     if not never:
         return None
     label = METRICS[metric].label
     return (
-        f"{label} is never negative, so “{label} {OPS[op][1]} {value.normalize():f}” can never hold. "
+        f"{label} is never negative, so “{label} {OPERATORS[op].symbol} {value.normalize():f}” can never hold. "
         f"Did you mean “{label} = 0”?"
     )
 
 
-def _contradictions(conditions) -> list[str]:
+def _contradictions(conditions: Sequence[Cond]) -> list[str]:
     """Metrics whose ALL-joined conditions leave no possible value."""
     found = []
     for metric in dict.fromkeys(c.metric for c in conditions if c.metric in METRICS):
         low, high, excluded = _bounds(metric, [c for c in conditions if c.metric == metric])
         if low is not None and high is not None and (low > high or (low == high and low in excluded)):
             shown = " and ".join(
-                f"{OPS[c.op][1]} {format_value(metric, c.value)}" for c in conditions if c.metric == metric
+                f"{OPERATORS[c.op].symbol} {format_value(metric, c.value)}" for c in conditions if c.metric == metric
             )
             found.append(f"no {METRICS[metric].label.lower()} can be {shown} at once, so the group can never match.")
     return found
 
 
-def _bounds(metric: str, conds) -> tuple[Decimal | None, Decimal | None, set]:
+def _bounds(metric: str, conds: Sequence[Cond]) -> tuple[Decimal | None, Decimal | None, set[Decimal]]:
     """Inclusive (low, high) a value may take, and values ruled out by ≠.
 
     For whole-number metrics strict bounds become inclusive ones (> 2 is ≥ 3); for decimals a
     strict bound is kept inclusive and its own value excluded.
     """
-    whole = METRICS[metric].kind in WHOLE_KINDS and metric not in FRACTIONAL_DAYS
-    low = Decimal(0) if metric not in CAN_BE_NEGATIVE else None
+    whole = METRICS[metric].whole
+    low = None if METRICS[metric].negative else Decimal(0)
     high, excluded = None, set()
     for c in conds:
         v, lo, hi = c.value, None, None

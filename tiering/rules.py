@@ -16,9 +16,7 @@ Semantics, identical in both:
   makes every comparison on it fail, `ne` included. SQL's three-valued logic would otherwise
   turn `NOT (NULL = 5)` into NULL, so each comparison is wrapped as COALESCE((...), FALSE);
 - numbers compare exactly: Decimal in Python; NUMERIC in PostgreSQL (integer columns are
-  promoted to numeric, never the threshold rounded to an integer). SQLite stores decimals as
-  floats; every metric value and threshold has at most 14 significant digits, which a double
-  represents in order, so comparisons still agree there.
+  promoted to numeric, never the threshold rounded to an integer).
 """
 
 from __future__ import annotations
@@ -27,35 +25,15 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
 
-from .metrics import METRICS
+from . import sql
+from .catalogue import INTEGER_METRICS, METRICS, OPERATORS, format_value, plain
+from .tiers import FALLBACK_LEVEL
 
-OPS: dict[str, tuple[str, str]] = {
-    # op: (SQL operator, symbol shown to people)
-    "gt": (">", ">"),
-    "gte": (">=", "≥"),
-    "lt": ("<", "<"),
-    "lte": ("<=", "≤"),
-    "eq": ("=", "="),
-    "ne": ("<>", "≠"),
-}
 MATCHES = ("all", "any")
-FALLBACK_LEVEL = 1
-# Metrics stored as whole numbers (integer columns of CustomerMetrics; a test holds this to the
-# model). tier_sql() compares them with integer thresholds: an integer-to-numeric cast on every
-# row made a scan of a million rows about twice as slow.
-INTEGER_METRICS = frozenset(
-    {
-        "orders",
-        "active_months",
-        "tenure_days",
-        "days_since_last_order",
-        "categories",
-        "new_products",
-        "complaints",
-        "rejected_complaints",
-    }
-)
+Params = list[Any]  # %s parameters, in order (Django cursor style)
+Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -64,11 +42,11 @@ class Cond:
     op: str  # gt gte lt lte eq ne
     value: Decimal
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise ValueError(f"unknown metric {self.metric!r}; known: {', '.join(METRICS)}")
-        if self.op not in OPS:
-            raise ValueError(f"unknown comparison {self.op!r}; known: {', '.join(OPS)}")
+        if self.op not in OPERATORS:
+            raise ValueError(f"unknown comparison {self.op!r}; known: {', '.join(OPERATORS)}")
         if not isinstance(self.value, Decimal):
             object.__setattr__(self, "value", Decimal(str(self.value)))
 
@@ -84,7 +62,7 @@ class Group:
     match: str  # "all" | "any"
     conditions: tuple[Cond, ...]
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.match not in MATCHES:
             raise ValueError(f"match must be 'all' or 'any', not {self.match!r}")
 
@@ -117,7 +95,7 @@ class Decision:
     matches: tuple[tuple[int, str], ...] = ()  # (level, "all"/"any") of each group tried
     version: int | None = None
 
-    def why(self) -> dict:
+    def why(self) -> Json:
         """JSON-ready explanation: the tier, and every condition of this tier and the ones above.
 
         Shape: {"tier": 2, "version": 1, "groups": [{"level": 3, "match": "all", "held": false,
@@ -158,32 +136,34 @@ def decide(metrics: Mapping[str, Decimal | int | None], rules: Rules) -> Decisio
     return Decision(FALLBACK_LEVEL, tuple(checks), tuple(tried), rules.version)
 
 
-def tier_sql(rules: Rules, column: Callable[[str], str] = lambda m: m) -> tuple[str, list]:
+def tier_sql(rules: Rules, column: Callable[[str], str] = lambda m: m) -> tuple[str, Params]:
     """ONE SQL expression giving the tier level, with %s params (Django cursor style).
 
     `column(metric)` names the SQL expression of a metric, e.g. lambda m: f"cm.{m}".
-    Valid on PostgreSQL and SQLite.
     """
-    whens: list[str] = []
-    params: list = []
-    for group in rules.tried():
-        if group.level == FALLBACK_LEVEL:
-            continue  # matching it or not, the answer is the fallback level
-        sql, group_params = _group_sql(group, column)
-        whens.append(f"WHEN {sql} THEN {int(group.level)}")
-        params.extend(group_params)
-    if not whens:
-        return str(FALLBACK_LEVEL), []
-    return f"(CASE {' '.join(whens)} ELSE {FALLBACK_LEVEL} END)", params
+    placing = [g for g in rules.tried() if g.level != FALLBACK_LEVEL]  # the fallback is the answer anyway
+    matched = [_group_sql(group, column) for group in placing]
+    return _case_sql(placing, matched), [p for _, params in matched for p in params]
 
 
-def why_sql(rules: Rules, column: Callable[[str], str] = lambda m: m, tier: str | None = None) -> tuple[str, list]:
+def _case_sql(tried: tuple[Group, ...] | list[Group], matched: list[tuple[str, Params]]) -> str:
+    """The tier of the first group tried that matches, else the fallback."""
+    if not tried:
+        return str(FALLBACK_LEVEL)
+    whens = (
+        sql.compose("WHEN {matched} THEN {level}", matched=text, level=str(int(group.level)))
+        for group, (text, _) in zip(tried, matched)
+    )
+    return sql.compose("(CASE {whens} ELSE {fallback} END)", whens=sql.join(" ", whens), fallback=str(FALLBACK_LEVEL))
+
+
+def why_sql(rules: Rules, column: Callable[[str], str] = lambda m: m, tier: str | None = None) -> tuple[str, Params]:
     """ONE PostgreSQL expression giving, as jsonb, exactly what `decide(metrics, rules).why()` gives
     for the row's metrics (the same JSON once parsed), with %s params (Django cursor style).
 
     It lets the nightly run write the history of every mover in one INSERT … SELECT instead of
     running decide() in Python per mover. As in decide() and why():
-    - each condition: its fixed part (metric, label, kind, op, symbol, threshold as _plain()
+    - each condition: its fixed part (metric, label, kind, op, symbol, threshold as plain()
       writes it), the value as the column's text (numeric(14,2) reads '3120.50', integer '12':
       what f"{Decimal:f}" writes for what psycopg returns; NULL is null) and `held` from the same
       comparison tier_sql() uses (FALSE, never NULL, on a missing value);
@@ -194,30 +174,38 @@ def why_sql(rules: Rules, column: Callable[[str], str] = lambda m: m, tier: str 
     rows of 12 conditions; decide() in Python with COPY took 4.5 s).
     `column(metric)` names a metric's SQL expression; `tier` is a parameter-free SQL expression of
     the tier the rules give (e.g. a column holding tier_sql()'s result), derived here if None.
-    PostgreSQL only; SQLite writes its why with decide() in Python.
     """
     tried = rules.tried()
     matched = [_group_sql(group, column) for group in tried]
-    tier_params: list = []  # repeated wherever the tier is used
+    tier_params: Params = []  # repeated wherever the tier is used
     if tier is None:
-        whens = [f"WHEN {sql} THEN {int(group.level)}" for group, (sql, _) in zip(tried, matched)]
-        tier = f"(CASE {' '.join(whens)} ELSE {FALLBACK_LEVEL} END)" if whens else str(FALLBACK_LEVEL)
+        tier = _case_sql(tried, matched)
         tier_params = [p for _, params in matched for p in params]
     # From the last group tried to the first: group i, then the rest only if group i did not match.
-    groups, params = "''", []
+    groups = "''"
+    params: Params = []
     for i in reversed(range(len(tried))):
         text, text_params = _group_why_sql(tried[i], column, tier, tier_params)
         if i < len(tried) - 1:
             matched_sql, matched_params = matched[i]
-            text = f"{text} || (CASE WHEN {matched_sql} THEN '' ELSE ',' || {groups} END)"
+            text = sql.compose(
+                "{text} || (CASE WHEN {matched} THEN '' ELSE ',' || {rest} END)",
+                text=text,
+                matched=matched_sql,
+                rest=groups,
+            )
             text_params = [*text_params, *matched_params, *params]
         groups, params = text, text_params
-    version = json.dumps(rules.version)
-    sql = f"""CAST('{{"tier": ' || CAST(({tier}) AS text) || ', "version": {version}, "groups": [' || {groups} || ']}}' AS jsonb)"""
-    return sql, [*tier_params, *params]
+    why = sql.compose(
+        """CAST('{{"tier": ' || CAST(({tier}) AS text) || ', "version": {version}, "groups": [' || {groups} || ']}}' AS jsonb)""",
+        tier=tier,
+        version=json.dumps(rules.version),
+        groups=groups,
+    )
+    return why, [*tier_params, *params]
 
 
-def rules_from_ruleset(ruleset) -> Rules:
+def rules_from_ruleset(ruleset: Any) -> Rules:
     """The plain Rules of a stored RuleSet.
 
     Two queries (groups with tiers, conditions), or none when the caller prefetched
@@ -240,28 +228,13 @@ def rules_from_ruleset(ruleset) -> Rules:
 # --- explaining -------------------------------------------------------------------------------
 
 
-def format_value(metric: str, value) -> str:
-    """A metric value as people read it: 5,000 / 12.5% / 730 days; "no value" for None."""
-    if value is None:
-        return "no value"
-    d = Decimal(str(value))
-    kind = METRICS[metric].kind if metric in METRICS else "count"
-    if kind == "ratio":
-        return f"{_plain(d * 100)}%"
-    if kind == "money":
-        return f"{d:,.2f}".removesuffix(".00")
-    text = f"{d:,f}"
-    text = text.rstrip("0").rstrip(".") if "." in text else text
-    return f"{text} days" if kind == "days" else text
-
-
-def describe_condition(metric: str, op: str, value) -> str:
+def describe_condition(metric: str, op: str, value: object) -> str:
     """One condition in plain words: "Net margin ≥ 5,000"."""
     label = METRICS[metric].label if metric in METRICS else metric
-    return f"{label} {OPS.get(op, (op, op))[1]} {format_value(metric, value)}"
+    return f"{label} {(OPERATORS[op].symbol if op in OPERATORS else op)} {format_value(metric, value)}"
 
 
-def describe_why(why: dict) -> list[dict]:
+def describe_why(why: Json) -> list[Json]:
     """Each group of a stored why as plain words, for pages.
 
     Returns [{"level", "held", "text": "Tier 3 needs ALL of:", "conditions": [{"text":
@@ -292,25 +265,15 @@ def describe_why(why: dict) -> list[dict]:
 
 
 def as_decimal(value: Decimal | int | float) -> Decimal:
-    """Exact Decimal of a metric value. SQLite hands stored decimals back as floats: read 0.05 as
-    Decimal("0.05") (its shortest repr), as the database compares it, not as 0.05000000000000000277."""
+    """Exact Decimal of a metric value; a float (a test's plain value) as its shortest repr:
+    0.05 as Decimal("0.05"), not as 0.05000000000000000277."""
     if isinstance(value, Decimal):
         return value
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
 def _compare(value: Decimal, op: str, threshold: Decimal) -> bool:
-    if op == "gt":
-        return value > threshold
-    if op == "gte":
-        return value >= threshold
-    if op == "lt":
-        return value < threshold
-    if op == "lte":
-        return value <= threshold
-    if op == "eq":
-        return value == threshold
-    return value != threshold
+    return OPERATORS[op].holds(value, threshold)
 
 
 def _group_holds(match: str, held: list[bool]) -> bool:
@@ -319,50 +282,55 @@ def _group_holds(match: str, held: list[bool]) -> bool:
     return all(held) if match == "all" else any(held)
 
 
-def _group_sql(group: Group, column: Callable[[str], str]) -> tuple[str, list]:
+def _group_sql(group: Group, column: Callable[[str], str]) -> tuple[str, Params]:
     if not group.conditions:
         return "(1 = 0)", []
-    parts, params = [], []
-    for cond in group.conditions:
-        sql, cond_params = _cond_sql(cond, column(cond.metric))
-        parts.append(sql)
-        params.extend(cond_params)
+    compared = [_cond_sql(cond, column(cond.metric)) for cond in group.conditions]
     joiner = " AND " if group.match == "all" else " OR "
-    return f"({joiner.join(parts)})", params
+    text = sql.compose("({conditions})", conditions=sql.join(joiner, (c for c, _ in compared)))
+    return text, [p for _, params in compared for p in params]
 
 
-def _group_why_sql(group: Group, column: Callable[[str], str], tier: str, tier_params: list) -> tuple[str, list]:
+def _group_why_sql(group: Group, column: Callable[[str], str], tier: str, tier_params: Params) -> tuple[str, Params]:
     """One group of why() as JSON text (never NULL): level, match, held (its level is the tier),
     conditions. Fixed pieces travel as params, so nothing in a label or threshold needs quoting."""
-    conditions, params = [], []
+    conditions: list[str] = []
+    params: Params = []
     for cond in group.conditions:
         held, held_params = _cond_sql(cond, column(cond.metric))
         fixed = _check_json(Check(group.level, cond.metric, cond.op, cond.value, None, False))
         del fixed["value"], fixed["held"]
-        value = f"""COALESCE('"' || CAST({column(cond.metric)} AS text) || '"', 'null')"""
-        outcome = f"""(CASE WHEN {held} THEN ', "held": true}}' ELSE ', "held": false}}' END)"""
-        conditions.append(f"CAST(%s AS text) || {value} || {outcome}")
+        conditions.append(sql.compose(_CONDITION_WHY, value=column(cond.metric), held=held))
         params.extend([json.dumps(fixed)[:-1] + ', "value": ', *held_params])  # the object without its "}"
     level = int(group.level)
-    head = f'{{"level": {level}, "match": {json.dumps(group.match)}, "held": '
-    body = " || ',' || ".join(conditions) or "''"
-    sql = (
-        f"""CAST(%s AS text) || (CASE WHEN ({tier}) = {level} THEN 'true' ELSE 'false' END)"""
-        f""" || ', "conditions": [' || {body} || ']}}'"""
+    head = json.dumps({"level": level, "match": group.match})[:-1] + ', "held": '
+    text = sql.compose(
+        """CAST(%s AS text) || (CASE WHEN ({tier}) = {level} THEN 'true' ELSE 'false' END)"""
+        """ || ', "conditions": [' || {body} || ']}}'""",
+        tier=tier,
+        level=str(level),
+        body=sql.join(" || ',' || ", conditions) if conditions else "''",
     )
-    return sql, [head, *tier_params, *params]
+    return text, [head, *tier_params, *params]
 
 
-def _cond_sql(cond: Cond, col: str) -> tuple[str, list]:
+# One condition of why() as JSON text: its fixed part (a parameter), the value, whether it held.
+_CONDITION_WHY = (
+    """CAST(%s AS text) || COALESCE('"' || CAST({value} AS text) || '"', 'null')"""
+    """ || (CASE WHEN {held} THEN ', "held": true}}' ELSE ', "held": false}}' END)"""
+)
+
+
+def _cond_sql(cond: Cond, col: str) -> tuple[str, Params]:
     """One comparison that is FALSE, never NULL, when the value is missing."""
     if cond.metric in INTEGER_METRICS:
         return _integer_cond_sql(cond.op, cond.value, col)
-    # CAST keeps the threshold NUMERIC: PostgreSQL compares numeric to numeric exactly, and
-    # SQLite (which binds Decimal as text) compares numbers, not a number with a string.
-    return f"COALESCE(({col} {OPS[cond.op][0]} CAST(%s AS NUMERIC)), FALSE)", [cond.value]
+    # CAST keeps the threshold NUMERIC: PostgreSQL compares numeric to numeric exactly.
+    compared = sql.compose("COALESCE(({col} {op} CAST(%s AS NUMERIC)), FALSE)", col=col, op=OPERATORS[cond.op].sql)
+    return compared, [cond.value]
 
 
-def _integer_cond_sql(op: str, value: Decimal, col: str) -> tuple[str, list]:
+def _integer_cond_sql(op: str, value: Decimal, col: str) -> tuple[str, Params]:
     """The same comparison against a whole-number column with a whole-number threshold.
 
     For whole x: x > 2.5 ⇔ x > 2, x >= 2.5 ⇔ x >= 3, x < 2.5 ⇔ x < 3, x <= 2.5 ⇔ x <= 2;
@@ -373,26 +341,20 @@ def _integer_cond_sql(op: str, value: Decimal, col: str) -> tuple[str, list]:
     if op == "eq" and not whole:
         return "(1 = 0)", []
     if op == "ne" and not whole:
-        return f"({col} IS NOT NULL)", []
+        return sql.compose("({col} IS NOT NULL)", col=col), []
     threshold = {"gt": floor, "gte": ceil, "lt": ceil, "lte": floor}.get(op, floor)
-    return f"COALESCE(({col} {OPS[op][0]} %s), FALSE)", [threshold]
+    return sql.compose("COALESCE(({col} {op} %s), FALSE)", col=col, op=OPERATORS[op].sql), [threshold]
 
 
-def _plain(d: Decimal) -> str:
-    """A Decimal without exponent or trailing zeros: Decimal('5000.0000') -> '5000'."""
-    text = f"{d:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _check_json(c: Check) -> dict:
+def _check_json(c: Check) -> Json:
     metric = METRICS[c.metric]
     return {
         "metric": c.metric,
         "label": metric.label,
         "kind": metric.kind,
         "op": c.op,
-        "symbol": OPS[c.op][1],
-        "threshold": _plain(c.threshold),
+        "symbol": OPERATORS[c.op].symbol,
+        "threshold": plain(c.threshold),
         "value": None if c.value is None else f"{as_decimal(c.value):f}",  # as stored: 3120.50 stays 3120.50
         "held": c.held,
     }

@@ -1,5 +1,6 @@
 """Settings shared by every deployment. What varies comes from the environment (config.env)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from config.env import env_bool, env_choice, env_database, env_int, env_list, env_redis_url, env_str
@@ -26,6 +27,7 @@ INSTALLED_APPS = [
     "simple_history",
     "template_partials",
     "django_htmx",
+    "axes",
     "core",
     "customers",
     "tiering",
@@ -41,11 +43,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.UploadGateMiddleware",  # before CSRF's view hook reads a multipart body
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -67,7 +71,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env_database("DATABASE_URL", BASE_DIR / "var" / "tierboard.sqlite3")}
+DATABASES = {"default": env_database("DATABASE_URL")}  # local and test fill in a default first
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -75,6 +79,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes checks every sign-in (the site's and the admin's) before the password is tried.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -93,12 +102,36 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# Login throttling (django-axes): after DJANGO_LOGIN_FAILURE_LIMIT failed sign-ins, an account is
+# locked, and so is the address they came from, each on its own, for DJANGO_LOGIN_COOLOFF_MINUTES
+# after the last failure. Admins unlock early in the Django admin (Axes → Access attempts) or with
+# `manage.py axes_reset_username NAME`. docs/security.md explains the choices.
+AXES_FAILURE_LIMIT = env_int("DJANGO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("DJANGO_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "core.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip_address"
+# Proxies in front of Django that append to X-Forwarded-For (a TLS proxy, a load balancer). With
+# 0, the header is ignored: anyone can write it, so it cannot be used to escape a lockout.
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# `manage.py seed_demo` (demo accounts with public passwords); production settings turn it off.
+DEMO_DATA_ALLOWED = True
+
 DJANGO_TABLES2_TEMPLATE = "core/table.html"
 
-# Largest CSV accepted through the upload page; bigger files go through `manage.py import_data`.
+# Request bodies: form fields (everything but files) are refused above 5 MB; uploaded files
+# above 5 MB go to a temporary file instead of memory. Only the URLs below take files at all, and
+# only from a signed-in user with the permission named (core.middleware.UploadGateMiddleware);
+# the reverse proxy caps whole bodies (client_max_body_size, docs/security.md).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+UPLOAD_PERMISSIONS = {"customers:import": "customers.import_data"}
+# Largest CSV accepted through the upload page; bigger files go through `manage.py import_data`.
 IMPORT_UPLOAD_MAX_BYTES = env_int("IMPORT_UPLOAD_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
+# Uploaded files wait here for the import worker (web and worker share it: a volume in docker-compose);
+# each is deleted once imported, the list of every error of a rejected file stays beside them.
+IMPORT_DIR = BASE_DIR / "var" / "imports"
 
 # Celery: with REDIS_URL a real broker; without it, tasks run eagerly in-process.
 REDIS_URL = env_redis_url("REDIS_URL")
@@ -122,9 +155,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", LOG_LEVELS)},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
-SILENCED_SYSTEM_CHECKS = (
-    ["models.W040"] if DATABASES["default"]["ENGINE"].endswith("sqlite3") else []
-)  # covering indexes are PostgreSQL-only
 
 # Re-tier: customers per metrics range (one INSERT … SELECT each) and the Celery time limits (s).
 RETIER_RANGE_SIZE = env_int("RETIER_RANGE_SIZE", 250_000, minimum=1)

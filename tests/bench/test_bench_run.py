@@ -40,6 +40,7 @@ def test_it_seeds_imports_and_prints_one_json_document_with_the_import_figures(t
     figures = report["sections"]["import"]
     assert figures["lines"] == 300
     assert figures["lines_per_s"] > 0 and figures["peak_rss_mb"] > 10
+    assert figures["pages"]["touched"] > 0 and figures["pages"]["top_tables"]["customers_orderline"] > 0
 
 
 def test_an_unknown_section_is_refused_before_touching_any_database():

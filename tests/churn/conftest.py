@@ -19,6 +19,7 @@ def roles_and_policies(request):
         importlib.import_module("core.migrations.0001_roles").create_roles(apps, None)
         importlib.import_module("churn.migrations.0002_defaults_and_roles").create_defaults(apps, None)
         importlib.import_module("churn.migrations.0003_release").grant(apps, None)
+        importlib.import_module("churn.migrations.0006_team_lead_permission_and_group").grant(apps, None)
     yield
 
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def quiet_customer(*, days: int, tier: int, median_gap=None, manager=None, **kwargs):
     """A customer whose last order was `days` before the run, holding `tier` tonight."""
     metrics = CustomerMetricsFactory(
-        as_of=AS_OF,
+        changed_as_of=AS_OF,
         tier=tier,
         days_since_last_order=days,
         last_order_at=dt.datetime.combine(AS_OF - dt.timedelta(days=days), dt.time(12), tzinfo=UTC),
@@ -35,7 +35,7 @@ def quiet_customer(*, days: int, tier: int, median_gap=None, manager=None, **kwa
 
 
 def detect(now=NOW, as_of=AS_OF):
-    return detect_churn(run=RetierRunFactory(as_of=as_of), as_of=as_of, now=now)
+    return detect_churn(run_id=RetierRunFactory(as_of=as_of).pk, as_of=as_of, now=now)
 
 
 def test_the_sql_rule_agrees_with_the_pure_function_at_the_boundaries():
@@ -61,7 +61,7 @@ def test_the_policy_the_admin_edited_is_the_one_applied():
 
 
 def test_customers_who_never_ordered_are_not_lapsed():
-    CustomerMetricsFactory(as_of=AS_OF, tier=1, days_since_last_order=None, last_order_at=None)
+    CustomerMetricsFactory(changed_as_of=AS_OF, tier=1, days_since_last_order=None, last_order_at=None)
     detect()
     assert not Lapse.objects.exists()
 
@@ -205,6 +205,6 @@ def test_detection_is_a_fixed_number_of_statements_whatever_the_population(djang
     # state saved), the new lapses (drop, create as, insert), one follow-up insert per tier with
     # an action (2)
     with django_assert_max_num_queries(17):
-        detect_churn(run=run, as_of=AS_OF, now=NOW)
+        detect_churn(run_id=run.pk, as_of=AS_OF, now=NOW)
     assert Lapse.objects.count() == 30
     assert FollowUp.objects.count() == 20

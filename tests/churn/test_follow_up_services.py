@@ -116,7 +116,7 @@ def test_claiming_takes_an_item_from_the_team_queue(manager):
 
 def test_claiming_an_item_someone_already_has_is_refused(manager):
     item = FollowUpFactory(assignee=UserFactory(username="carol"))
-    with pytest.raises(FollowUpError, match="Already assigned to carol"):
+    with pytest.raises(FollowUpError, match="carol works this item: only they or a team lead may claim it"):
         claim_follow_up(follow_up_id=item.pk, user=manager, version=1)
 
 

@@ -8,10 +8,9 @@ import pytest
 from django.db import connection
 
 from churn.models import ChurnPolicy, Lapse, LapseWatchState
-from churn.services import NEW_LAPSES
+from churn.services import new_lapses_sql
 from tests.factories import CustomerFactory
 from tests.tiering.retier_helpers import at, buy
-from tiering.metrics import date_param_sql, derived_days_sql
 from tiering.services import retier_all
 
 pytestmark = pytest.mark.django_db
@@ -20,10 +19,9 @@ pytestmark = pytest.mark.django_db
 def lapsed_without_a_lapse(as_of: dt.date) -> list[int]:
     """Customers lapsed as of `as_of` under the policy in force with no lapse recorded: a full scan."""
     policy = ChurnPolicy.current()
-    days_since = derived_days_sql("days_since_last_order", alias="m", as_of=date_param_sql("as_of"))
     with connection.cursor() as cursor:
         cursor.execute(
-            NEW_LAPSES.format(days_since=days_since),
+            new_lapses_sql(),
             {"as_of": as_of, "min_days": policy.min_days, "gap_multiple": policy.gap_multiple},
         )
         return [row[0] for row in cursor.fetchall()]

@@ -4,8 +4,10 @@ import datetime as dt
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +16,9 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import ExtractYear
+from django.urls import reverse
 
+from config import embedded_pg
 from customers import demo
 from customers.models import Customer, Order, OrderLine, Product, Ticket
 from tests.factories import CustomerMetricsFactory
@@ -76,9 +80,9 @@ def customer_figures():
 def test_the_same_seed_and_day_give_identical_data_and_another_seed_does_not():
     seed()
     first = fingerprint()
-    seed(reset=True)
+    seed(reset=True, interactive=False)
     assert fingerprint() == first
-    seed(reset=True, seed=8)
+    seed(reset=True, seed=8, interactive=False)
     assert fingerprint() != first
 
 
@@ -174,7 +178,9 @@ def test_demo_users_exist_in_their_groups_and_can_log_in(client):
         assert list(user.groups.values_list("name", flat=True)) == [group]
         password = f"tierboard-{username}"
         assert password in output
-        assert client.login(username=username, password=password)
+        # Through the sign-in page: login throttling (django-axes) needs the request.
+        signed_in = client.post(reverse("login"), {"username": username, "password": password})
+        assert signed_in.status_code == 302, username
     assert User.objects.get(username="admin").is_staff
     assert not User.objects.get(username="marketing").is_staff
     assert "for the demo only" in output
@@ -197,7 +203,7 @@ def test_it_refuses_to_seed_a_database_that_has_customers_unless_reset():
 def test_reset_replaces_the_data_and_what_was_computed_from_it_and_keeps_indexes_and_constraints():
     seed(customers=50)
     CustomerMetricsFactory(customer=Customer.objects.first())
-    seed(customers=80, reset=True)
+    seed(customers=80, reset=True, interactive=False)
     assert Customer.objects.count() == 80
     assert not CustomerMetrics.objects.exists()
     from django.db import IntegrityError, connection, transaction
@@ -223,16 +229,106 @@ def test_reset_replaces_the_data_and_what_was_computed_from_it_and_keeps_indexes
     )
 
 
-def test_it_runs_on_sqlite_for_the_demo(tmp_path):
+def test_it_runs_on_the_demos_embedded_postgresql():
+    """What `make demo` does first: migrate and seed a new embedded server (config.embedded_pg)."""
+    parent = Path(tempfile.mkdtemp(prefix="tierboard-pg-"))  # not tmp_path: see tests/test_embedded_pg.py
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    env.pop("REDIS_URL", None)
+    manage = f"{sys.executable} manage.py"
+    steps = f"{manage} migrate -v0 && {manage} seed_demo --customers 200 --today 2026-11-22"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "config.embedded_pg", "--data-dir", str(parent / "postgres"), "run", "--"]
+            + ["sh", "-c", steps],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        embedded_pg.stop(parent / "postgres")  # already stopped, unless the run timed out
+        shutil.rmtree(parent)
+    assert done.returncode == 0, done.stderr
+    assert "Seeded 200 customers" in done.stdout and "tierboard-admin" in done.stdout
+
+
+class Keyboard(io.StringIO):
+    """Standard input that is (or is not) a person at a terminal, typing `text`."""
+
+    def __init__(self, text: str = "", *, tty: bool = True):
+        super().__init__(text)
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_run_under_production_settings_and_changes_nothing(settings):
+    settings.DEMO_DATA_ALLOWED = False
+    with pytest.raises(CommandError, match="seed_demo refuses to run with these settings"):
+        seed(customers=50)
+    assert not Customer.objects.exists()
+    assert not User.objects.filter(username="admin").exists()
+
+
+def test_production_settings_turn_demo_data_off():
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "x" * 20 + "-a-throwaway-key-only-these-tests-ever-use-0123456789",
+        "DATABASE_URL": "postgres://tierboard:pw@db.invalid:5432/tierboard",  # never reached
+        "REDIS_URL": "redis://redis.invalid:6379/0",
     }
-    env.pop("REDIS_URL", None)
-    for args in (["migrate", "-v0"], ["seed_demo", "--customers", "200", "--today", "2026-11-22"]):
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
-        )
-        assert done.returncode == 0, done.stderr
-    assert "Seeded 200 customers" in done.stdout and "tierboard-admin" in done.stdout
+    done = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo", "--customers", "10"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "seed_demo refuses to run with these settings (config.settings.production)" in done.stderr
+
+
+@pytest.mark.django_db
+def test_reset_asks_and_goes_ahead_when_yes_is_typed(monkeypatch):
+    seed(customers=50)
+    monkeypatch.setattr(sys, "stdin", Keyboard("yes\n"))
+    output = seed(customers=60, reset=True)
+    assert "--reset deletes all 50 customers" in output
+    assert "Type 'yes' to continue" in output
+    assert Customer.objects.count() == 60
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("answer", ["", "no\n", "y\n"])
+def test_reset_changes_nothing_unless_yes_is_typed(monkeypatch, answer):
+    seed(customers=50)
+    before = fingerprint()
+    monkeypatch.setattr(sys, "stdin", Keyboard(answer))
+    with pytest.raises(CommandError, match="Reset cancelled: nothing was changed"):
+        seed(customers=60, reset=True)
+    assert fingerprint() == before
+
+
+@pytest.mark.django_db
+def test_reset_without_a_terminal_refuses_unless_told_not_to_ask(monkeypatch):
+    seed(customers=50)
+    monkeypatch.setattr(sys, "stdin", Keyboard("yes\n", tty=False))
+    with pytest.raises(CommandError, match="no terminal to confirm it on: add --yes"):
+        seed(customers=60, reset=True)
+    assert Customer.objects.count() == 50
+    seed(customers=60, reset=True, interactive=False)
+    assert Customer.objects.count() == 60
+
+
+def test_yes_and_no_input_are_the_same_flag():
+    from customers.management.commands.seed_demo import Command
+
+    parser = Command().create_parser("manage.py", "seed_demo")
+    for flag in ("--yes", "--no-input", "--noinput"):
+        assert parser.parse_args(["--reset", flag]).interactive is False
+    assert parser.parse_args(["--reset"]).interactive is True

@@ -3,8 +3,8 @@ from decimal import Decimal
 import pytest
 from django.http import QueryDict
 
+from core.params import clean_list_params
 from dashboard.formatting import metric_value, money, money_short, percent
-from dashboard.params import clean_list_params
 from dashboard.why import describe
 
 

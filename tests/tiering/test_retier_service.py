@@ -82,7 +82,7 @@ def test_the_next_night_rewrites_only_the_customers_whose_metrics_changed(shop):
     rewritten = {pk for pk, version in _row_versions() if version != row_versions[pk]}
     assert rewritten == {shop["regular"].pk}  # a day older is no change: the day counts are derived
     page = customer_for_page(shop["big"].pk).metrics
-    assert page.as_of == AS_OF  # the last run that changed the row
+    assert page.changed_as_of == AS_OF  # the last run that changed the row
     assert (
         page.days_since_last_order == (AS_OF + dt.timedelta(days=1) - dt.date(2026, 4, 1)).days
     )  # counted to the run in force

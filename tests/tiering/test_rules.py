@@ -135,3 +135,31 @@ def test_a_float_from_sqlite_compares_as_the_decimal_it_prints_as():
     rules = Rules((Group(2, "all", (Cond("compensation_share", "eq", D("0.05")),)),))
     assert decide({"compensation_share": 0.05}, rules).level == 2
     assert decide({"compensation_share": 0.05}, rules).why()["groups"][0]["conditions"][0]["value"] == "0.05"
+
+
+def test_every_metric_of_the_catalogue_is_a_column_of_the_stage_and_stored_unless_derived():
+    from tiering.catalogue import METRICS
+    from tiering.metrics import STAGE_COLUMNS
+    from tiering.models import CustomerMetrics, MetricsStage
+
+    stage = {f.column for f in MetricsStage._meta.concrete_fields} - {"id"}
+    stored = {f.column for f in CustomerMetrics._meta.concrete_fields}
+    assert set(STAGE_COLUMNS) == stage
+    assert {m for m in METRICS if not METRICS[m].derived} <= stored
+    assert {m for m in METRICS if METRICS[m].derived}.isdisjoint(stored)
+
+
+def test_the_conditions_offer_exactly_the_comparisons_the_rules_know():
+    from tiering.catalogue import OPERATORS
+    from tiering.models import Condition
+
+    field = Condition._meta.get_field("op")
+    assert [(op, symbol) for op, symbol in field.choices] == [(op, o.symbol) for op, o in OPERATORS.items()]
+
+
+def test_only_the_metrics_the_catalogue_says_can_be_negative_accept_a_negative_threshold():
+    from tiering.catalogue import METRICS
+    from tiering.rule_checks import condition_errors
+
+    accepting = {name for name in METRICS if not condition_errors(name, "lt", "-1")}
+    assert accepting == {name for name, m in METRICS.items() if m.negative} == {"net_margin"}

@@ -1,5 +1,7 @@
 """The rule set admin: who may see it, drafts editable and versions read-only, the buttons, the audit trail."""
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -212,3 +214,13 @@ def test_a_tier_can_be_renamed_and_recoloured_but_not_given_a_bad_colour(admin_c
     tier.refresh_from_db()
     assert (tier.level, tier.name, tier.colour) == (3, "Champions", "#aa00cc")  # the level stays
     assert tier.history.first().history_user == admin_client.user
+
+
+def test_the_preview_says_the_date_its_day_counts_count_to_the_run_in_force(admin_client):
+    from tests.churn.factories import RetierRunFactory
+
+    CustomerMetricsFactory(changed_as_of=dt.date(2026, 10, 1))  # a row last changed long before
+    RetierRunFactory(as_of=dt.date(2026, 11, 20))
+    draft = make_ruleset(DRAFT)
+    page = admin_client.get(reverse("admin:tiering_ruleset_preview", args=[draft.pk])).content.decode()
+    assert "(as of 2026-11-20)" in page

@@ -13,8 +13,9 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tiering.catalogue import OPERATORS
 from tiering.metrics import METRICS
-from tiering.rules import OPS, Cond, Group, Rules, decide, tier_sql
+from tiering.rules import Cond, Group, Rules, decide, tier_sql
 
 NULLABLE = {"days_since_last_order", "median_gap_days"}
 POOLS = {
@@ -46,7 +47,7 @@ thresholds = st.one_of(
     st.sampled_from([v for pool in POOLS.values() for v in pool]),
     st.decimals(min_value=-(10**6), max_value=10**6, places=4),
 )
-conds = st.builds(Cond, metric=st.sampled_from(list(METRICS)), op=st.sampled_from(list(OPS)), value=thresholds)
+conds = st.builds(Cond, metric=st.sampled_from(list(METRICS)), op=st.sampled_from(list(OPERATORS)), value=thresholds)
 groups = st.builds(
     Group,
     level=st.integers(1, 3),

@@ -1,17 +1,25 @@
 """What an incremental re-tier needs: each metrics row's next-change date (indexed with the id for
 the nightly look-up of who is due), and the same column on the stage. The first run after this
-migration recomputes everyone (customers 0003 left an "everyone" mark), filling the dates."""
+migration recomputes everyone (customers 0003 left an "everyone" mark), filling the dates.
+
+The triggers' SQL is frozen here as it was installed (customers 0003 holds the function):
+a migration never imports code that can change. tiering/triggers.py declares what must exist."""
 
 from django.db import migrations, models
 
-from customers import changes
+MARK_DELETED_METRICS = (
+    "CREATE TRIGGER tiering_customermetrics_mark_delete AFTER DELETE ON tiering_customermetrics"
+    " REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION customers_mark_rows()",
+    "CREATE TRIGGER tiering_customermetrics_mark_truncate AFTER TRUNCATE ON tiering_customermetrics"
+    " FOR EACH STATEMENT EXECUTE FUNCTION customers_mark_rows()",
+)
 
 
 def mark_deleted_metrics(apps, schema_editor):
     """A metrics row deleted (by hand, or with its customer) marks that customer; truncating the
     table marks everyone: the next run then recomputes them rather than trusting what is gone."""
     if schema_editor.connection.vendor == "postgresql":
-        for statement in changes.triggers_sql("tiering_customermetrics", "customers_mark_rows", ("DELETE", "TRUNCATE")):
+        for statement in MARK_DELETED_METRICS:
             schema_editor.execute(statement)
 
 

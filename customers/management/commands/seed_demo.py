@@ -5,7 +5,9 @@ import os
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from django.utils import timezone
 
 from customers.demo import DemoDataExists, seed_demo
@@ -35,11 +37,27 @@ class Command(BaseCommand):
             default=min(4, os.cpu_count() or 1),
             help="Processes generating data side by side for large sizes (default: cores, up to 4).",
         )
-        parser.add_argument("--reset", action="store_true", help="Delete all customer data first.")
+        parser.add_argument("--reset", action="store_true", help="Delete all customer data first (asks to type 'yes').")
+        parser.add_argument(
+            "--yes",
+            "--no-input",
+            "--noinput",
+            action="store_false",
+            dest="interactive",
+            help="Do not ask before --reset deletes the data (for scripts).",
+        )
 
-    def handle(self, *args, customers, seed, today, lines_per_customer, jobs, reset, **options):
+    def handle(self, *args, customers, seed, today, lines_per_customer, jobs, reset, interactive, **options):
+        if not settings.DEMO_DATA_ALLOWED:
+            raise CommandError(
+                f"seed_demo refuses to run with these settings ({settings.SETTINGS_MODULE}): it makes demo "
+                "accounts, a staff 'admin' among them, whose passwords are public, and fake customers. "
+                "It is for a demo on config.settings.local; nothing was changed."
+            )
         if customers < 1:
             raise CommandError("--customers must be at least 1.")
+        if reset and interactive:
+            self.confirm_reset()
         today = today or timezone.localdate()
         started = time.monotonic()
         show = _Progress(self.stdout, customers, started)
@@ -69,6 +87,24 @@ class Command(BaseCommand):
         self.stdout.write("Demo users (for the demo only; these passwords are public):")
         for username, group, password in result.users:
             self.stdout.write(f"  {username:<10} {password:<20} {group}")
+
+    def confirm_reset(self) -> None:
+        if not sys.stdin.isatty():
+            raise CommandError(
+                "--reset deletes all customer data and there is no terminal to confirm it on: add --yes "
+                "(or --no-input) to reset without asking. Nothing was changed."
+            )
+        from customers.models import Customer
+
+        database = connection.settings_dict["NAME"]
+        self.stdout.write(
+            f"--reset deletes all {Customer.objects.count():,} customers, their orders and tickets, and "
+            f"everything computed from them, in database {database}."
+        )
+        self.stdout.write("Type 'yes' to continue: ", ending="")
+        self.stdout.flush()
+        if sys.stdin.readline().strip().lower() != "yes":
+            raise CommandError("Reset cancelled: nothing was changed.")
 
 
 class _Progress:

@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from tiering.models import RetierRun
-from tiering.services import retier_all
+from tiering.services import CHANGED, retier_all
+from tiering.tiers import LEVELS
 
 
 def _date(text: str) -> dt.date:
@@ -36,13 +37,13 @@ class Command(BaseCommand):
     def _print(self, run: RetierRun) -> None:
         dry = " (dry run: nothing written)" if run.dry_run else ""
         self.stdout.write(f"Run {run.pk} as of {run.as_of} with rule set v{run.ruleset.version}{dry}")
-        for level in ("1", "2", "3"):
-            self.stdout.write(f"  tier {level}: {run.counts.get(level, 0)} customers")
+        for level in LEVELS:
+            self.stdout.write(f"  tier {level}: {run.counts.get(str(level), 0)} customers")
         self.stdout.write(f"Moved: {run.moved}")
         for move, count in run.matrix.items():
             self.stdout.write(f"  {move}: {count}")
         progress = run.progress or {}
-        if progress.get("mode") == "changed":
+        if progress.get("mode") == CHANGED:
             n = progress["recomputed"]
             self.stdout.write(f"Metrics computed for {n} customer{'' if n == 1 else 's'} whose data or window changed")
         elif "recomputed" in progress:

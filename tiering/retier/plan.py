@@ -1,0 +1,98 @@
+"""The plan of one re-tier run: a frozen value built once, at the start, that every stage reads.
+
+Building it fixes what the run will do: the rules (read once; the run applies exactly the version
+it records), the dates, and who is recomputed (it takes the change marks, so marks written later
+wait for the next run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+
+from customers import changes
+
+from ..models import RetierRun, RuleSet
+from ..rules import Rules, rules_from_ruleset
+
+# Which customers' metrics a run computes.
+ALL = "all"  # everyone
+CHANGED = "changed"  # only those whose metrics can differ from the stored ones
+
+
+class RetierError(Exception):
+    """A run that cannot start (no published rule set); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The run whose results the metrics hold when this one starts (the run in force)."""
+
+    as_of: dt.date
+    ruleset_id: int | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    run_id: int
+    started_at: dt.datetime
+    as_of: dt.date
+    dry_run: bool
+    ruleset_id: int
+    rules: Rules  # the snapshot this run applies
+    mode: str  # ALL or CHANGED
+    last: LastRun | None
+
+    @property
+    def same_rules_as_last(self) -> bool:
+        """Whether the last run tiered with these rules, on a date not after this one."""
+        return self.last is not None and self.last.ruleset_id == self.ruleset_id and self.last.as_of <= self.as_of
+
+
+def build_plan(run: RetierRun, ruleset: RuleSet | None) -> Plan:
+    """The run's plan. Raises RetierError when the rule set cannot run."""
+    ruleset = _checked(ruleset, dry_run=run.dry_run)
+    rules = rules_from_ruleset(ruleset)
+    if not run.dry_run:
+        with connection.cursor() as cursor:
+            changes.take(cursor, run_id=run.pk)  # before any metric is read: later marks stay for the next run
+    in_force = RetierRun.objects.in_force().exclude(pk=run.pk).values_list("as_of", "ruleset_id").first()
+    last = LastRun(*in_force) if in_force else None
+    return Plan(
+        run_id=run.pk,
+        started_at=run.started_at,
+        as_of=run.as_of,
+        dry_run=run.dry_run,
+        ruleset_id=ruleset.pk,
+        rules=rules,
+        mode=_mode(run, last),
+        last=last,
+    )
+
+
+def _checked(ruleset: RuleSet | None, *, dry_run: bool) -> RuleSet:
+    if ruleset is None:
+        raise RetierError("No published rule set: publish one in the admin before re-tiering.")
+    in_force = RuleSet.objects.filter(pk=ruleset.pk, status=RuleSet.Status.PUBLISHED).exists()  # as stored now
+    if not dry_run and not in_force:
+        raise RetierError(
+            f"Rule set v{ruleset.version} is not the one in force: try it with a dry run, or publish it first."
+        )
+    return ruleset
+
+
+def _mode(run: RetierRun, last: LastRun | None) -> str:
+    """CHANGED when the stored metrics are those of the last real run and every change since is
+    known: the database marks changed source data (customers.changes), and each stored row says
+    when it changes with the date alone (next_change_on). Else ALL: on a first run, a run dated
+    before the last one, after an "everyone" mark (a catalogue edit, a bulk load), or with
+    RETIER_INCREMENTAL off."""
+    if not settings.RETIER_INCREMENTAL or last is None or run.as_of < last.as_of:
+        return ALL
+    with connection.cursor() as cursor:
+        if changes.everyone_marked(cursor, run_id=None if run.dry_run else run.pk):
+            return ALL
+    return CHANGED

@@ -1,0 +1,100 @@
+"""The entry point of the re-tier: the only code that writes the run record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from customers import changes
+
+from ..models import RetierRun, RuleSet
+from ..signals import RetierApplied, retier_applied
+from .apply import Applied, apply_tiers
+from .lock import single_flight
+from .plan import Plan, RetierError, build_plan
+from .stage import clear_stage, stage_metrics
+from .vacuum import refresh_planner_statistics
+
+log = logging.getLogger(__name__)
+
+
+def retier_all(
+    *, as_of: dt.date, ruleset: RuleSet | None = None, dry_run: bool = False, triggered_by: str = ""
+) -> RetierRun:
+    """Re-tier every customer as of `as_of` with `ruleset` (default: the published one).
+
+    Returns the run record: succeeded, or skipped when another run holds the lock. A failure is
+    recorded on the run (status failed, error text) and re-raised.
+    """
+    ruleset = ruleset or RuleSet.objects.filter(status=RuleSet.Status.PUBLISHED).first()
+    record = {"as_of": as_of, "ruleset": ruleset, "dry_run": dry_run, "triggered_by": triggered_by[:100]}
+    with single_flight() as acquired:
+        run = RetierRun.objects.create(**record)  # after the lock, so no one takes it for dead
+        if not acquired:
+            return _finish(
+                run, status=RetierRun.Status.SKIPPED, error="Another re-tier run was going; this one did nothing."
+            )
+        try:
+            plan, applied = _run(run, ruleset)
+        except BaseException as exc:
+            _record_failure(run, exc)
+            raise
+    if not dry_run:
+        vacuum = refresh_planner_statistics(plan, applied)
+        if vacuum:
+            _save_progress(run, vacuum=vacuum)
+    return run
+
+
+def _run(run: RetierRun, ruleset: RuleSet | None) -> tuple[Plan, Applied]:
+    """Plan, metrics, then apply, history and hand-off in one transaction with the run record."""
+    plan = build_plan(run, ruleset)
+    run.progress = {"mode": plan.mode}  # written with the first step
+
+    def report(step: str, done: int, total: int) -> None:
+        _save_progress(run, step=step, done=done, total=total)
+
+    recomputed, steps = stage_metrics(plan, report)
+    _save_progress(run, recomputed=recomputed, step="applying tiers", done=steps, total=steps)
+    with transaction.atomic():
+        applied = apply_tiers(plan, recomputed=recomputed)
+        if not plan.dry_run:
+            with connection.cursor() as cursor:
+                changes.release(cursor, run_id=plan.run_id)  # the marks this run took, now accounted for
+            retier_applied.send(sender=RetierRun, applied=RetierApplied(run_id=plan.run_id, as_of=plan.as_of))
+        clear_stage()
+        run.counts, run.matrix, run.moved = applied.counts, applied.matrix, applied.moved
+        if applied.rewritten is not None:
+            run.progress = {**run.progress, "rewritten": applied.rewritten}  # shown with the run
+        _finish(run, status=RetierRun.Status.SUCCEEDED)
+    return plan, applied
+
+
+def _save_progress(run: RetierRun, **values) -> None:
+    run.progress = {**(run.progress or {}), **values}
+    RetierRun.objects.filter(pk=run.pk).update(progress=run.progress)
+
+
+def _finish(run: RetierRun, *, status: str, error: str = "") -> RetierRun:
+    run.status, run.error, run.finished_at = status, error, timezone.now()
+    run.save(update_fields=["status", "error", "finished_at", "counts", "matrix", "moved", "progress"])
+    return run
+
+
+def _record_failure(run: RetierRun, exc: BaseException) -> None:
+    """Record the failure on a connection that works (the failing one may have been killed)."""
+    if not connection.is_usable():
+        connection.close()
+    message = str(exc) or exc.__class__.__name__
+    if not isinstance(exc, RetierError):
+        message = f"{exc.__class__.__name__}: {message}"
+    try:
+        RetierRun.objects.filter(pk=run.pk).update(
+            status=RetierRun.Status.FAILED, error=message, finished_at=timezone.now()
+        )
+    except Exception:  # the database itself is gone; the next run will reap this one
+        log.exception("could not record the failure of re-tier run %s", run.pk)
+    run.status, run.error = RetierRun.Status.FAILED, message

@@ -1,0 +1,17 @@
+"""The triggers on the metrics: a deleted row marks its customer for the next run (migration 0008,
+with customers' function), and TierCount follows every write (migration 0010)."""
+
+from core.triggers import Trigger
+
+METRICS = "tiering_customermetrics"
+
+TRIGGERS = (
+    *(
+        Trigger(f"{METRICS}_mark_{event}", METRICS, "customers_mark_rows", ("tiering", "0008_incremental_metrics"))
+        for event in ("delete", "truncate")
+    ),
+    *(
+        Trigger(f"tiering_count_{event}", METRICS, "tiering_count_tiers", ("tiering", "0010_tier_counts"))
+        for event in ("insert", "update", "delete", "truncate")
+    ),
+)
