@@ -13,3 +13,4 @@ if not os.environ.get("DATABASE_URL", "").strip():
 from .base import *  # noqa: E402, F403
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"  # mail to admins is printed
