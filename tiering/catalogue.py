@@ -160,6 +160,26 @@ OPERATORS: dict[str, Operator] = {
 OPERATOR_CHOICES = [(op, o.symbol) for op, o in OPERATORS.items()]
 
 
+@dataclass(frozen=True)
+class Population:
+    """Whom a relative threshold's percentile is taken over: the customers whose metrics meet
+    every (metric, op, value) of `where`."""
+
+    label: str
+    where: tuple[tuple[str, str, Decimal], ...] = ()
+
+
+POPULATIONS: dict[str, Population] = {
+    "everyone": Population("all customers"),
+    "buyers": Population("customers with an order in the window", (("orders", "gte", Decimal(1)),)),
+    "repeat": Population("customers with 2+ orders in the window", (("orders", "gte", Decimal(2)),)),
+}
+POPULATION_CHOICES = [(key, p.label) for key, p in POPULATIONS.items()]
+# Fewer eligible customers than this and a percentile says little (the 98th of 40 customers is
+# one of them): a relative condition then compares with its floor alone, and the why says so.
+MIN_ELIGIBLE = 100
+
+
 def plain(d: Decimal) -> str:
     """A Decimal without exponent or trailing zeros: Decimal('5000.0000') -> '5000'."""
     text = f"{d:f}"

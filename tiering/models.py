@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from .catalogue import OPERATOR_CHOICES
+from .catalogue import OPERATOR_CHOICES, POPULATION_CHOICES
 from .tiers import FALLBACK_LEVEL
 
 
@@ -68,20 +68,36 @@ class RuleGroup(models.Model):
     class Match(models.TextChoices):
         ALL = "all", "ALL of these hold"
         ANY = "any", "ANY of these holds"
+        NONE = "none", "NONE of these holds"
 
     ruleset = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="groups")
     tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
-    match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        help_text="Empty for a tier's group; set for a group nested in another (it counts as one of its conditions).",
+    )
+    match = models.CharField(max_length=4, choices=Match.choices, default=Match.ALL)
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["-tier__level"]
-        constraints = [models.UniqueConstraint(fields=["ruleset", "tier"], name="one_group_per_tier")]
+        ordering = ["-tier__level", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ruleset", "tier"], condition=models.Q(parent__isnull=True), name="one_group_per_tier"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"Tier {self.tier.level}: {self.get_match_display()}"
+        nested = " (nested)" if self.parent_id else ""
+        return f"Tier {self.tier.level}{nested}: {self.get_match_display()}"
 
     def clean(self):
+        if self.parent_id and (self.parent.ruleset_id != self.ruleset_id or self.parent.tier_id != self.tier_id):
+            raise ValidationError({"parent": "A nested group belongs to the same rule set and tier as its parent."})
         if self.tier_id and self.tier.level == FALLBACK_LEVEL:
             raise ValidationError(
                 {"tier": f"Tier {FALLBACK_LEVEL} is the fallback for anyone no group places higher; it takes no group."}
@@ -92,7 +108,19 @@ class Condition(models.Model):
     group = models.ForeignKey(RuleGroup, on_delete=models.CASCADE, related_name="conditions")
     metric = models.CharField(max_length=40)
     op = models.CharField(max_length=3, choices=OPERATOR_CHOICES)
-    value = models.DecimalField(max_digits=14, decimal_places=4)
+    value = models.DecimalField(
+        max_digits=14, decimal_places=4, help_text="The threshold; with a percentile, the floor that must also hold."
+    )
+    percentile = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Relative threshold: compare with this percentile (e.g. 98) of the population, resolved each run.",
+    )
+    population = models.CharField(
+        max_length=16, choices=POPULATION_CHOICES, blank=True, help_text="Whom the percentile is taken over."
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -101,14 +129,14 @@ class Condition(models.Model):
     def __str__(self) -> str:
         from .rules import describe_condition
 
-        return describe_condition(self.metric, self.op, self.value)
+        return describe_condition(self.metric, self.op, self.value, self.percentile, self.population)
 
     def clean(self):
         from .rule_checks import validate_condition
 
         # A missing value or an unknown comparison is already reported by its field.
         if self.value is not None and self.op in dict(OPERATOR_CHOICES):
-            validate_condition(self.metric, self.op, self.value)
+            validate_condition(self.metric, self.op, self.value, self.percentile, self.population)
 
 
 class RetierRunQuerySet(models.QuerySet):
@@ -136,6 +164,9 @@ class RetierRun(models.Model):
     matrix = models.JSONField(default=dict, blank=True, help_text='Movements as {"from->to": count}.')
     moved = models.PositiveIntegerField(default=0)
     progress = models.JSONField(default=dict, blank=True)
+    cuts = models.JSONField(
+        default=list, blank=True, help_text="Each relative threshold as resolved by the run (tiering.cuts.cuts_json)."
+    )
     error = models.TextField(blank=True)
 
     objects = RetierRunQuerySet.as_manager()

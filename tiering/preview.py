@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from customers.models import Customer
 
 from . import sql
+from .cuts import resolve_cuts
 from .metrics import metric_sql
 from .models import CustomerMetrics, RetierRun, RuleSet
 from .rules import Rules, rules_from_ruleset, tier_sql
@@ -65,9 +66,14 @@ def preview_rules(*, rules: Rules, sample: int = SAMPLE_SIZE) -> Preview:
     # run wrote counts to its own)
     as_of = RetierRun.objects.in_force().values_list("as_of", flat=True).first()
     counted_to = sql.literal(as_of) if as_of else None
-    expression, params = tier_sql(rules, column=lambda m: metric_sql(m, alias="m", as_of=counted_to))
+    column = lambda m: metric_sql(m, alias="m", as_of=counted_to)  # noqa: E731
     with transaction.atomic(), connection.cursor() as cursor:
         sql.set_local(cursor, jit="off")  # JIT compiling costs ~1 s on a scan this size
+        # relative thresholds resolved over the stored metrics, as a run would (one statement)
+        rules = resolve_cuts(
+            cursor, rules, source=sql.compose("{table} m", table=table), source_params=[], column=column
+        )
+        expression, params = tier_sql(rules, column=column)
         # Query 1: every customer counted by (tier held, tier the rules give).
         cursor.execute(
             sql.compose("SELECT m.tier, {tier}, COUNT(*) FROM {table} m GROUP BY 1, 2", tier=expression, table=table),
