@@ -16,7 +16,7 @@ from django.db import connection
 from customers import changes
 
 from .. import sql
-from ..catalogue import METRICS, POPULATIONS
+from ..catalogue import POPULATIONS
 from ..cuts import Key, cuts_from_json, relative_keys, resolve_cuts
 from ..metrics import metric_sql
 from ..models import RetierRun, RuleSet

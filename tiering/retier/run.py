@@ -10,11 +10,11 @@ from django.utils import timezone
 
 from customers import changes
 
+from ..cuts import cuts_json
 from ..models import RetierRun, RuleSet
 from ..signals import RetierApplied, retier_applied
 from .apply import Applied, apply_tiers
 from .lock import single_flight
-from ..cuts import cuts_json
 from .plan import Plan, RetierError, build_plan, with_cuts_resolved
 from .stage import clear_stage, stage_metrics
 from .vacuum import refresh_planner_statistics
