@@ -45,6 +45,10 @@ class Cut:
     value: Decimal | None
     eligible: int
 
+    def __post_init__(self) -> None:
+        if self.value is not None and not isinstance(self.value, Decimal):
+            object.__setattr__(self, "value", Decimal(str(self.value)))
+
 
 @dataclass(frozen=True)
 class Cond:
