@@ -2,7 +2,6 @@
 the run record, and the history's why shows it; nested groups decide on stored rule sets too."""
 
 import datetime as dt
-from decimal import Decimal as D
 
 import pytest
 
@@ -70,7 +69,7 @@ def test_below_the_minimum_population_the_floor_applies_and_the_why_says_so():
     assert tiers_of(customers) == [1, 3, 3]
     condition = describe_why(TierChange.objects.get(run=run, customer=customers[1]).why)[0]["conditions"][0]
     assert condition["text"] == "Revenue ≥ 500"
-    assert condition["cut"] == f"the floor: only 3 eligible customers, too few for the 98th percentile of all customers"
+    assert condition["cut"] == "the floor: only 3 eligible customers, too few for the 98th percentile of all customers"
     assert MIN_ELIGIBLE > 3
 
 
