@@ -96,6 +96,8 @@ class RuleGroup(models.Model):
         return f"Tier {self.tier.level}{nested}: {self.get_match_display()}"
 
     def clean(self):
+        if self.parent_id and not self.ruleset_id:  # added inside its parent: same rule set and tier
+            self.ruleset_id, self.tier_id = self.parent.ruleset_id, self.parent.tier_id
         if self.parent_id and (self.parent.ruleset_id != self.ruleset_id or self.parent.tier_id != self.tier_id):
             raise ValidationError({"parent": "A nested group belongs to the same rule set and tier as its parent."})
         if self.tier_id and self.tier.level == FALLBACK_LEVEL:

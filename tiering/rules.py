@@ -317,6 +317,12 @@ def describe_condition(metric: str, op: str, value: object, percentile: object =
 NEEDS = {"all": "ALL of", "any": "ANY of", "none": "NONE of"}
 
 
+def describe_group(group: Group) -> list[str]:
+    """A group's conditions in plain words, a nested group as one line: "ANY of (a; b)"."""
+    lines = [describe_condition(c.metric, c.op, c.value, c.percentile, c.population) for c in group.conditions]
+    return lines + [f"{NEEDS[g.match]} ({'; '.join(describe_group(g))})" for g in group.groups]
+
+
 def describe_why(why: Json) -> list[Json]:
     """Each group of a stored why as plain words, for pages.
 

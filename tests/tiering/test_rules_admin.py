@@ -99,6 +99,10 @@ def group_form(group, conditions, **changes):
         "conditions-INITIAL_FORMS": sum(1 for c in conditions if c[0]),
         "conditions-MIN_NUM_FORMS": 0,
         "conditions-MAX_NUM_FORMS": 1000,
+        **{
+            f"children-{k}": n
+            for k, n in [("TOTAL_FORMS", 0), ("INITIAL_FORMS", 0), ("MIN_NUM_FORMS", 0), ("MAX_NUM_FORMS", 1000)]
+        },
     }
     for i, (pk, metric, op, value) in enumerate(conditions):
         data.update(
@@ -224,3 +228,17 @@ def test_the_preview_says_the_date_its_day_counts_count_to_the_run_in_force(admi
     draft = make_ruleset(DRAFT)
     page = admin_client.get(reverse("admin:tiering_ruleset_preview", args=[draft.pk])).content.decode()
     assert "(as of 2026-11-20)" in page
+
+
+def test_a_group_nested_in_a_draft_group_takes_its_rule_set_and_tier_and_reads_as_one_condition(admin_client):
+    group = make_ruleset(DRAFT).groups.get(tier__level=3)
+    cond = group.conditions.get()
+    data = group_form(group, [(cond.pk, "net_margin", "gte", "5000")])
+    data |= {"children-TOTAL_FORMS": 1, "children-0-match": "any", "children-0-parent": group.pk}
+    response = admin_client.post(reverse("admin:tiering_rulegroup_change", args=[group.pk]), data)
+    assert response.status_code == 302
+    nested = group.children.get()
+    assert (nested.ruleset_id, nested.tier_id, nested.match) == (group.ruleset_id, group.tier_id, "any")
+    Condition.objects.create(group=nested, metric="categories", op="gte", value=3)
+    page = admin_client.get(change_url(group.ruleset)).content.decode()
+    assert "Net margin ≥ 5,000 and ANY of (Categories bought ≥ 3)" in page
