@@ -116,6 +116,12 @@ def _type_error(metric: str, value: Decimal) -> str | None:
     if places is not None and value != value.quantize(Decimal(1).scaleb(-places)):
         what = "money" if m.kind == "money" else "a share (0.05 is 5%)"
         return f"{m.label} is {what}: use at most {places} decimal places, not {value.normalize():f}."
+    typed_as_percent = 1 < value <= RATIO_MAX and value == value.to_integral_value()
+    if m.kind == "ratio" and typed_as_percent and metric == "compensation_share":
+        return (
+            f"{m.label} is a share written as a decimal (0.05 is 5%); {value.normalize():f} would be "
+            f"{value * 100:,.0f}%. Did you mean {value / 100:f}?"
+        )
     if m.kind == "ratio" and value > RATIO_MAX:
         return (
             f"{m.label} is a share written as a decimal (0.25 is 25%); {value.normalize():f} would be "
@@ -124,9 +130,17 @@ def _type_error(metric: str, value: Decimal) -> str | None:
     return None
 
 
+DAYS_MAX = Decimal(36_500)  # a century: a day count above it can be reached by nobody
+
+
 def _impossible(metric: str, op: str, value: Decimal) -> str | None:
     if METRICS[metric].negative:
         return None
+    m = METRICS[metric]
+    if m.kind == "days" and value > DAYS_MAX and op in ("gt", "gte", "eq"):
+        return f"{m.label} {OPERATORS[op].symbol} {value.normalize():f} is more than a century: nobody can reach it."
+    if m.kind in ("count", "days") and value < 0 and op in ("gt", "gte", "ne"):
+        return f"{m.label} is never negative: a negative threshold ({value.normalize():f}) says nothing. Use 0 or more."
     never = (op == "lt" and value <= 0) or (op in ("lte", "eq") and value < 0)
     if not never:
         return None
