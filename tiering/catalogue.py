@@ -130,6 +130,49 @@ METRICS: dict[str, Metric] = {
             " WHEN compensation > 0 THEN 1 ELSE 0 END",
             whole=False,
         ),
+        # all time (everything up to as_of's end) and the 12 months before the window
+        Metric(
+            "lifetime_revenue",
+            "Lifetime revenue",
+            "money",
+            "Total charged on order lines, all time up to the as-of date.",
+            "lifetime_revenue",
+            whole=False,
+        ),
+        Metric(
+            "lifetime_net_margin",
+            "Lifetime net margin",
+            "money",
+            "Revenue − cost − compensation, all time up to the as-of date.",
+            "round(lifetime_revenue - lifetime_cost - lifetime_compensation, 2)",
+            whole=False,
+            negative=True,
+        ),
+        Metric(
+            "lifetime_orders",
+            "Lifetime orders",
+            "count",
+            "Distinct orders placed, all time up to the as-of date.",
+            "lifetime_orders",
+            whole=True,
+        ),
+        Metric(
+            "prior_revenue",
+            "Revenue, year before",
+            "money",
+            "Total charged on order lines in the 12 months before the window.",
+            "prior_revenue",
+            whole=False,
+        ),
+        Metric(
+            "revenue_growth",
+            "Spend growth",
+            "ratio",
+            "Revenue in the window ÷ revenue in the 12 months before it (1.5 = half as much again);"
+            " empty with no revenue the year before.",
+            "CASE WHEN prior_revenue > 0 THEN LEAST(round(revenue / prior_revenue, 4), 999999) END",
+            whole=False,
+        ),
     ]
 }
 

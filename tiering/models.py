@@ -247,6 +247,11 @@ class CustomerMetrics(models.Model):
     complaints = models.PositiveIntegerField(default=0)
     rejected_complaints = models.PositiveIntegerField(default=0)
     compensation_share = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    lifetime_revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    lifetime_net_margin = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    lifetime_orders = models.PositiveIntegerField(default=0)
+    prior_revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    revenue_growth = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     next_change_on = models.DateField(
         null=True,
         blank=True,
@@ -351,4 +356,9 @@ class MetricsStage(models.Model):
     complaints = models.IntegerField()
     rejected_complaints = models.IntegerField()
     compensation_share = models.DecimalField(max_digits=10, decimal_places=4)
+    lifetime_revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    lifetime_net_margin = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    lifetime_orders = models.IntegerField(default=0)
+    prior_revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    revenue_growth = models.DecimalField(max_digits=10, decimal_places=4, null=True)
     next_change_on = models.DateField(null=True)

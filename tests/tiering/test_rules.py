@@ -162,4 +162,4 @@ def test_only_the_metrics_the_catalogue_says_can_be_negative_accept_a_negative_t
     from tiering.rule_checks import condition_errors
 
     accepting = {name for name in METRICS if not condition_errors(name, "lt", "-1")}
-    assert accepting == {name for name, m in METRICS.items() if m.negative} == {"net_margin"}
+    assert accepting == {name for name, m in METRICS.items() if m.negative} == {"net_margin", "lifetime_net_margin"}

@@ -17,14 +17,14 @@ from tiering.catalogue import OPERATORS, POPULATIONS
 from tiering.metrics import METRICS
 from tiering.rules import MATCHES, RELATIVE_OPS, Cond, Cut, Group, Rules, decide, tier_sql
 
-NULLABLE = {"days_since_last_order", "median_gap_days"}
+NULLABLE = {"days_since_last_order", "median_gap_days", "revenue_growth"}
 POOLS = {
     "money": [D("-100.00"), D("0.00"), D("0.01"), D("99.99"), D("100.00"), D("5000.00")],
     "count": [0, 1, 2, 3, 6],
     "days": [0, 1, 30, 365, 730],
     "ratio": [D("0"), D("0.0499"), D("0.05"), D("0.25"), D("1")],
 }
-NON_NEGATIVE = set(METRICS) - {"net_margin"}
+NON_NEGATIVE = {name for name, m in METRICS.items() if not m.negative}
 
 
 def value_of(name):
