@@ -1,0 +1,1 @@
+"""Scripts of the repository; importable so that tests can reach the shape generator."""
