@@ -21,7 +21,7 @@ from typing import Any
 
 from . import sql
 from .catalogue import MIN_ELIGIBLE, POPULATIONS, plain
-from .rules import Cond, Cut, Group, Rules, _cond_sql
+from .rules import Cond, Cut, Group, Rules, cond_sql
 
 Key = tuple[str, str, Decimal]  # (metric, population, percentile)
 
@@ -121,5 +121,5 @@ def _eligible_sql(population: str, column: Callable[[str], str]) -> tuple[str, l
     where = POPULATIONS[population].where
     if not where:
         return "TRUE", []
-    parts = [_cond_sql(Cond(m, op, v), column(m)) for m, op, v in where]
+    parts = [cond_sql(Cond(m, op, v), column(m)) for m, op, v in where]
     return sql.join(" AND ", (t for t, _ in parts)), [p for _, ps in parts for p in ps]

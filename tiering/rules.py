@@ -399,7 +399,7 @@ def _group_holds(match: str, held: list[bool]) -> bool:
 
 def _group_sql(group: Group, column: Callable[[str], str]) -> tuple[str, Params]:
     """The group as a boolean that is never NULL (each comparison is COALESCEd)."""
-    parts = [_cond_sql(cond, column(cond.metric)) for cond in group.conditions]
+    parts = [cond_sql(cond, column(cond.metric)) for cond in group.conditions]
     parts += [_group_sql(g, column) for g in group.groups]
     if not parts:
         return "(1 = 0)", []
@@ -429,7 +429,7 @@ def _body_why_sql(group: Group, column: Callable[[str], str]) -> tuple[str, Para
     conditions: list[str] = []
     params: Params = []
     for cond in group.conditions:
-        held, held_params = _cond_sql(cond, column(cond.metric))
+        held, held_params = cond_sql(cond, column(cond.metric))
         fixed = _check_json(Check(group.level, cond.metric, cond.op, cond.threshold, None, False, cond))
         del fixed["value"], fixed["held"]
         conditions.append(sql.compose(_CONDITION_WHY, value=column(cond.metric), held=held))
@@ -466,16 +466,16 @@ _CONDITION_WHY = (
 )
 
 
-def _cond_sql(cond: Cond, col: str) -> tuple[str, Params]:
+def cond_sql(cond: Cond, col: str) -> tuple[str, Params]:
     """One comparison that is FALSE, never NULL, when the value is missing."""
     if cond.metric in INTEGER_METRICS:
-        return _integer_cond_sql(cond.op, cond.threshold, col)
+        return _integercond_sql(cond.op, cond.threshold, col)
     # CAST keeps the threshold NUMERIC: PostgreSQL compares numeric to numeric exactly.
     compared = sql.compose("COALESCE(({col} {op} CAST(%s AS NUMERIC)), FALSE)", col=col, op=OPERATORS[cond.op].sql)
     return compared, [cond.threshold]
 
 
-def _integer_cond_sql(op: str, value: Decimal, col: str) -> tuple[str, Params]:
+def _integercond_sql(op: str, value: Decimal, col: str) -> tuple[str, Params]:
     """The same comparison against a whole-number column with a whole-number threshold.
 
     For whole x: x > 2.5 ⇔ x > 2, x >= 2.5 ⇔ x >= 3, x < 2.5 ⇔ x < 3, x <= 2.5 ⇔ x <= 2;

@@ -25,7 +25,8 @@ def admin_client(client, make_user):
 
 
 def v1():
-    return RuleSet.objects.get(version=1)
+    """The default rules in force: v2 of migration 0014 (v1 retired)."""
+    return RuleSet.objects.get(version=2)
 
 
 def change_url(ruleset):
@@ -54,15 +55,17 @@ def test_staff_without_the_publish_permission_cannot_publish(client, make_user):
 
 def test_the_published_version_reads_as_rules_in_plain_words_and_cannot_be_edited(admin_client):
     page = admin_client.get(change_url(v1())).content.decode()
-    assert "Tier 3</b> needs ALL of:" in page and "Net margin ≥ 5,000" in page
+    assert "Tier 3</b> needs ALL of:" in page
+    assert "Lifetime net margin ≥ the 90th percentile of customers with 2+ orders in the window (and ≥ 0)" in page
+    assert "NONE of (Rejected complaints ≥ 3; Compensation share ≥ 5%)" in page
     assert "Read-only: to change the rules, create a draft from this version." in page
-    assert "Publish v1" not in page
+    assert "Publish v2" not in page
     assert admin_client.post(change_url(v1()), {"notes": "changed", "grace_runs": 0}).status_code == 403
 
 
 def test_create_draft_from_this_copies_the_version_and_opens_the_draft(admin_client):
     response = admin_client.post(reverse("admin:tiering_ruleset_copy", args=[v1().pk]))
-    draft = RuleSet.objects.get(version=2)
+    draft = RuleSet.objects.get(version=3)
     assert response["Location"] == change_url(draft)
     assert (draft.status, draft.created_by) == (RuleSet.Status.DRAFT, admin_client.user)
     assert (
@@ -145,7 +148,7 @@ def test_changing_a_condition_is_recorded_with_who_did_it(admin_client):
 
 
 def test_a_published_versions_group_is_read_only(admin_client):
-    group = v1().groups.get(tier__level=2)
+    group = v1().groups.get(tier__level=2, parent=None)
     url = reverse("admin:tiering_rulegroup_change", args=[group.pk])
     assert admin_client.get(url).status_code == 200
     assert admin_client.post(url, group_form(group, [])).status_code == 403
@@ -185,7 +188,7 @@ def test_adding_a_rule_set_makes_the_next_draft_version_with_its_author(admin_cl
     response = admin_client.post(reverse("admin:tiering_ruleset_add"), data)
     assert response.status_code == 302
     added = RuleSet.objects.get(notes="Try a lower tier-3 bar")
-    assert (added.version, added.status, added.created_by) == (2, RuleSet.Status.DRAFT, admin_client.user)
+    assert (added.version, added.status, added.created_by) == (3, RuleSet.Status.DRAFT, admin_client.user)
 
 
 def test_a_tier_group_cannot_be_added_for_tier_1(admin_client):
@@ -242,3 +245,12 @@ def test_a_group_nested_in_a_draft_group_takes_its_rule_set_and_tier_and_reads_a
     Condition.objects.create(group=nested, metric="categories", op="gte", value=3)
     page = admin_client.get(change_url(group.ruleset)).content.decode()
     assert "Net margin ≥ 5,000 and ANY of (Categories bought ≥ 3)" in page
+
+
+def test_the_rule_set_page_warns_about_a_condition_that_holds_for_nobody(admin_client):
+    CustomerMetricsFactory(tier=2, orders=3)
+    CustomerMetricsFactory(tier=1, orders=1)
+    draft = make_ruleset({3: ("all", [("orders", "gte", 50)]), 2: ("all", [("orders", "gte", 0)])})
+    page = admin_client.get(change_url(draft)).content.decode()
+    assert "Tier 3: “Orders ≥ 50” holds for none of the 2 customers." in page
+    assert "Tier 2: “Orders ≥ 0” holds for every customer: it decides nothing." in page

@@ -17,8 +17,9 @@ from django.utils import timezone
 GRACE_RUNS = 2
 # a condition: (metric, op, value) or relative (metric, op, floor, percentile, population);
 # a nested group: (match, [conditions])
-COSTLY_FOR_TIER_3 = ("any", [("rejected_complaints", "gte", "3"), ("compensation_share", "gte", "0.05")])
-COSTLY = ("any", [("rejected_complaints", "gte", "3"), ("compensation_share", "gte", "0.25")])
+# the costly pattern: NONE of these may hold
+COSTLY_FOR_TIER_3 = ("none", [("rejected_complaints", "gte", "3"), ("compensation_share", "gte", "0.05")])
+COSTLY = ("none", [("rejected_complaints", "gte", "3"), ("compensation_share", "gte", "0.25")])
 RULES = {
     3: [  # lifetime: still returning, long-standing, spending far above the rest, and more
         ("orders", "gte", "2"),
@@ -35,13 +36,13 @@ RULES = {
                 ("revenue_growth", "gte", "1.25"),
             ],
         ),
-        ("none", [COSTLY_FOR_TIER_3]),
+        COSTLY_FOR_TIER_3,
     ],
     2: [  # loyal: came back, in another month, leaving a margin, and not the costly pattern
         ("orders", "gte", "2"),
         ("active_months", "gte", "2"),
         ("net_margin", "gt", "0"),
-        ("none", [COSTLY]),
+        COSTLY,
     ],
 }
 NOTES = "The default rules v2 (relative) shipped with Tierboard; see docs/rules.md for why each number."
