@@ -493,7 +493,7 @@ def _integercond_sql(op: str, value: Decimal, col: str) -> tuple[str, Params]:
 
 def _check_json(c: Check) -> Json:
     metric = METRICS[c.metric]
-    checked = {
+    checked: Json = {
         "metric": c.metric,
         "label": metric.label,
         "kind": metric.kind,
