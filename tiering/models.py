@@ -275,6 +275,8 @@ class CustomerMetrics(models.Model):
             # the customers whose tier can move with the date alone (tiering.retier.apply)
             models.Index(fields=["tenure_start"], name="metrics_tenure_start_idx"),
             models.Index(fields=["below_runs"], condition=models.Q(below_runs__gt=0), name="metrics_in_grace_idx"),
+            # the customers between a moving cut's old and new value (the default rules' lifetime margin)
+            models.Index(fields=["lifetime_net_margin"], name="metrics_lifetime_margin_idx"),
         ]
 
     objects = CustomerMetricsQuerySet.as_manager()
