@@ -254,3 +254,18 @@ def test_the_rule_set_page_warns_about_a_condition_that_holds_for_nobody(admin_c
     page = admin_client.get(change_url(draft)).content.decode()
     assert "Tier 3: “Orders ≥ 50” holds for none of the 2 customers." in page
     assert "Tier 2: “Orders ≥ 0” holds for every customer: it decides nothing." in page
+
+
+def test_a_relative_condition_is_saved_from_the_group_page_and_a_percentile_with_equals_is_refused(admin_client):
+    group = make_ruleset(DRAFT).groups.get(tier__level=3)
+    cond = group.conditions.get()
+    url = reverse("admin:tiering_rulegroup_change", args=[group.pk])
+    data = group_form(group, [(cond.pk, "net_margin", "eq", "0")])
+    data |= {"conditions-0-percentile": "98", "conditions-0-population": "repeat"}
+    page = admin_client.post(url, data).content.decode()
+    assert "A percentile is a bound: compare with &gt;, ≥, &lt;, ≤, not = or ≠." in page
+
+    data["conditions-0-op"] = "gte"
+    assert admin_client.post(url, data).status_code == 302
+    cond.refresh_from_db()
+    assert str(cond) == "Net margin ≥ the 98th percentile of customers with 2+ orders in the window (and ≥ 0)"
