@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Literal
 
 Kind = Literal["money", "count", "days", "ratio"]
@@ -218,9 +218,17 @@ POPULATIONS: dict[str, Population] = {
     "repeat": Population("customers with 2+ orders in the window", (("orders", "gte", Decimal(2)),)),
 }
 POPULATION_CHOICES = [(key, p.label) for key, p in POPULATIONS.items()]
-# Fewer eligible customers than this and a percentile says little (the 98th of 40 customers is
-# one of them): a relative condition then compares with its floor alone, and the why says so.
-MIN_ELIGIBLE = 100
+# A percentile p needs enough customers for the share above it to hold one: n × (1 − p) ≥ 1
+# (the 98th percentile of 40 customers would be the top customer alone, not the top 2%), and never
+# fewer than MIN_ELIGIBLE. Below that a relative condition compares with its floor alone, and the
+# why says so.
+MIN_ELIGIBLE = 10
+
+
+def min_eligible(percentile: Decimal) -> int:
+    """The fewest eligible customers a cut at `percentile` (0-100) is taken over."""
+    above = (100 - Decimal(percentile)) / 100  # the share above the cut
+    return max(MIN_ELIGIBLE, int((1 / above).to_integral_value(rounding=ROUND_CEILING)) if above > 0 else 10**9)
 
 
 def plain(d: Decimal) -> str:

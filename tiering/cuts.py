@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import sql
-from .catalogue import MIN_ELIGIBLE, POPULATIONS, plain
+from .catalogue import POPULATIONS, min_eligible, plain
 from .rules import Cond, Cut, Group, Rules, cond_sql
 
 Key = tuple[str, str, Decimal]  # (metric, population, percentile)
@@ -77,7 +77,7 @@ def resolve_cuts(
     for (metric, population), values in zip(sorted({(m, p) for m, p, _ in keys}), row[len(populations) :]):
         asked = [k for k in keys if k[:2] == (metric, population)]
         for key, value in zip(asked, values or [None] * len(asked)):
-            enough = eligible[population] >= MIN_ELIGIBLE and value is not None
+            enough = eligible[population] >= min_eligible(key[2]) and value is not None
             cuts[key] = Cut(Decimal(str(value)) if enough else None, eligible[population])
     return with_cuts(rules, cuts)
 

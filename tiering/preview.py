@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from customers.models import Customer
 
 from . import sql
-from .cuts import resolve_cuts
+from .cuts import cuts_from_json, relative_keys, resolve_cuts, with_cuts
 from .metrics import metric_sql
 from .models import CustomerMetrics, RetierRun, RuleSet
 from .rules import Rules, cond_sql, describe_condition, rules_from_ruleset, tier_sql
@@ -154,3 +154,25 @@ def condition_reach(*, ruleset: RuleSet) -> list[Reach]:
         Reach(level, describe_condition(c.metric, c.op, c.threshold), n, total)
         for (level, c), n in zip(conditions, passing)
     ]
+
+
+def rules_as_applied(*, ruleset: RuleSet) -> Rules:
+    """The rule set's rules with their relative thresholds as the run in force resolved them (read
+    from its record, one query), so a page explains a tier with the numbers that decided it. When
+    that run applied other rules (one just published), the cuts are resolved over the stored
+    metrics instead, as the preview does (one more statement)."""
+    rules = rules_from_ruleset(ruleset)
+    keys = relative_keys(rules)
+    if not keys:
+        return rules
+    run = RetierRun.objects.in_force().filter(ruleset=ruleset).values_list("cuts", flat=True).first()
+    recorded = cuts_from_json(run or [])
+    if all(key in recorded for key in keys):
+        return with_cuts(rules, recorded)
+    as_of = RetierRun.objects.in_force().values_list("as_of", flat=True).first()
+    column = lambda m: metric_sql(m, alias="m", as_of=sql.literal(as_of) if as_of else None)  # noqa: E731
+    table = sql.name(CustomerMetrics._meta.db_table)
+    with connection.cursor() as cursor:
+        return resolve_cuts(
+            cursor, rules, source=sql.compose("{table} m", table=table), source_params=[], column=column
+        )

@@ -40,7 +40,7 @@ Json = dict[str, Any]
 @dataclass(frozen=True)
 class Cut:
     """How a run resolved one relative threshold: the percentile's value among the eligible
-    customers (None when fewer than MIN_ELIGIBLE were eligible: the floor applies alone)."""
+    customers (None when too few were eligible, catalogue.min_eligible: the floor applies alone)."""
 
     value: Decimal | None
     eligible: int

@@ -2,15 +2,17 @@
 the run record, and the history's why shows it; nested groups decide on stored rule sets too."""
 
 import datetime as dt
+from decimal import Decimal as D
 
 import pytest
 
+from customers.models import Customer
 from tests.factories import CustomerFactory
 from tests.tiering.retier_helpers import at, buy
 from tests.tiering.rulesets import make_ruleset
-from tiering.catalogue import MIN_ELIGIBLE
+from tiering.catalogue import min_eligible
 from tiering.models import CustomerMetrics, TierChange
-from tiering.preview import preview_ruleset
+from tiering.preview import preview_ruleset, rules_as_applied
 from tiering.rules import describe_why
 from tiering.services import retier_all
 
@@ -70,7 +72,7 @@ def test_below_the_minimum_population_the_floor_applies_and_the_why_says_so():
     condition = describe_why(TierChange.objects.get(run=run, customer=customers[1]).why)[0]["conditions"][0]
     assert condition["text"] == "Revenue ≥ 500"
     assert condition["cut"] == "the floor: only 3 eligible customers, too few for the 98th percentile of all customers"
-    assert MIN_ELIGIBLE > 3
+    assert min_eligible(D(98)) == 50 > 3
 
 
 def test_a_floor_above_the_cut_is_the_threshold():
@@ -126,3 +128,28 @@ def test_the_preview_resolves_the_cut_over_the_stored_metrics():
     preview = preview_ruleset(ruleset=draft)
 
     assert sum(n for (_, to), n in preview.matrix.items() if to == 3) == 6  # 95 .. 100
+
+
+def test_a_percentile_is_taken_once_the_share_above_it_can_hold_a_customer():
+    customers = customers_spending(range(1, 11))  # 10 customers: the 90th percentile is the 9th value
+    make_ruleset(
+        {3: ("all", [("revenue", "gte", 0, 90, "everyone"), ("revenue", "gte", 0, 95, "everyone")])}, status="published"
+    )
+
+    run = retier_all(as_of=AS_OF)
+
+    assert [(c["percentile"], c["cut"]) for c in run.cuts] == [("90", "9"), ("95", None)]  # the 95th needs 20
+    assert tiers_of(customers) == [1] * 8 + [3, 3]
+
+
+def test_pages_explain_with_the_cuts_the_run_in_force_used_or_resolve_them_for_rules_not_yet_run():
+    customers_spending(range(1, 101))
+    ruleset = make_ruleset({3: ("all", [("revenue", "gte", 0, 98, "everyone")])}, status="published")
+    retier_all(as_of=AS_OF)
+    CustomerMetrics.objects.filter(customer__in=Customer.objects.order_by("-id")[:10]).update(revenue=0)
+
+    [kept] = rules_as_applied(ruleset=ruleset).conditions()  # the run's cut, not tonight's metrics
+    newer = make_ruleset({3: ("all", [("revenue", "gte", 0, 50, "everyone")])}, status="published")
+    [resolved] = rules_as_applied(ruleset=newer).conditions()  # no run yet: over the stored metrics
+
+    assert (kept.threshold, resolved.threshold) == (98, 40)  # ten at 0, then 1 .. 90: the 50th value is 40

@@ -8,6 +8,11 @@ from django.db import migrations, models
 MARK_EVERYONE = "INSERT INTO customers_datachange (customer_ids) VALUES (NULL)"
 
 
+def mark_everyone(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":  # SQLite (the demo) recomputes everyone anyway
+        schema_editor.execute(MARK_EVERYONE)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("customers", "0003_data_changes"),
@@ -65,5 +70,46 @@ class Migration(migrations.Migration):
             name="revenue_growth",
             field=models.DecimalField(decimal_places=4, max_digits=10, null=True),
         ),
-        migrations.RunSQL(MARK_EVERYONE, migrations.RunSQL.noop),
+        # a DEFAULT in the database too, for rows written by plain SQL that name only the older columns
+        migrations.AlterField(
+            model_name="customermetrics",
+            name="lifetime_net_margin",
+            field=models.DecimalField(db_default=0, decimal_places=2, default=0, max_digits=14),
+        ),
+        migrations.AlterField(
+            model_name="customermetrics",
+            name="lifetime_orders",
+            field=models.PositiveIntegerField(db_default=0, default=0),
+        ),
+        migrations.AlterField(
+            model_name="customermetrics",
+            name="lifetime_revenue",
+            field=models.DecimalField(db_default=0, decimal_places=2, default=0, max_digits=14),
+        ),
+        migrations.AlterField(
+            model_name="customermetrics",
+            name="prior_revenue",
+            field=models.DecimalField(db_default=0, decimal_places=2, default=0, max_digits=14),
+        ),
+        migrations.AlterField(
+            model_name="metricsstage",
+            name="lifetime_net_margin",
+            field=models.DecimalField(db_default=0, decimal_places=2, default=0, max_digits=14),
+        ),
+        migrations.AlterField(
+            model_name="metricsstage",
+            name="lifetime_orders",
+            field=models.IntegerField(db_default=0, default=0),
+        ),
+        migrations.AlterField(
+            model_name="metricsstage",
+            name="lifetime_revenue",
+            field=models.DecimalField(db_default=0, decimal_places=2, default=0, max_digits=14),
+        ),
+        migrations.AlterField(
+            model_name="metricsstage",
+            name="prior_revenue",
+            field=models.DecimalField(db_default=0, decimal_places=2, default=0, max_digits=14),
+        ),
+        migrations.RunPython(mark_everyone, migrations.RunPython.noop),
     ]
