@@ -224,6 +224,7 @@ class RuleSetAdmin(SimpleHistoryAdmin):
             "preview": preview,
             "as_of": preview.as_of,
             "rows": _matrix_rows(preview, tiers),
+            "shares": _shares_rows(preview, tiers),
             "tiers": tiers,
             "movers": [
                 {
@@ -432,6 +433,16 @@ def _groups_text(ruleset: RuleSet) -> list[dict]:
         }
         for g in rules_from_ruleset(ruleset).tried()
     ]
+
+
+def _shares_rows(preview, tiers: list[Tier]) -> list[tuple]:
+    """(share now, share with the rules) per tier, highest first; a tier nobody holds counts 0."""
+    from .preview import Share
+
+    before = {s.level: s for s in preview.shares_before}
+    after = {s.level: s for s in preview.shares_after}
+    empty = lambda level: Share(level, 0.0, None, None)  # noqa: E731
+    return [(before.get(t.level, empty(t.level)), after.get(t.level, empty(t.level))) for t in tiers]
 
 
 def _matrix_rows(preview, tiers: list[Tier]) -> list[dict]:

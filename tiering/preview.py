@@ -36,11 +36,53 @@ class Mover:
 
 
 @dataclass(frozen=True)
+class Share:
+    """One tier's share of the customers, of the 12-month revenue and of the net margin."""
+
+    level: int
+    customers: float
+    revenue: float | None  # None when nobody has revenue (or margin)
+    margin: float | None
+
+
+@dataclass(frozen=True)
 class Preview:
     matrix: dict[tuple[int, int], int]  # (from level, to level) -> customers
     movers: list[Mover] = field(default_factory=list)  # a sample, biggest net margin first in each move
     total: int = 0
     as_of: dt.date | None = None  # the day counts counted to this date (the run in force's)
+    # (from level, to level) -> (revenue, net margin) of those customers, for the shares
+    sums: dict[tuple[int, int], tuple[Decimal, Decimal]] = field(default_factory=dict)
+
+    def shares(self, *, after: bool) -> list[Share]:
+        """Each tier's share of customers, revenue and net margin, held now or (`after`) as the rules
+        would place them, highest tier first."""
+        side = 1 if after else 0
+        levels = sorted({key[side] for key in self.matrix}, reverse=True)
+        revenue = sum(r for r, _ in self.sums.values()) or None
+        margin = sum(m for _, m in self.sums.values()) or None
+
+        def part(level: int, index: int, whole: Decimal | None) -> float | None:
+            mine = sum(v[index] for key, v in self.sums.items() if key[side] == level)
+            return None if not whole else float(mine / whole)
+
+        return [
+            Share(
+                level,
+                sum(n for key, n in self.matrix.items() if key[side] == level) / (self.total or 1),
+                part(level, 0, revenue),
+                part(level, 1, margin),
+            )
+            for level in levels
+        ]
+
+    @property
+    def shares_before(self) -> list[Share]:
+        return self.shares(after=False)
+
+    @property
+    def shares_after(self) -> list[Share]:
+        return self.shares(after=True)
 
     @property
     def moved(self) -> int:
@@ -75,13 +117,20 @@ def preview_rules(*, rules: Rules, sample: int = SAMPLE_SIZE) -> Preview:
         )
         expression, params = tier_sql(rules, column=column)
         # Query 1: every customer counted by (tier held, tier the rules give).
+        # (with the revenue and net margin of each cell, for the tiers' shares before and after)
         cursor.execute(
-            sql.compose("SELECT m.tier, {tier}, COUNT(*) FROM {table} m GROUP BY 1, 2", tier=expression, table=table),
+            sql.compose(
+                "SELECT m.tier, {tier}, COUNT(*), SUM(m.revenue), SUM(m.net_margin) FROM {table} m GROUP BY 1, 2",
+                tier=expression,
+                table=table,
+            ),
             params,
         )
-        matrix = {(held, new): n for held, new, n in cursor.fetchall()}
+        rows = cursor.fetchall()
+        matrix = {(held, new): n for held, new, n, _, _ in rows}
+        sums = {(held, new): (revenue, margin) for held, new, _, revenue, margin in rows}
         movers = _sample_movers(cursor, table, expression, params, matrix, sample)
-    return Preview(matrix=matrix, movers=movers, total=sum(matrix.values()), as_of=as_of)
+    return Preview(matrix=matrix, movers=movers, total=sum(matrix.values()), as_of=as_of, sums=sums)
 
 
 def _sample_movers(cursor, table, expression, params, matrix, sample) -> list[Mover]:

@@ -162,6 +162,8 @@ def test_the_preview_page_shows_the_matrix_and_says_nothing_is_written(admin_cli
     assert "Nothing is written." in page
     assert "Falling Ltd" in page
     assert 'title="tier 2 → 1">1</td>' in page
+    assert "Each tier's share of customers, 12-month revenue and net margin" in page
+    assert "<td>100%</td><td>50%</td>" in page  # tier 2: every customer now, half with the draft
     assert "Publish v" in page
 
 
