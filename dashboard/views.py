@@ -17,7 +17,8 @@ from core.context_processors import navigation
 from core.params import PER_PAGE_CHOICES, clean_list_params, valid_filterset
 from tiering.metrics import METRICS
 from tiering.models import TierChange
-from tiering.rules import decide, rules_from_ruleset
+from tiering.preview import rules_as_applied
+from tiering.rules import decide
 from tiering.runs import reap_interrupted
 
 from . import selectors
@@ -192,7 +193,7 @@ def _why_now(metrics) -> dict | None:
     ruleset = selectors.ruleset_in_force()
     if ruleset is None:
         return {"ruleset": None, "groups": []}
-    rules = rules_from_ruleset(ruleset)
+    rules = rules_as_applied(ruleset=ruleset)  # relative thresholds as the run in force resolved them
     decision = decide({name: getattr(metrics, name) for name in METRICS}, rules)
     groups = describe_groups(decision.why())
     text = summary(groups=groups, decided=decision.level, held=metrics.tier, below_runs=metrics.below_runs)

@@ -5,10 +5,11 @@ module only words each check — "Net margin is €1,240.00; tier 3 needs at lea
 for the customer page and for the history rows' stored `why`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from tiering.metrics import METRICS
+from tiering.rules import NEEDS, describe_cut
 
 from .formatting import metric_value
 
@@ -48,7 +49,7 @@ def describe(check) -> Line:
         metric=metric,
         label=METRICS[metric].label.split(" (")[0] if metric in METRICS else metric.replace("_", " ").capitalize(),
         value=metric_value(metric, _number(get("value"))),
-        needs=f"{OP_WORDS.get(op, op)} {metric_value(metric, threshold)}",
+        needs=f"{OP_WORDS.get(op, op)} {metric_value(metric, threshold)}" + _cut(check),
         held=get("held"),
     )
 
@@ -63,9 +64,31 @@ def describe_groups(why) -> list[dict]:
         if not isinstance(group, dict):
             continue
         level = group.get("level")
-        lines = [describe({"level": level, **c}) for c in group.get("conditions") or [] if isinstance(c, dict)]
+        lines = _lines(group, level, prefix="")
         groups.append({"level": level, "match": group.get("match"), "placed": bool(group.get("held")), "lines": lines})
     return groups
+
+
+def _lines(group: dict, level, *, prefix: str) -> list[Line]:
+    """A group's conditions, then each nested group's, labelled with how it joins ("ANY of: …")."""
+    lines = [
+        replace(line, label=prefix + line.label)
+        for line in (describe({"level": level, **c}) for c in group.get("conditions") or [] if isinstance(c, dict))
+    ]
+    for nested in group.get("groups") or []:
+        if isinstance(nested, dict):
+            lines += _lines(nested, level, prefix=f"{prefix}{NEEDS.get(nested.get('match'), '')}: ")
+    return lines
+
+
+def _cut(check) -> str:
+    """Where a relative threshold came from, in words (tiering.rules.describe_cut); "" for a fixed one."""
+    if not isinstance(check, dict) or "percentile" not in check:
+        return ""
+    try:
+        return f" ({describe_cut(check)})"
+    except (KeyError, TypeError, ValueError, InvalidOperation):  # a stored why of another shape
+        return ""
 
 
 def _number(value):

@@ -56,7 +56,7 @@ BAR = {"min_share": 0.005, "max_share": 0.15, "revenue_ratio": 3}  # issue 11's 
 
 
 def database_name(shape: str) -> str:
-    return "tb_shapes_" + shape.replace("-", "_")
+    return os.environ.get("JUDGE_DATABASE_PREFIX", "tb_shapes_") + shape.replace("-", "_")
 
 
 def recreate_database(name: str) -> str:

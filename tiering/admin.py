@@ -25,8 +25,8 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .metrics import METRICS
 from .models import Condition, RuleGroup, RuleSet, Tier
-from .preview import preview_ruleset
-from .rules import FALLBACK_LEVEL, describe_condition, rules_from_ruleset
+from .preview import condition_reach, preview_ruleset
+from .rules import FALLBACK_LEVEL, NEEDS, describe_group, rules_from_ruleset
 from .selectors_rules import ruleset_changes
 from .services_rules import create_draft_from_ruleset, publish_ruleset, ruleset_problems
 
@@ -91,8 +91,8 @@ class RuleGroupInline(admin.TabularInline):
         "Tier groups (tried from the highest tier down; the first that matches wins; everyone else is tier 1)"
     )
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("tier").prefetch_related("conditions")
+    def get_queryset(self, request):  # the tiers' own groups; nested ones are edited inside them
+        return super().get_queryset(request).filter(parent=None).select_related("tier").prefetch_related("conditions")
 
     def get_extra(self, request, obj=None, **kwargs):
         if not _is_draft(obj):
@@ -168,7 +168,11 @@ class RuleSetAdmin(SimpleHistoryAdmin):
 
     @admin.display(description="Rules")
     def rules_text(self, ruleset: RuleSet) -> str:
-        lines = [(g.tier.level, g.match.upper(), _conditions_html(g)) for g in ruleset.groups.all()]
+        joiners = {"all": " and ", "any": " or ", "none": " nor "}
+        lines = [
+            (g.level, g.match.upper(), joiners[g.match].join(describe_group(g)) or _conditions_html(None))
+            for g in rules_from_ruleset(ruleset).tried()
+        ]
         summary = format_html_join("", "<div><b>Tier {}</b> needs {} of: {}</div>", lines) or "No groups yet."
         problems = ruleset_problems(ruleset=ruleset) if _is_draft(ruleset) else []
         if problems:
@@ -198,6 +202,7 @@ class RuleSetAdmin(SimpleHistoryAdmin):
                 "ruleset": ruleset,
                 "groups_text": _groups_text(ruleset),
                 "problems": ruleset_problems(ruleset=ruleset) if _is_draft(ruleset) else [],
+                "warnings": [r.warning for r in condition_reach(ruleset=ruleset) if r.warning],
                 "changes": ruleset_changes(ruleset=ruleset),
                 "can_publish": _is_draft(ruleset) and request.user.has_perm("tiering.publish_ruleset"),
                 "can_copy": self.has_add_permission(request),
@@ -219,6 +224,7 @@ class RuleSetAdmin(SimpleHistoryAdmin):
             "preview": preview,
             "as_of": preview.as_of,
             "rows": _matrix_rows(preview, tiers),
+            "shares": _shares_rows(preview, tiers),
             "tiers": tiers,
             "movers": [
                 {
@@ -273,13 +279,15 @@ class ConditionForm(forms.ModelForm):
 
     class Meta:
         model = Condition
-        fields = ["metric", "op", "value"]
-        labels = {"op": "Comparison"}
+        fields = ["metric", "op", "value", "percentile", "population"]
+        labels = {"op": "Comparison", "value": "Value (floor, with a percentile)"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:  # 5000, not 5000.0000
             self.initial["value"] = f"{self.instance.value.normalize():f}"
+            if self.instance.percentile is not None:
+                self.initial["percentile"] = f"{self.instance.percentile.normalize():f}"
 
 
 class ConditionInline(admin.TabularInline):
@@ -288,7 +296,7 @@ class ConditionInline(admin.TabularInline):
     extra = 1
 
     def get_fields(self, request, obj=None):
-        return ["metric", "op", "value"] if self._editable(obj) else ["condition_text"]
+        return ["metric", "op", "value", "percentile", "population"] if self._editable(obj) else ["condition_text"]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if self._editable(obj) else ["condition_text"]
@@ -311,12 +319,46 @@ class ConditionInline(admin.TabularInline):
 
     @admin.display(description="Condition")
     def condition_text(self, cond: Condition) -> str:
-        return describe_condition(cond.metric, cond.op, cond.value)
+        return str(cond)
+
+
+class NestedGroupInline(admin.TabularInline):
+    """Groups nested in this one: each counts as one of its conditions (open it to edit its own)."""
+
+    model = RuleGroup
+    fk_name = "parent"
+    fields = ["match", "conditions_text"]
+    readonly_fields = ["conditions_text"]
+    show_change_link = True
+    extra = 0
+    verbose_name = "nested group"
+    verbose_name_plural = "Nested groups (each counts as one condition of this group)"
+
+    def has_add_permission(self, request, obj=None):
+        return ConditionInline._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return ConditionInline._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return ConditionInline._editable(obj) and super().has_delete_permission(request, obj)
+
+    @admin.display(description="Conditions")
+    def conditions_text(self, group: RuleGroup) -> str:
+        if not group.pk:
+            return "Save, then open the group to add conditions."
+        return _conditions_html(group)
 
 
 @admin.register(RuleGroup)
 class RuleGroupAdmin(SimpleHistoryAdmin):
-    inlines = [ConditionInline]
+    inlines = [ConditionInline, NestedGroupInline]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is RuleGroup:  # a nested group belongs to its parent's rule set and tier
+            for nested in formset.forms:
+                nested.instance.ruleset_id, nested.instance.tier_id = form.instance.ruleset_id, form.instance.tier_id
+        super().save_formset(request, form, formset, change)
 
     def get_model_perms(self, request):
         return {}  # reached from its rule set's page, not listed on the admin index
@@ -372,12 +414,13 @@ def _status_badge(ruleset: RuleSet) -> str:
     return format_html('<span class="tb-status tb-status-{}">{}</span>', ruleset.status, ruleset.get_status_display())
 
 
-def _conditions_html(group: RuleGroup) -> str:
-    conditions = list(group.conditions.all())
-    if not conditions:
+def _conditions_html(group: RuleGroup | None) -> str:
+    conditions = [str(c) for c in group.conditions.all()] if group else []
+    conditions += [f"{NEEDS[g.match]} ({_conditions_html(g)})" for g in group.children.all()] if group else []
+    if not conditions or group is None:
         return format_html('<span class="tb-problem">{}</span>', "No condition: publishing refuses an empty group.")
-    joiner = " and " if group.match == RuleGroup.Match.ALL else " or "
-    return joiner.join(describe_condition(c.metric, c.op, c.value) for c in conditions)
+    joiner = {"all": " and ", "any": " or ", "none": " nor "}[group.match]
+    return joiner.join(conditions)
 
 
 def _groups_text(ruleset: RuleSet) -> list[dict]:
@@ -385,11 +428,21 @@ def _groups_text(ruleset: RuleSet) -> list[dict]:
     return [
         {
             "level": g.level,
-            "needs": "ALL of" if g.match == "all" else "ANY of",
-            "conditions": [describe_condition(c.metric, c.op, c.value) for c in g.conditions],
+            "needs": NEEDS[g.match],
+            "conditions": describe_group(g),
         }
         for g in rules_from_ruleset(ruleset).tried()
     ]
+
+
+def _shares_rows(preview, tiers: list[Tier]) -> list[tuple]:
+    """(share now, share with the rules) per tier, highest first; a tier nobody holds counts 0."""
+    from .preview import Share
+
+    before = {s.level: s for s in preview.shares_before}
+    after = {s.level: s for s in preview.shares_after}
+    empty = lambda level: Share(level, 0.0, None, None)  # noqa: E731
+    return [(before.get(t.level, empty(t.level)), after.get(t.level, empty(t.level))) for t in tiers]
 
 
 def _matrix_rows(preview, tiers: list[Tier]) -> list[dict]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Literal
 
 Kind = Literal["money", "count", "days", "ratio"]
@@ -130,6 +130,49 @@ METRICS: dict[str, Metric] = {
             " WHEN compensation > 0 THEN 1 ELSE 0 END",
             whole=False,
         ),
+        # all time (everything up to as_of's end) and the 12 months before the window
+        Metric(
+            "lifetime_revenue",
+            "Lifetime revenue",
+            "money",
+            "Total charged on order lines, all time up to the as-of date.",
+            "lifetime_revenue",
+            whole=False,
+        ),
+        Metric(
+            "lifetime_net_margin",
+            "Lifetime net margin",
+            "money",
+            "Revenue − cost − compensation, all time up to the as-of date.",
+            "round(lifetime_revenue - lifetime_cost - lifetime_compensation, 2)",
+            whole=False,
+            negative=True,
+        ),
+        Metric(
+            "lifetime_orders",
+            "Lifetime orders",
+            "count",
+            "Distinct orders placed, all time up to the as-of date.",
+            "lifetime_orders",
+            whole=True,
+        ),
+        Metric(
+            "prior_revenue",
+            "Revenue, year before",
+            "money",
+            "Total charged on order lines in the 12 months before the window.",
+            "prior_revenue",
+            whole=False,
+        ),
+        Metric(
+            "revenue_growth",
+            "Spend growth",
+            "ratio",
+            "Revenue in the window ÷ revenue in the 12 months before it (1.5 = half as much again);"
+            " empty with no revenue the year before.",
+            "CASE WHEN prior_revenue > 0 THEN LEAST(round(revenue / prior_revenue, 4), 999999) END",
+            whole=False,
+        ),
     ]
 }
 
@@ -158,6 +201,34 @@ OPERATORS: dict[str, Operator] = {
     "ne": Operator("<>", "≠", operator.ne),
 }
 OPERATOR_CHOICES = [(op, o.symbol) for op, o in OPERATORS.items()]
+
+
+@dataclass(frozen=True)
+class Population:
+    """Whom a relative threshold's percentile is taken over: the customers whose metrics meet
+    every (metric, op, value) of `where`."""
+
+    label: str
+    where: tuple[tuple[str, str, Decimal], ...] = ()
+
+
+POPULATIONS: dict[str, Population] = {
+    "everyone": Population("all customers"),
+    "buyers": Population("customers with an order in the window", (("orders", "gte", Decimal(1)),)),
+    "repeat": Population("customers with 2+ orders in the window", (("orders", "gte", Decimal(2)),)),
+}
+POPULATION_CHOICES = [(key, p.label) for key, p in POPULATIONS.items()]
+# A percentile p needs enough customers for the share above it to hold one: n × (1 − p) ≥ 1
+# (the 98th percentile of 40 customers would be the top customer alone, not the top 2%), and never
+# fewer than MIN_ELIGIBLE. Below that a relative condition compares with its floor alone, and the
+# why says so.
+MIN_ELIGIBLE = 10
+
+
+def min_eligible(percentile: Decimal) -> int:
+    """The fewest eligible customers a cut at `percentile` (0-100) is taken over."""
+    above = (100 - Decimal(percentile)) / 100  # the share above the cut
+    return max(MIN_ELIGIBLE, int((1 / above).to_integral_value(rounding=ROUND_CEILING)) if above > 0 else 10**9)
 
 
 def plain(d: Decimal) -> str:

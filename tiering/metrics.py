@@ -13,6 +13,7 @@ from . import sql
 from .catalogue import DERIVED_DAYS, METRICS, TENURE_START, Metric  # noqa: F401 (METRICS, Metric, DERIVED_DAYS: re-exported)
 
 DEFAULT_WINDOW_MONTHS = 12
+PRIOR_MONTHS = 2 * DEFAULT_WINDOW_MONTHS  # the year before the window starts this far back
 
 
 # --- Computing the metrics, set-based --------------------------------------------------------
@@ -39,6 +40,10 @@ DEFAULT_WINDOW_MONTHS = 12
 #   with outcome "rejected".
 # - compensation_share = compensation / revenue (4 places); 0 with neither, 1 with compensation but
 #   no revenue; capped at 999999 so a tiny revenue cannot overflow the column.
+# - lifetime_revenue / lifetime_net_margin / lifetime_orders: the same sums and count all time.
+# - prior_revenue: revenue in the 12 months before the window (the window of D with 24 months,
+#   minus the window): placed_at >= (D - 24 months + 1 day) 00:00 and < the window's start.
+#   revenue_growth = revenue / prior_revenue (4 places, capped as above); NULL with no prior revenue.
 #
 # How: one INSERT … SELECT per range of customer ids (or per list of targets), in one pass over
 # each customer's order lines (see the lines CTE). Tickets and orders are read once. Customers
@@ -81,9 +86,11 @@ products AS MATERIALIZED (
                FROM customers_product) p ON p.id = g.id
 ),
 lines AS (
-    -- all time, lines dated after as_of included (only to know when the first of them enters)
+    -- all time, lines dated after as_of included (only to know when the first of them enters);
+    -- w: in the window, past: up to as_of (lifetime), prior: the 12 months before the window
     SELECT l.customer_id, l.placed_at, l.amount, l.cost, l.product_id,
            l.placed_at >= %(start)s AND l.placed_at < %(end)s AS w, l.placed_at < %(end)s AS past,
+           l.placed_at >= %(prior_start)s AND l.placed_at < %(start)s AS prior,
            LAG(l.placed_at) OVER (PARTITION BY l.customer_id ORDER BY l.placed_at) AS prev_at
     FROM customers_orderline l
     WHERE {lines_in_scope}
@@ -95,6 +102,10 @@ history AS (
                (x.placed_at AT TIME ZONE 'UTC')::date - (x.prev_at AT TIME ZONE 'UTC')::date, 0))
                FILTER (WHERE x.past) AS numeric), 1) AS median_gap,
            SUM(x.amount) FILTER (WHERE x.w) AS revenue, SUM(COALESCE(x.cost, 0)) FILTER (WHERE x.w) AS cost,
+           SUM(x.amount) FILTER (WHERE x.past) AS lifetime_revenue,
+           SUM(COALESCE(x.cost, 0)) FILTER (WHERE x.past) AS lifetime_cost,
+           SUM(x.amount) FILTER (WHERE x.prior) AS prior_revenue,
+           MIN(x.placed_at) FILTER (WHERE x.prior) AS first_in_prior,
            COUNT(*) FILTER (WHERE x.w AND (x.prev_at IS NULL OR x.prev_at < %(start)s
                OR x.prev_at < date_trunc('month', x.placed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')) AS active_months,
            {categories} AS categories,
@@ -111,30 +122,36 @@ bought AS (SELECT * FROM history)
 _METRICS_SQL = """
 WITH {targets}{lines},
 placed AS (
-    -- orders in the window, from the orders' own (customer, placed_at) index; lines carry their
-    -- order's placed_at, so these are exactly the orders of the window's lines. Orders dated
-    -- after as_of are read only for the date the first of them enters the window.
-    SELECT o.customer_id, COUNT(*) FILTER (WHERE o.placed_at < %(end)s) AS orders,
-           MIN(o.placed_at) FILTER (WHERE o.placed_at < %(end)s) AS first_in_window,
+    -- orders in the window and all time, from the orders' own (customer, placed_at) index; lines
+    -- carry their order's placed_at, so these are exactly the orders of the window's lines. Orders
+    -- dated after as_of are read only for the date the first of them enters the window.
+    SELECT o.customer_id, COUNT(*) FILTER (WHERE o.placed_at >= %(start)s AND o.placed_at < %(end)s) AS orders,
+           COUNT(*) FILTER (WHERE o.placed_at < %(end)s) AS lifetime_orders,
+           MIN(o.placed_at) FILTER (WHERE o.placed_at >= %(start)s AND o.placed_at < %(end)s) AS first_in_window,
            MIN(o.placed_at) FILTER (WHERE o.placed_at >= %(end)s) AS first_after
     FROM customers_order o
-    WHERE {orders_in_scope} AND o.placed_at >= %(start)s
+    WHERE {orders_in_scope}
     GROUP BY o.customer_id
 ),
 tickets AS (
-    SELECT t.customer_id, SUM(t.compensation) FILTER (WHERE t.opened_at < %(end)s) AS compensation,
-           COUNT(*) FILTER (WHERE t.opened_at < %(end)s AND t.kind = 'complaint') AS complaints,
-           COUNT(*) FILTER (WHERE t.opened_at < %(end)s AND t.kind = 'complaint' AND t.outcome = 'rejected') AS rejected,
-           MIN(t.opened_at) FILTER (WHERE t.opened_at < %(end)s) AS first_in_window,
+    SELECT t.customer_id, SUM(t.compensation) FILTER (WHERE (t.opened_at >= %(start)s AND t.opened_at < %(end)s)) AS compensation,
+           SUM(t.compensation) FILTER (WHERE t.opened_at < %(end)s) AS lifetime_compensation,
+           COUNT(*) FILTER (WHERE (t.opened_at >= %(start)s AND t.opened_at < %(end)s) AND t.kind = 'complaint') AS complaints,
+           COUNT(*) FILTER (WHERE (t.opened_at >= %(start)s AND t.opened_at < %(end)s) AND t.kind = 'complaint' AND t.outcome = 'rejected') AS rejected,
+           MIN(t.opened_at) FILTER (WHERE (t.opened_at >= %(start)s AND t.opened_at < %(end)s)) AS first_in_window,
            MIN(t.opened_at) FILTER (WHERE t.opened_at >= %(end)s) AS first_after
     FROM customers_ticket t
-    WHERE {tickets_in_scope} AND t.opened_at >= %(start)s
+    WHERE {tickets_in_scope}
     GROUP BY t.customer_id
 ),
 joined AS (
     SELECT c.id AS customer_id, c.signed_up_on,
            round(COALESCE(b.revenue, 0), 2) AS revenue, round(COALESCE(b.cost, 0), 2) AS cost,
            round(COALESCE(t.compensation, 0), 2) AS compensation,
+           round(COALESCE(b.lifetime_revenue, 0), 2) AS lifetime_revenue,
+           round(COALESCE(b.lifetime_cost, 0), 2) AS lifetime_cost,
+           round(COALESCE(t.lifetime_compensation, 0), 2) AS lifetime_compensation,
+           COALESCE(o.lifetime_orders, 0) AS lifetime_orders, round(COALESCE(b.prior_revenue, 0), 2) AS prior_revenue,
            COALESCE(o.orders, 0) AS orders, COALESCE(b.active_months, 0) AS active_months,
            COALESCE(b.categories, 0) AS categories, COALESCE(b.new_products, 0) AS new_products,
            COALESCE(t.complaints, 0) AS complaints, COALESCE(t.rejected, 0) AS rejected,
@@ -308,6 +325,7 @@ def _next_change_sql() -> str:
     as_of enters it, or a product bought in the window starts or stops counting as new. Until
     then a run may keep the stored metrics (the day counts are derived from dates)."""
     candidates = [_leave_sql(_day("h.first_in_window")), _day("h.first_after"), "h.product_change"]
+    candidates.append(_leave_sql(_day("h.first_in_prior"), PRIOR_MONTHS))  # leaves the year before the window
     for alias in ("o", "t"):
         candidates += [_leave_sql(_day(sql.column(alias, "first_in_window"))), _day(sql.column(alias, "first_after"))]
     return sql.compose("LEAST({candidates})", candidates=sql.join(", ", candidates))
@@ -315,7 +333,11 @@ def _next_change_sql() -> str:
 
 def metrics_params(*, run_id: int, as_of: dt.date, lo: int, hi: int) -> dict:
     start, end = window(as_of)
-    return {"run_id": run_id, "as_of": as_of, "start_day": start.date(), "start": start, "end": end, "lo": lo, "hi": hi}
+    prior_start = window(as_of, PRIOR_MONTHS)[0]
+    return {
+        "run_id": run_id, "as_of": as_of, "start_day": start.date(), "start": start, "end": end,
+        "prior_start": prior_start, "lo": lo, "hi": hi,
+    }  # fmt: skip
 
 
 def compute_metrics_range(*, run_id: int, as_of: dt.date, lo: int, hi: int) -> int:

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from .catalogue import OPERATOR_CHOICES
+from .catalogue import OPERATOR_CHOICES, POPULATION_CHOICES
 from .tiers import FALLBACK_LEVEL
 
 
@@ -118,18 +118,32 @@ class RuleGroup(models.Model):
     class Match(models.TextChoices):
         ALL = "all", "ALL of these hold"
         ANY = "any", "ANY of these holds"
+        NONE = "none", "NONE of these holds"
 
     ruleset = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="groups")
     tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
-    match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        help_text="Empty for a tier's group; set for a group nested in another (it counts as one of its conditions).",
+    )
+    match = models.CharField(max_length=4, choices=Match.choices, default=Match.ALL)
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["-tier__level"]
-        constraints = [models.UniqueConstraint(fields=["ruleset", "tier"], name="one_group_per_tier")]
+        ordering = ["-tier__level", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ruleset", "tier"], condition=models.Q(parent__isnull=True), name="one_group_per_tier"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"Tier {self.tier.level}: {self.get_match_display()}"
+        nested = " (nested)" if self.parent_id else ""
+        return f"Tier {self.tier.level}{nested}: {self.get_match_display()}"
 
     def save(self, *args, **kwargs):
         stored = RuleGroup.objects.filter(pk=self.pk).values_list("ruleset_id", flat=True).first()
@@ -141,6 +155,10 @@ class RuleGroup(models.Model):
         return super().delete(*args, **kwargs)
 
     def clean(self):
+        if self.parent_id and not self.ruleset_id:  # added inside its parent: same rule set and tier
+            self.ruleset_id, self.tier_id = self.parent.ruleset_id, self.parent.tier_id
+        if self.parent_id and (self.parent.ruleset_id != self.ruleset_id or self.parent.tier_id != self.tier_id):
+            raise ValidationError({"parent": "A nested group belongs to the same rule set and tier as its parent."})
         if self.tier_id and self.tier.level == FALLBACK_LEVEL:
             raise ValidationError(
                 {"tier": f"Tier {FALLBACK_LEVEL} is the fallback for anyone no group places higher; it takes no group."}
@@ -151,7 +169,19 @@ class Condition(models.Model):
     group = models.ForeignKey(RuleGroup, on_delete=models.CASCADE, related_name="conditions")
     metric = models.CharField(max_length=40)
     op = models.CharField(max_length=3, choices=OPERATOR_CHOICES)
-    value = models.DecimalField(max_digits=14, decimal_places=4)
+    value = models.DecimalField(
+        max_digits=14, decimal_places=4, help_text="The threshold; with a percentile, the floor that must also hold."
+    )
+    percentile = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Relative threshold: compare with this percentile (e.g. 98) of the population, resolved each run.",
+    )
+    population = models.CharField(
+        max_length=16, choices=POPULATION_CHOICES, blank=True, help_text="Whom the percentile is taken over."
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -160,7 +190,7 @@ class Condition(models.Model):
     def __str__(self) -> str:
         from .rules import describe_condition
 
-        return describe_condition(self.metric, self.op, self.value)
+        return describe_condition(self.metric, self.op, self.value, self.percentile, self.population)
 
     def save(self, *args, **kwargs):
         stored = Condition.objects.filter(pk=self.pk).values_list("group__ruleset_id", flat=True).first()
@@ -177,7 +207,7 @@ class Condition(models.Model):
 
         # A missing value or an unknown comparison is already reported by its field.
         if self.value is not None and self.op in dict(OPERATOR_CHOICES):
-            validate_condition(self.metric, self.op, self.value)
+            validate_condition(self.metric, self.op, self.value, self.percentile, self.population)
 
 
 class RetierRunQuerySet(models.QuerySet):
@@ -206,6 +236,9 @@ class RetierRun(models.Model):
     matrix = models.JSONField(default=dict, blank=True, help_text='Movements as {"from->to": count}.')
     moved = models.PositiveIntegerField(default=0)
     progress = models.JSONField(default=dict, blank=True)
+    cuts = models.JSONField(
+        default=list, blank=True, help_text="Each relative threshold as resolved by the run (tiering.cuts.cuts_json)."
+    )
     error = models.TextField(blank=True)
     note = models.TextField(blank=True, help_text="What a succeeded run did not do, e.g. changed nothing.")
     heartbeat_at = models.DateTimeField(
@@ -298,6 +331,11 @@ class CustomerMetrics(models.Model):
     complaints = models.PositiveIntegerField(default=0)
     rejected_complaints = models.PositiveIntegerField(default=0)
     compensation_share = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    lifetime_revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0, db_default=0)
+    lifetime_net_margin = models.DecimalField(max_digits=14, decimal_places=2, default=0, db_default=0)
+    lifetime_orders = models.PositiveIntegerField(default=0, db_default=0)
+    prior_revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0, db_default=0)
+    revenue_growth = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     next_change_on = models.DateField(
         null=True,
         blank=True,
@@ -321,6 +359,8 @@ class CustomerMetrics(models.Model):
             # the customers whose tier can move with the date alone (tiering.retier.apply)
             models.Index(fields=["tenure_start"], name="metrics_tenure_start_idx"),
             models.Index(fields=["below_runs"], condition=models.Q(below_runs__gt=0), name="metrics_in_grace_idx"),
+            # the customers between a moving cut's old and new value (the default rules' lifetime margin)
+            models.Index(fields=["lifetime_net_margin"], name="metrics_lifetime_margin_idx"),
         ]
 
     objects = CustomerMetricsQuerySet.as_manager()
@@ -402,4 +442,9 @@ class MetricsStage(models.Model):
     complaints = models.IntegerField()
     rejected_complaints = models.IntegerField()
     compensation_share = models.DecimalField(max_digits=10, decimal_places=4)
+    lifetime_revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0, db_default=0)
+    lifetime_net_margin = models.DecimalField(max_digits=14, decimal_places=2, default=0, db_default=0)
+    lifetime_orders = models.IntegerField(default=0, db_default=0)
+    prior_revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0, db_default=0)
+    revenue_growth = models.DecimalField(max_digits=10, decimal_places=4, null=True)
     next_change_on = models.DateField(null=True)

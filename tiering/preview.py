@@ -17,9 +17,10 @@ from django.db import connection, transaction
 from customers.models import Customer
 
 from . import sql
+from .cuts import cuts_from_json, relative_keys, resolve_cuts, with_cuts
 from .metrics import metric_sql
 from .models import CustomerMetrics, RetierRun, RuleSet
-from .rules import Rules, rules_from_ruleset, tier_sql
+from .rules import Rules, cond_sql, describe_condition, rules_from_ruleset, tier_sql
 
 SAMPLE_SIZE = 50
 
@@ -35,11 +36,53 @@ class Mover:
 
 
 @dataclass(frozen=True)
+class Share:
+    """One tier's share of the customers, of the 12-month revenue and of the net margin."""
+
+    level: int
+    customers: float
+    revenue: float | None  # None when nobody has revenue (or margin)
+    margin: float | None
+
+
+@dataclass(frozen=True)
 class Preview:
     matrix: dict[tuple[int, int], int]  # (from level, to level) -> customers
     movers: list[Mover] = field(default_factory=list)  # a sample, biggest net margin first in each move
     total: int = 0
     as_of: dt.date | None = None  # the day counts counted to this date (the run in force's)
+    # (from level, to level) -> (revenue, net margin) of those customers, for the shares
+    sums: dict[tuple[int, int], tuple[Decimal, Decimal]] = field(default_factory=dict)
+
+    def shares(self, *, after: bool) -> list[Share]:
+        """Each tier's share of customers, revenue and net margin, held now or (`after`) as the rules
+        would place them, highest tier first."""
+        side = 1 if after else 0
+        levels = sorted({key[side] for key in self.matrix}, reverse=True)
+        revenue = sum(r for r, _ in self.sums.values()) or None
+        margin = sum(m for _, m in self.sums.values()) or None
+
+        def part(level: int, index: int, whole: Decimal | None) -> float | None:
+            mine = sum(v[index] for key, v in self.sums.items() if key[side] == level)
+            return None if not whole else float(mine / whole)
+
+        return [
+            Share(
+                level,
+                sum(n for key, n in self.matrix.items() if key[side] == level) / (self.total or 1),
+                part(level, 0, revenue),
+                part(level, 1, margin),
+            )
+            for level in levels
+        ]
+
+    @property
+    def shares_before(self) -> list[Share]:
+        return self.shares(after=False)
+
+    @property
+    def shares_after(self) -> list[Share]:
+        return self.shares(after=True)
 
     @property
     def moved(self) -> int:
@@ -65,17 +108,29 @@ def preview_rules(*, rules: Rules, sample: int = SAMPLE_SIZE) -> Preview:
     # run wrote counts to its own)
     as_of = RetierRun.objects.in_force().values_list("as_of", flat=True).first()
     counted_to = sql.literal(as_of) if as_of else None
-    expression, params = tier_sql(rules, column=lambda m: metric_sql(m, alias="m", as_of=counted_to))
+    column = lambda m: metric_sql(m, alias="m", as_of=counted_to)  # noqa: E731
     with transaction.atomic(), connection.cursor() as cursor:
         sql.set_local(cursor, jit="off")  # JIT compiling costs ~1 s on a scan this size
+        # relative thresholds resolved over the stored metrics, as a run would (one statement)
+        rules = resolve_cuts(
+            cursor, rules, source=sql.compose("{table} m", table=table), source_params=[], column=column
+        )
+        expression, params = tier_sql(rules, column=column)
         # Query 1: every customer counted by (tier held, tier the rules give).
+        # (with the revenue and net margin of each cell, for the tiers' shares before and after)
         cursor.execute(
-            sql.compose("SELECT m.tier, {tier}, COUNT(*) FROM {table} m GROUP BY 1, 2", tier=expression, table=table),
+            sql.compose(
+                "SELECT m.tier, {tier}, COUNT(*), SUM(m.revenue), SUM(m.net_margin) FROM {table} m GROUP BY 1, 2",
+                tier=expression,
+                table=table,
+            ),
             params,
         )
-        matrix = {(held, new): n for held, new, n in cursor.fetchall()}
+        rows = cursor.fetchall()
+        matrix = {(held, new): n for held, new, n, _, _ in rows}
+        sums = {(held, new): (revenue, margin) for held, new, _, revenue, margin in rows}
         movers = _sample_movers(cursor, table, expression, params, matrix, sample)
-    return Preview(matrix=matrix, movers=movers, total=sum(matrix.values()), as_of=as_of)
+    return Preview(matrix=matrix, movers=movers, total=sum(matrix.values()), as_of=as_of, sums=sums)
 
 
 def _sample_movers(cursor, table, expression, params, matrix, sample) -> list[Mover]:
@@ -101,3 +156,72 @@ def _sample_movers(cursor, table, expression, params, matrix, sample) -> list[Mo
     cursor.execute(sql.compose(statement, tier=expression, table=table, customer=customer), [*params, sample, sample])
     rows = sorted(cursor.fetchall(), key=lambda r: (-r[3], -r[4], r[6]))
     return [Mover(*row[:5], net_margin=row[5]) for row in rows]
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How many customers one condition lets through on its own, over the stored metrics."""
+
+    level: int
+    text: str  # the condition in words
+    passing: int
+    total: int
+
+    @property
+    def warning(self) -> str:
+        if self.total and self.passing == 0:
+            return f"Tier {self.level}: “{self.text}” holds for none of the {self.total:,} customers."
+        if self.total and self.passing == self.total:
+            return f"Tier {self.level}: “{self.text}” holds for every customer: it decides nothing."
+        return ""
+
+
+def condition_reach(*, ruleset: RuleSet) -> list[Reach]:
+    """Each condition of the rule set (nested ones too) with how many customers pass it alone, in
+    one scan of CustomerMetrics (relative thresholds resolved first, as a run would). Empty
+    when no customer has metrics yet."""
+    rules = rules_from_ruleset(ruleset)
+    conditions = [(g.level, c) for g in rules.tried() for c in g.all_conditions()]
+    table = sql.name(CustomerMetrics._meta.db_table)
+    as_of = RetierRun.objects.in_force().values_list("as_of", flat=True).first()
+    column = lambda m: metric_sql(m, alias="m", as_of=sql.literal(as_of) if as_of else None)  # noqa: E731
+    with transaction.atomic(), connection.cursor() as cursor:
+        rules = resolve_cuts(
+            cursor, rules, source=sql.compose("{table} m", table=table), source_params=[], column=column
+        )
+        conditions = [(g.level, c) for g in rules.tried() for c in g.all_conditions()]
+        counted = [cond_sql(c, column(c.metric)) for _, c in conditions]
+        items = ["COUNT(*)", *(sql.compose("COUNT(*) FILTER (WHERE {held})", held=text) for text, _ in counted)]
+        cursor.execute(
+            sql.compose("SELECT {items} FROM {table} m", items=sql.join(", ", items), table=table),
+            [p for _, params in counted for p in params],
+        )
+        total, *passing = cursor.fetchone()
+    if not total:
+        return []
+    return [
+        Reach(level, describe_condition(c.metric, c.op, c.threshold), n, total)
+        for (level, c), n in zip(conditions, passing)
+    ]
+
+
+def rules_as_applied(*, ruleset: RuleSet) -> Rules:
+    """The rule set's rules with their relative thresholds as the run in force resolved them (read
+    from its record, one query), so a page explains a tier with the numbers that decided it. When
+    that run applied other rules (one just published), the cuts are resolved over the stored
+    metrics instead, as the preview does (one more statement)."""
+    rules = rules_from_ruleset(ruleset)
+    keys = relative_keys(rules)
+    if not keys:
+        return rules
+    run = RetierRun.objects.in_force().filter(ruleset=ruleset).values_list("cuts", flat=True).first()
+    recorded = cuts_from_json(run or [])
+    if all(key in recorded for key in keys):
+        return with_cuts(rules, recorded)
+    as_of = RetierRun.objects.in_force().values_list("as_of", flat=True).first()
+    column = lambda m: metric_sql(m, alias="m", as_of=sql.literal(as_of) if as_of else None)  # noqa: E731
+    table = sql.name(CustomerMetrics._meta.db_table)
+    with connection.cursor() as cursor:
+        return resolve_cuts(
+            cursor, rules, source=sql.compose("{table} m", table=table), source_params=[], column=column
+        )

@@ -24,16 +24,21 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 
-from .catalogue import METRICS, OPERATORS, format_value
-from .rules import Cond
+from .catalogue import METRICS, OPERATORS, POPULATIONS, format_value
+from .rules import RELATIVE_OPS, Cond, Group
 from .tiers import FALLBACK_LEVEL
 
 RATIO_MAX = Decimal(10)
 PLACES = {"money": 2, "ratio": 4}
 
 
-def condition_errors(metric: str, op: str, value: object) -> dict[str, str]:
+def condition_errors(
+    metric: str, op: str, value: object, percentile: object = None, population: str = ""
+) -> dict[str, str]:
     """{field: message} for what is wrong with one condition; empty when it is fine."""
+    relative = _relative_errors(op, percentile, population)
+    if relative:
+        return relative
     if metric not in METRICS:
         return {"metric": f"Unknown metric “{metric}”. Choose one of: {', '.join(METRICS)}."}
     if op not in OPERATORS:
@@ -48,34 +53,58 @@ def condition_errors(metric: str, op: str, value: object) -> dict[str, str]:
     return {"value": message} if message else {}
 
 
-def validate_condition(metric: str, op: str, value: object) -> None:
+def validate_condition(metric: str, op: str, value: object, percentile: object = None, population: str = "") -> None:
     """Raise ValidationError({field: message}) when the condition is wrong."""
-    errors = condition_errors(metric, op, value)
+    errors = condition_errors(metric, op, value, percentile, population)
     if errors:
         raise ValidationError(errors)
 
 
-def group_problems(level: int, match: str, conditions: list[Cond] | tuple[Cond, ...]) -> list[str]:
-    """Why a tier group cannot be published as it stands: empty, for tier 1, or impossible."""
+def group_problems(level: int, match: str, conditions: Sequence[Cond], groups: Sequence[Group] = ()) -> list[str]:
+    """Why a tier group cannot be published as it stands: empty, for tier 1, or impossible; the
+    same for every group nested in it."""
     if level == FALLBACK_LEVEL:
         return [
             f"Tier {FALLBACK_LEVEL} is the fallback: anyone no group places higher is tier {FALLBACK_LEVEL}, "
             "so it takes no group. Delete this group."
         ]
-    if not conditions:
+    return _problems(level, match, conditions, groups, where=f"Tier {level}")
+
+
+def _problems(level: int, match: str, conditions: Sequence[Cond], groups: Sequence[Group], *, where: str) -> list[str]:
+    if not conditions and not groups:
         return [
-            f"The tier {level} group has no condition, so it would place nobody. Add a condition or delete the group."
+            f"The {where.lower()} group has no condition, so it would place nobody. Add a condition or delete the group."
         ]
     problems = []
     for cond in conditions:
-        for message in condition_errors(cond.metric, cond.op, cond.value).values():
-            problems.append(f"Tier {level}: {message}")
+        errors = condition_errors(cond.metric, cond.op, cond.value, cond.percentile, cond.population)
+        problems += [f"{where}: {message}" for message in errors.values()]
     if match == "all":
-        problems += [f"Tier {level}: {m}" for m in _contradictions(conditions)]
+        problems += [f"{where}: {m}" for m in _contradictions([c for c in conditions if not c.relative])]
+    for nested in groups:
+        problems += _problems(level, nested.match, nested.conditions, nested.groups, where=f"{where} (nested)")
     return problems
 
 
 # --- internals --------------------------------------------------------------------------------
+
+
+def _relative_errors(op: str, percentile: object, population: str) -> dict[str, str]:
+    if percentile is None or percentile == "":
+        return {"population": "A population is used only with a percentile."} if population else {}
+    try:
+        p = Decimal(str(percentile))
+    except (InvalidOperation, ValueError):
+        return {"percentile": f"“{percentile}” is not a number."}
+    if not (p.is_finite() and 0 < p < 100):
+        return {"percentile": f"A percentile lies between 0 and 100 (98 is the 98th), not {percentile}."}
+    if population not in POPULATIONS:
+        return {"population": f"Choose whom the percentile is taken over: {', '.join(POPULATIONS)}."}
+    if op not in RELATIVE_OPS:
+        symbols = ", ".join(OPERATORS[o].symbol for o in RELATIVE_OPS)
+        return {"op": f"A percentile is a bound: compare with {symbols}, not = or ≠."}
+    return {}
 
 
 def _type_error(metric: str, value: Decimal) -> str | None:
@@ -87,6 +116,12 @@ def _type_error(metric: str, value: Decimal) -> str | None:
     if places is not None and value != value.quantize(Decimal(1).scaleb(-places)):
         what = "money" if m.kind == "money" else "a share (0.05 is 5%)"
         return f"{m.label} is {what}: use at most {places} decimal places, not {value.normalize():f}."
+    typed_as_percent = 1 < value <= RATIO_MAX and value == value.to_integral_value()
+    if m.kind == "ratio" and typed_as_percent and metric == "compensation_share":
+        return (
+            f"{m.label} is a share written as a decimal (0.05 is 5%); {value.normalize():f} would be "
+            f"{value * 100:,.0f}%. Did you mean {value / 100:f}?"
+        )
     if m.kind == "ratio" and value > RATIO_MAX:
         return (
             f"{m.label} is a share written as a decimal (0.25 is 25%); {value.normalize():f} would be "
@@ -95,9 +130,17 @@ def _type_error(metric: str, value: Decimal) -> str | None:
     return None
 
 
+DAYS_MAX = Decimal(36_500)  # a century: a day count above it can be reached by nobody
+
+
 def _impossible(metric: str, op: str, value: Decimal) -> str | None:
     if METRICS[metric].negative:
         return None
+    m = METRICS[metric]
+    if m.kind == "days" and value > DAYS_MAX and op in ("gt", "gte", "eq"):
+        return f"{m.label} {OPERATORS[op].symbol} {value.normalize():f} is more than a century: nobody can reach it."
+    if m.kind in ("count", "days") and value < 0 and op in ("gt", "gte", "ne"):
+        return f"{m.label} is never negative: a negative threshold ({value.normalize():f}) says nothing. Use 0 or more."
     never = (op == "lt" and value <= 0) or (op in ("lte", "eq") and value < 0)
     if not never:
         return None

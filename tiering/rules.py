@@ -28,19 +28,40 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from . import sql
-from .catalogue import INTEGER_METRICS, METRICS, OPERATORS, format_value, plain
+from .catalogue import INTEGER_METRICS, METRICS, OPERATORS, POPULATIONS, format_value, plain
 from .tiers import FALLBACK_LEVEL
 
-MATCHES = ("all", "any")
+MATCHES = ("all", "any", "none")
+RELATIVE_OPS = ("gt", "gte", "lt", "lte")  # a percentile cut is a bound: = and ≠ make no sense on one
 Params = list[Any]  # %s parameters, in order (Django cursor style)
 Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Cut:
+    """How a run resolved one relative threshold: the percentile's value among the eligible
+    customers (None when too few were eligible, catalogue.min_eligible: the floor applies alone)."""
+
+    value: Decimal | None
+    eligible: int
+
+    def __post_init__(self) -> None:
+        if self.value is not None and not isinstance(self.value, Decimal):
+            object.__setattr__(self, "value", Decimal(str(self.value)))
+
+
+@dataclass(frozen=True)
 class Cond:
+    """`metric op value`; or, relative (`percentile` set), `metric op` the percentile of the
+    `population`'s values AND `metric op value` (the floor, which must also hold). A relative
+    condition is resolved (`cut` set, tiering.cuts) before it decides anything."""
+
     metric: str
     op: str  # gt gte lt lte eq ne
     value: Decimal
+    percentile: Decimal | None = None  # 0 < p < 100
+    population: str = ""  # a key of catalogue.POPULATIONS
+    cut: Cut | None = None
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -49,22 +70,54 @@ class Cond:
             raise ValueError(f"unknown comparison {self.op!r}; known: {', '.join(OPERATORS)}")
         if not isinstance(self.value, Decimal):
             object.__setattr__(self, "value", Decimal(str(self.value)))
+        if self.percentile is not None:
+            if not isinstance(self.percentile, Decimal):
+                object.__setattr__(self, "percentile", Decimal(str(self.percentile)))
+            if self.op not in RELATIVE_OPS:
+                raise ValueError(f"a percentile threshold needs one of {', '.join(RELATIVE_OPS)}, not {self.op!r}")
+            if self.population not in POPULATIONS:
+                raise ValueError(f"unknown population {self.population!r}; known: {', '.join(POPULATIONS)}")
+
+    @property
+    def relative(self) -> bool:
+        return self.percentile is not None
+
+    @property
+    def threshold(self) -> Decimal:
+        """The number compared with: the value, or for a relative condition the stricter of the
+        run's cut and the floor (the floor alone below the minimum population)."""
+        if not self.relative:
+            return self.value
+        if self.cut is None:
+            raise ValueError(f"relative threshold on {self.metric} not resolved: resolve the cuts first")
+        if self.cut.value is None:
+            return self.value
+        stricter = max if self.op in ("gt", "gte") else min
+        return stricter(self.cut.value, self.value)
 
     def holds(self, value: Decimal | int | float | None) -> bool:
         if value is None:
             return False
-        return _compare(as_decimal(value), self.op, self.value)
+        return _compare(as_decimal(value), self.op, self.threshold)
 
 
 @dataclass(frozen=True)
 class Group:
+    """A tier's conditions joined by `match` (ALL / ANY / NONE of them holds), and nested groups
+    (`groups`, same level) that count as one condition each."""
+
     level: int
-    match: str  # "all" | "any"
+    match: str  # "all" | "any" | "none"
     conditions: tuple[Cond, ...]
+    groups: tuple[Group, ...] = ()
 
     def __post_init__(self) -> None:
         if self.match not in MATCHES:
-            raise ValueError(f"match must be 'all' or 'any', not {self.match!r}")
+            raise ValueError(f"match must be one of {', '.join(MATCHES)}, not {self.match!r}")
+
+    def all_conditions(self) -> tuple[Cond, ...]:
+        """Its conditions and those of every nested group, depth first."""
+        return self.conditions + tuple(c for g in self.groups for c in g.all_conditions())
 
 
 @dataclass(frozen=True)
@@ -77,6 +130,10 @@ class Rules:
         """Groups in the order they are tried: highest level first."""
         return tuple(sorted(self.groups, key=lambda g: -g.level))
 
+    def conditions(self) -> tuple[Cond, ...]:
+        """Every condition, nested ones included."""
+        return tuple(c for g in self.groups for c in g.all_conditions())
+
 
 @dataclass(frozen=True)
 class Check:
@@ -86,34 +143,29 @@ class Check:
     threshold: Decimal
     value: Decimal | int | None
     held: bool
+    cond: Cond | None = None  # the condition checked (for a relative one: its percentile and cut)
 
 
 @dataclass(frozen=True)
 class Decision:
     level: int
     checks: tuple[Check, ...]
-    matches: tuple[tuple[int, str], ...] = ()  # (level, "all"/"any") of each group tried
+    matches: tuple[tuple[int, str], ...] = ()  # (level, "all"/"any"/"none") of each group tried
     version: int | None = None
+    tried: tuple[Json, ...] = ()  # each group tried, as why() shows it (nested groups inside)
 
     def why(self) -> Json:
         """JSON-ready explanation: the tier, and every condition of this tier and the ones above.
 
         Shape: {"tier": 2, "version": 1, "groups": [{"level": 3, "match": "all", "held": false,
-        "conditions": [{"metric", "label", "kind", "op", "symbol", "threshold", "value", "held"}]}]}
-        with numbers as strings (exact, JSON has no decimals) and a missing value as null.
+        "conditions": [{"metric", "label", "kind", "op", "symbol", "threshold", "value", "held"}],
+        "groups": [{"match", "held", "conditions", ...}]}]} with numbers as strings (exact, JSON has
+        no decimals) and a missing value as null. A top group's "held" says its level is the tier;
+        a nested group's that it held; "groups" appears only where a group has nested ones; a
+        relative condition adds its percentile, population, floor, cut and eligible count.
         Render it with `describe_why()`.
         """
-        groups = []
-        for level, match in self.matches:
-            checks = [c for c in self.checks if c.level == level]
-            groups.append(
-                {
-                    "level": level,
-                    "match": match,
-                    "held": level == self.level,
-                    "conditions": [_check_json(c) for c in checks],
-                }
-            )
+        groups = [{**g, "held": g["level"] == self.level} for g in self.tried]
         return {"tier": self.level, "version": self.version, "groups": groups}
 
 
@@ -123,17 +175,30 @@ def decide(metrics: Mapping[str, Decimal | int | None], rules: Rules) -> Decisio
     A metric missing from `metrics` counts as None (the comparison fails).
     """
     checks: list[Check] = []
-    tried: list[tuple[int, str]] = []
+    tried: list[Json] = []
     for group in rules.tried():
-        group_checks = [
-            Check(group.level, c.metric, c.op, c.value, metrics.get(c.metric), c.holds(metrics.get(c.metric)))
-            for c in group.conditions
-        ]
-        checks.extend(group_checks)
-        tried.append((group.level, group.match))
-        if _group_holds(group.match, [c.held for c in group_checks]):
-            return Decision(group.level, tuple(checks), tuple(tried), rules.version)
-    return Decision(FALLBACK_LEVEL, tuple(checks), tuple(tried), rules.version)
+        held, node = _decide_group(group, metrics, checks)
+        tried.append({"level": group.level, **node})
+        if held:
+            return Decision(group.level, tuple(checks), _matches(tried), rules.version, tuple(tried))
+    return Decision(FALLBACK_LEVEL, tuple(checks), _matches(tried), rules.version, tuple(tried))
+
+
+def _matches(tried: list[Json]) -> tuple[tuple[int, str], ...]:
+    return tuple((g["level"], g["match"]) for g in tried)
+
+
+def _decide_group(group: Group, metrics: Mapping[str, Decimal | int | None], checks: list[Check]) -> tuple[bool, Json]:
+    """Whether the group holds, and its why node (match, held, conditions, nested groups)."""
+    own = [Check(group.level, c.metric, c.op, c.threshold, metrics.get(c.metric), c.holds(metrics.get(c.metric)), c)
+           for c in group.conditions]  # fmt: skip
+    checks.extend(own)
+    nested = [_decide_group(g, metrics, checks) for g in group.groups]
+    held = _group_holds(group.match, [c.held for c in own] + [h for h, _ in nested])
+    node: Json = {"match": group.match, "held": held, "conditions": [_check_json(c) for c in own]}
+    if nested:
+        node["groups"] = [n for _, n in nested]
+    return held, node
 
 
 def tier_sql(rules: Rules, column: Callable[[str], str] = lambda m: m) -> tuple[str, Params]:
@@ -164,11 +229,11 @@ def why_sql(rules: Rules, column: Callable[[str], str] = lambda m: m, tier: str 
     It lets the nightly run write the history of every mover in one INSERT … SELECT instead of
     running decide() in Python per mover. As in decide() and why():
     - each condition: its fixed part (metric, label, kind, op, symbol, threshold as plain()
-      writes it), the value as the column's text (numeric(14,2) reads '3120.50', integer '12':
-      what f"{Decimal:f}" writes for what psycopg returns; NULL is null) and `held` from the same
-      comparison tier_sql() uses (FALSE, never NULL, on a missing value);
+      writes it, a relative condition's cut), the value as the column's text (numeric(14,2) reads
+      '3120.50', integer '12': what f"{Decimal:f}" writes for what psycopg returns; NULL is null)
+      and `held` from the same comparison tier_sql() uses (FALSE, never NULL, on a missing value);
     - a group appears while no group tried before it matched (highest level first), and is
-      "held" when its level is the tier.
+      "held" when its level is the tier; a nested group is "held" when it holds.
     The JSON is built as text and cast to jsonb once: nested jsonb_build_object() calls re-read
     every nested value at each level and were twice as slow (3.0 s against 1.5 s for 50,000
     rows of 12 conditions; decide() in Python with COPY took 4.5 s).
@@ -206,59 +271,107 @@ def why_sql(rules: Rules, column: Callable[[str], str] = lambda m: m, tier: str 
 
 
 def rules_from_ruleset(ruleset: Any) -> Rules:
-    """The plain Rules of a stored RuleSet.
+    """The plain Rules of a stored RuleSet, nested groups under their parents.
 
     Two queries (groups with tiers, conditions), or none when the caller prefetched
     "groups__tier" and "groups__conditions" (list pages).
     """
     if "groups" in getattr(ruleset, "_prefetched_objects_cache", {}):
-        groups = ruleset.groups.all()
+        stored = list(ruleset.groups.all())
     else:
-        groups = ruleset.groups.select_related("tier").prefetch_related("conditions")
+        stored = list(ruleset.groups.select_related("tier").prefetch_related("conditions"))
+    children: dict[int | None, list[Any]] = {}
+    for g in sorted(stored, key=lambda g: g.pk):
+        children.setdefault(g.parent_id, []).append(g)
+
+    def build(g: Any, level: int) -> Group:
+        conditions = tuple(
+            Cond(c.metric, c.op, c.value, percentile=c.percentile, population=c.population or "")
+            for c in g.conditions.all()
+        )
+        return Group(level, g.match, conditions, tuple(build(child, level) for child in children.get(g.pk, [])))
+
+    roots = sorted(children.get(None, []), key=lambda g: -g.tier.level)
     return Rules(
-        groups=tuple(
-            Group(g.tier.level, g.match, tuple(Cond(c.metric, c.op, c.value) for c in g.conditions.all()))
-            for g in groups
-        ),
-        grace_runs=ruleset.grace_runs,
-        version=ruleset.version,
+        groups=tuple(build(g, g.tier.level) for g in roots), grace_runs=ruleset.grace_runs, version=ruleset.version
     )
 
 
 # --- explaining -------------------------------------------------------------------------------
 
 
-def describe_condition(metric: str, op: str, value: object) -> str:
-    """One condition in plain words: "Net margin ≥ 5,000"."""
+def describe_condition(metric: str, op: str, value: object, percentile: object = None, population: str = "") -> str:
+    """One condition in plain words: "Net margin ≥ 5,000", or relative: "Net margin ≥ the 98th
+    percentile of customers with 2+ orders in the window (and ≥ 500)"."""
     label = METRICS[metric].label if metric in METRICS else metric
-    return f"{label} {(OPERATORS[op].symbol if op in OPERATORS else op)} {format_value(metric, value)}"
+    symbol = OPERATORS[op].symbol if op in OPERATORS else op
+    if percentile is None:
+        return f"{label} {symbol} {format_value(metric, value)}"
+    whom = POPULATIONS[population].label if population in POPULATIONS else population
+    return (
+        f"{label} {symbol} the {_ordinal(str(percentile))} percentile of {whom}"
+        f" (and {symbol} {format_value(metric, value)})"
+    )
+
+
+NEEDS = {"all": "ALL of", "any": "ANY of", "none": "NONE of"}
+
+
+def describe_group(group: Group) -> list[str]:
+    """A group's conditions in plain words, a nested group as one line: "ANY of (a; b)"."""
+    lines = [describe_condition(c.metric, c.op, c.value, c.percentile, c.population) for c in group.conditions]
+    return lines + [f"{NEEDS[g.match]} ({'; '.join(describe_group(g))})" for g in group.groups]
 
 
 def describe_why(why: Json) -> list[Json]:
     """Each group of a stored why as plain words, for pages.
 
     Returns [{"level", "held", "text": "Tier 3 needs ALL of:", "conditions": [{"text":
-    "Net margin ≥ 5,000", "has": "3,120", "held": False}]}].
+    "Net margin ≥ 5,000", "has": "3,120", "held": False, "cut": "the 98th percentile in this run"}],
+    "groups": [nested groups, the same shape without level]}].
     """
-    described = []
-    for group in why.get("groups", []):
-        needs = "ALL of" if group["match"] == "all" else "ANY of"
-        described.append(
+    return [
+        {"level": group["level"], **_describe_group(group, f"Tier {group['level']} needs {NEEDS[group['match']]}:")}
+        for group in why.get("groups", [])
+    ]
+
+
+def _describe_group(group: Json, text: str) -> Json:
+    return {
+        "held": group["held"],
+        "text": text,
+        "conditions": [
             {
-                "level": group["level"],
-                "held": group["held"],
-                "text": f"Tier {group['level']} needs {needs}:",
-                "conditions": [
-                    {
-                        "text": describe_condition(c["metric"], c["op"], c["threshold"]),
-                        "has": format_value(c["metric"], c["value"]),
-                        "held": c["held"],
-                    }
-                    for c in group["conditions"]
-                ],
+                "text": describe_condition(c["metric"], c["op"], c["threshold"]),
+                "has": format_value(c["metric"], c["value"]),
+                "held": c["held"],
+                "cut": describe_cut(c),
             }
-        )
-    return described
+            for c in group["conditions"]
+        ],
+        "groups": [_describe_group(g, f"{NEEDS[g['match']]}:") for g in group.get("groups", [])],
+    }
+
+
+def describe_cut(c: Json) -> str:
+    """Where a relative condition's threshold came from, in words ("" for an absolute one):
+    "the 98th percentile of customers with 2+ orders in this run", or why the floor applies."""
+    if "percentile" not in c:
+        return ""
+    nth = f"{_ordinal(c['percentile'])} percentile of {POPULATIONS[c['population']].label}"
+    if c["cut"] is None:
+        return f"the floor: only {c['eligible']:,} eligible customers, too few for the {nth}"
+    if Decimal(c["threshold"]) != Decimal(c["cut"]):
+        return f"the floor: the {nth} in this run is {format_value(c['metric'], c['cut'])}"
+    return f"the {nth} in this run"
+
+
+def _ordinal(number: str) -> str:
+    n = plain(Decimal(number))
+    if not n.isdigit():
+        return n
+    suffix = "th" if 10 <= int(n) % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(int(n) % 10, "th")
+    return n + suffix
 
 
 # --- internals --------------------------------------------------------------------------------
@@ -279,39 +392,71 @@ def _compare(value: Decimal, op: str, threshold: Decimal) -> bool:
 def _group_holds(match: str, held: list[bool]) -> bool:
     if not held:
         return False  # an empty group never places anyone
-    return all(held) if match == "all" else any(held)
+    if match == "all":
+        return all(held)
+    return any(held) if match == "any" else not any(held)
 
 
 def _group_sql(group: Group, column: Callable[[str], str]) -> tuple[str, Params]:
-    if not group.conditions:
+    """The group as a boolean that is never NULL (each comparison is COALESCEd)."""
+    parts = [cond_sql(cond, column(cond.metric)) for cond in group.conditions]
+    parts += [_group_sql(g, column) for g in group.groups]
+    if not parts:
         return "(1 = 0)", []
-    compared = [_cond_sql(cond, column(cond.metric)) for cond in group.conditions]
-    joiner = " AND " if group.match == "all" else " OR "
-    text = sql.compose("({conditions})", conditions=sql.join(joiner, (c for c, _ in compared)))
-    return text, [p for _, params in compared for p in params]
+    joined = sql.join(" AND " if group.match == "all" else " OR ", (text for text, _ in parts))
+    template = "(NOT ({parts}))" if group.match == "none" else "({parts})"
+    return sql.compose(template, parts=joined), [p for _, params in parts for p in params]
 
 
 def _group_why_sql(group: Group, column: Callable[[str], str], tier: str, tier_params: Params) -> tuple[str, Params]:
-    """One group of why() as JSON text (never NULL): level, match, held (its level is the tier),
-    conditions. Fixed pieces travel as params, so nothing in a label or threshold needs quoting."""
+    """One top group of why() as JSON text (never NULL): level, match, held (its level is the
+    tier), conditions, nested groups. Fixed pieces travel as params, so nothing in a label or
+    threshold needs quoting."""
+    level = int(group.level)
+    head = json.dumps({"level": level, "match": group.match})[:-1] + ', "held": '
+    body, body_params = _body_why_sql(group, column)
+    text = sql.compose(
+        """CAST(%s AS text) || (CASE WHEN ({tier}) = {level} THEN 'true' ELSE 'false' END) || {body}""",
+        tier=tier,
+        level=str(level),
+        body=body,
+    )
+    return text, [head, *tier_params, *body_params]
+
+
+def _body_why_sql(group: Group, column: Callable[[str], str]) -> tuple[str, Params]:
+    """A group's conditions and nested groups as JSON text, from ', "conditions": [' to the '}'."""
     conditions: list[str] = []
     params: Params = []
     for cond in group.conditions:
-        held, held_params = _cond_sql(cond, column(cond.metric))
-        fixed = _check_json(Check(group.level, cond.metric, cond.op, cond.value, None, False))
+        held, held_params = cond_sql(cond, column(cond.metric))
+        fixed = _check_json(Check(group.level, cond.metric, cond.op, cond.threshold, None, False, cond))
         del fixed["value"], fixed["held"]
         conditions.append(sql.compose(_CONDITION_WHY, value=column(cond.metric), held=held))
         params.extend([json.dumps(fixed)[:-1] + ', "value": ', *held_params])  # the object without its "}"
-    level = int(group.level)
-    head = json.dumps({"level": level, "match": group.match})[:-1] + ', "held": '
     text = sql.compose(
-        """CAST(%s AS text) || (CASE WHEN ({tier}) = {level} THEN 'true' ELSE 'false' END)"""
-        """ || ', "conditions": [' || {body} || ']}}'""",
-        tier=tier,
-        level=str(level),
-        body=sql.join(" || ',' || ", conditions) if conditions else "''",
+        """', "conditions": [' || {conditions} || ']'""",
+        conditions=sql.join(" || ',' || ", conditions) if conditions else "''",
     )
-    return text, [head, *tier_params, *params]
+    if group.groups:
+        nested = [_nested_why_sql(g, column) for g in group.groups]
+        text = sql.compose(
+            """{text} || ', "groups": [' || {nested} || ']'""",
+            text=text,
+            nested=sql.join(" || ',' || ", (t for t, _ in nested)),
+        )
+        params += [p for _, ps in nested for p in ps]
+    return sql.compose("{text} || '}}'", text=text), params
+
+
+def _nested_why_sql(group: Group, column: Callable[[str], str]) -> tuple[str, Params]:
+    """A nested group of why() as JSON text: match, held (whether it holds), conditions, groups."""
+    held, held_params = _group_sql(group, column)
+    body, body_params = _body_why_sql(group, column)
+    text = sql.compose(
+        """CAST(%s AS text) || (CASE WHEN {held} THEN 'true' ELSE 'false' END) || {body}""", held=held, body=body
+    )
+    return text, [json.dumps({"match": group.match})[:-1] + ', "held": ', *held_params, *body_params]
 
 
 # One condition of why() as JSON text: its fixed part (a parameter), the value, whether it held.
@@ -321,16 +466,16 @@ _CONDITION_WHY = (
 )
 
 
-def _cond_sql(cond: Cond, col: str) -> tuple[str, Params]:
+def cond_sql(cond: Cond, col: str) -> tuple[str, Params]:
     """One comparison that is FALSE, never NULL, when the value is missing."""
     if cond.metric in INTEGER_METRICS:
-        return _integer_cond_sql(cond.op, cond.value, col)
+        return _integercond_sql(cond.op, cond.threshold, col)
     # CAST keeps the threshold NUMERIC: PostgreSQL compares numeric to numeric exactly.
     compared = sql.compose("COALESCE(({col} {op} CAST(%s AS NUMERIC)), FALSE)", col=col, op=OPERATORS[cond.op].sql)
-    return compared, [cond.value]
+    return compared, [cond.threshold]
 
 
-def _integer_cond_sql(op: str, value: Decimal, col: str) -> tuple[str, Params]:
+def _integercond_sql(op: str, value: Decimal, col: str) -> tuple[str, Params]:
     """The same comparison against a whole-number column with a whole-number threshold.
 
     For whole x: x > 2.5 ⇔ x > 2, x >= 2.5 ⇔ x >= 3, x < 2.5 ⇔ x < 3, x <= 2.5 ⇔ x <= 2;
@@ -348,7 +493,7 @@ def _integer_cond_sql(op: str, value: Decimal, col: str) -> tuple[str, Params]:
 
 def _check_json(c: Check) -> Json:
     metric = METRICS[c.metric]
-    return {
+    checked: Json = {
         "metric": c.metric,
         "label": metric.label,
         "kind": metric.kind,
@@ -358,3 +503,14 @@ def _check_json(c: Check) -> Json:
         "value": None if c.value is None else f"{as_decimal(c.value):f}",  # as stored: 3120.50 stays 3120.50
         "held": c.held,
     }
+    cond = c.cond
+    if cond is not None and cond.relative and cond.cut is not None and cond.percentile is not None:
+        cut = cond.cut.value
+        checked |= {
+            "percentile": plain(cond.percentile),
+            "population": cond.population,
+            "floor": plain(cond.value),
+            "cut": None if cut is None else plain(cut),
+            "eligible": cond.cut.eligible,
+        }
+    return checked

@@ -22,7 +22,7 @@ def ruleset_problems(*, ruleset: RuleSet) -> list[str]:
         return ["The rule set has no group for a tier above 1, so it would place every customer in tier 1."]
     problems = []
     for group in rules.tried():
-        problems += group_problems(group.level, group.match, group.conditions)
+        problems += group_problems(group.level, group.match, group.conditions, group.groups)
     return problems
 
 
@@ -39,11 +39,24 @@ def create_draft_from_ruleset(*, ruleset: RuleSet, user) -> RuleSet:
         created_by=user,
     )
     _save_as(draft, user)
-    for group in ruleset.groups.select_related("tier").prefetch_related("conditions"):
-        copy = RuleGroup(ruleset=draft, tier=group.tier, match=group.match)
+    copies: dict[int, RuleGroup] = {}
+    for group in ruleset.groups.select_related("tier").prefetch_related("conditions").order_by("id"):
+        # parents before their nested groups: a nested group is created after the group it sits in
+        copy = RuleGroup(ruleset=draft, tier=group.tier, match=group.match, parent=copies.get(group.parent_id))
         _save_as(copy, user)
+        copies[group.pk] = copy
         for cond in group.conditions.all():
-            _save_as(Condition(group=copy, metric=cond.metric, op=cond.op, value=cond.value), user)
+            _save_as(
+                Condition(
+                    group=copy,
+                    metric=cond.metric,
+                    op=cond.op,
+                    value=cond.value,
+                    percentile=cond.percentile,
+                    population=cond.population,
+                ),
+                user,
+            )
     return draft
 
 

@@ -60,3 +60,21 @@ def test_bad_list_params_fall_back_to_defaults_and_say_so():
     params = clean_list_params(QueryDict("page=-1&per_page=1000&sort=--revenue"), sortable={"revenue"})
     assert (params.page, params.per_page, params.sort) == (1, 50, "-net_margin")
     assert len(params.problems) == 3
+
+
+def test_the_why_lists_nested_groups_conditions_and_says_where_a_relative_threshold_came_from():
+    from decimal import Decimal
+
+    from dashboard.why import describe_groups
+    from tiering.rules import Cond, Cut, Group, Rules, decide
+
+    margin = Cond(
+        "net_margin", "gte", Decimal(0), percentile=Decimal(98), population="repeat", cut=Cut(Decimal("4812.00"), 900)
+    )
+    rules = Rules((Group(3, "all", (margin,), (Group(3, "any", (Cond("categories", "gte", Decimal(3)),)),)),))
+
+    [group] = describe_groups(decide({"net_margin": Decimal("5000.00"), "categories": 1}, rules).why())
+
+    first, nested = group["lines"]
+    assert first.needs.endswith("(the 98th percentile of customers with 2+ orders in the window in this run)")
+    assert (nested.label, nested.held) == ("ANY of: Categories bought", False)

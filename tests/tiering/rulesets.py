@@ -1,4 +1,8 @@
-"""Build stored rule sets in tests: make_ruleset({3: ("all", [("net_margin", "gte", "5000")])})."""
+"""Build stored rule sets in tests: make_ruleset({3: ("all", [("net_margin", "gte", "5000")])}).
+
+A condition is (metric, op, value), or relative (metric, op, floor, percentile, population); a
+nested group is ("any", [conditions or nested groups]) in place of a condition.
+"""
 
 from decimal import Decimal
 
@@ -15,7 +19,23 @@ def make_ruleset(groups: dict, *, status=RuleSet.Status.DRAFT, grace_runs=0, ver
     version = version or (max(RuleSet.objects.values_list("version", flat=True), default=0) + 1)
     ruleset = RuleSet.objects.create(version=version, status=status, grace_runs=grace_runs)
     for level, (match, conditions) in groups.items():
-        group = RuleGroup.objects.create(ruleset=ruleset, tier=Tier.objects.get(level=level), match=match)
-        for metric, op, value in conditions:
-            Condition.objects.create(group=group, metric=metric, op=op, value=Decimal(str(value)))
+        _add_group(ruleset, Tier.objects.get(level=level), match, conditions, parent=None)
     return ruleset
+
+
+def _add_group(ruleset, tier, match, conditions, *, parent):
+    group = RuleGroup.objects.create(ruleset=ruleset, tier=tier, match=match, parent=parent)
+    for item in conditions:
+        if len(item) == 2:
+            _add_group(ruleset, tier, *item, parent=group)
+            continue
+        metric, op, value, *relative = item
+        percentile, population = relative or (None, "")
+        Condition.objects.create(
+            group=group,
+            metric=metric,
+            op=op,
+            value=Decimal(str(value)),
+            percentile=None if percentile is None else Decimal(str(percentile)),
+            population=population,
+        )

@@ -6,7 +6,8 @@ import pytest
 
 from tests.factories import CustomerMetricsFactory
 from tiering.models import CustomerMetrics, TierChange
-from tiering.preview import preview_ruleset
+from tiering.preview import preview_rules, preview_ruleset
+from tiering.rules import Cond, Group, Rules
 
 from .rulesets import make_ruleset
 
@@ -74,3 +75,17 @@ def test_nothing_is_written(customers, django_assert_num_queries):
         preview_ruleset(ruleset=draft)
     assert list(CustomerMetrics.objects.order_by("pk").values_list("pk", "tier", "below_runs")) == before
     assert not TierChange.objects.exists()
+
+
+def test_the_preview_gives_each_tiers_share_of_customers_revenue_and_margin_before_and_after(db):
+    CustomerMetricsFactory(tier=2, orders=5, revenue=D("300.00"), net_margin=D("100.00"))
+    CustomerMetricsFactory(tier=2, orders=1, revenue=D("100.00"), net_margin=D("-20.00"))
+    rules = Rules((Group(2, "all", (Cond("orders", "gte", D(2)),)),))
+
+    preview = preview_rules(rules=rules)
+
+    assert [(s.level, s.customers, s.revenue, s.margin) for s in preview.shares_before] == [(2, 1.0, 1.0, 1.0)]
+    assert [(s.level, s.customers, s.revenue, s.margin) for s in preview.shares_after] == [
+        (2, 0.5, 0.75, 1.25),
+        (1, 0.5, 0.25, -0.25),
+    ]

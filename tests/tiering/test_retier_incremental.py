@@ -144,8 +144,33 @@ class Changes:
         Customer.objects.create(external_id=f"INC-C{self.serial}", name=f"Newcomer {self.serial}", signed_up_on=as_of)
 
 
-def test_nightly_runs_on_changing_data_land_exactly_where_recomputing_everyone_would(settings):
+# Relative thresholds whose cuts move night by night and nested groups: tier 3 spends at the top of
+# everyone, and has tenure near the top or a margin near the top of the repeat buyers, and NONE of
+# the costly pattern; tier 2 by a fixed rule, with grace.
+RELATIVE_NESTED = {
+    3: (
+        "all",
+        [
+            ("revenue", "gte", 0, 90, "everyone"),
+            ("any", [("tenure_days", "gte", 0, 75, "everyone"), ("net_margin", "gt", 0, 80, "buyers")]),
+            ("none", [("rejected_complaints", "gte", 3), ("compensation_share", "gte", 0.25)]),
+        ],
+    ),
+    2: (
+        "any",
+        [
+            ("orders", "gte", 2),
+            ("all", [("active_months", "gte", 1), ("days_since_last_order", "lte", 0, 40, "buyers")]),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("rules", ["the default rules", "relative and nested rules"])
+def test_nightly_runs_on_changing_data_land_exactly_where_recomputing_everyone_would(settings, rules):
     call_command("seed_demo", customers=250, seed=11, today=TODAY, stdout=open("/dev/null", "w"))
+    if rules == "relative and nested rules":
+        make_ruleset(RELATIVE_NESTED, status="published", grace_runs=1)
     start = TODAY - dt.timedelta(days=45)
     assert retier_all(as_of=start).progress["mode"] == ALL  # the seed's bulk load marked everyone
     changes = Changes(seed=5)

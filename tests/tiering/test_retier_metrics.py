@@ -193,3 +193,36 @@ def test_ranges_of_customer_ids_together_give_the_same_metrics_as_one_range():
 
     assert values(split) == values(one)
     assert len(split) == 5
+
+
+def test_lifetime_metrics_count_all_time_and_the_year_before_the_window_gives_spend_growth():
+    c = CustomerFactory()
+    buy(c, at("2023-05-01"), amount="50.00", cost="10.00")  # three years back: lifetime only
+    buy(c, at("2024-11-23", "00:00:00"), amount="100.00", cost="20.00")  # the year before's first second
+    buy(c, at("2025-11-22", "23:59:59"), amount="200.00", cost="40.00")  # the year before's last second
+    buy(c, at("2026-06-01"), amount="450.00", cost="90.00")  # the window
+    buy(c, at("2026-11-23"), amount="9999.00")  # after as_of: never counts
+    complain(c, at("2024-01-01"), compensation="5.00")  # before the window: lifetime margin only
+
+    m = metrics_as_of(AS_OF)[c.pk]
+
+    assert (m.lifetime_revenue, m.lifetime_orders, m.lifetime_net_margin) == (
+        Decimal("800.00"),
+        4,
+        Decimal("800.00") - Decimal("160.00") - Decimal("5.00"),
+    )
+    assert (m.prior_revenue, m.revenue_growth) == (Decimal("300.00"), Decimal("1.5000"))
+    assert (m.revenue, m.compensation) == (Decimal("450.00"), Decimal("0.00"))
+
+
+def test_spend_growth_is_empty_without_revenue_the_year_before():
+    c = CustomerFactory()
+    buy(c, at("2026-06-01"))
+    assert metrics_as_of(AS_OF)[c.pk].revenue_growth is None
+
+
+def test_a_line_leaving_the_year_before_the_window_is_when_the_metrics_next_change():
+    c = CustomerFactory()
+    buy(c, at("2025-01-10"))  # in the year before the window of AS_OF; leaves it on 2027-01-10
+
+    assert metrics_as_of(AS_OF)[c.pk].next_change_on == dt.date(2027, 1, 10)

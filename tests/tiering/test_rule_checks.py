@@ -95,3 +95,16 @@ def test_conditions_that_leave_room_or_are_joined_by_any_are_no_problem():
         group_problems(3, "all", (Cond("median_gap_days", "gt", D(2)), Cond("median_gap_days", "lt", D(3)))) == []
     )  # 2.5
     assert group_problems(3, "any", (Cond("orders", "gte", D(5)), Cond("orders", "lt", D(3)))) == []
+
+
+def test_a_whole_number_share_is_refused_as_a_percentage_typed_by_mistake():
+    assert condition_errors("compensation_share", "lt", "5") == {
+        "value": "Compensation share is a share written as a decimal (0.05 is 5%); 5 would be 500%. Did you mean 0.05?"
+    }
+    assert condition_errors("compensation_share", "lt", "1.5") == {}  # compensation can exceed revenue
+
+
+def test_negative_counts_and_unreachable_day_counts_are_refused():
+    assert "never negative" in condition_errors("active_months", "gte", "-3")["value"]
+    assert "nobody can reach it" in condition_errors("tenure_days", "gte", "99999999")["value"]
+    assert condition_errors("tenure_days", "lt", "99999999") == {}

@@ -95,7 +95,7 @@ def test_why_reads_in_plain_words():
     why = decide({"net_margin": D("3120"), "categories": 4, "orders": 3, "active_months": 1}, RULES).why()
     tier3 = describe_why(why)[0]
     assert tier3["text"] == "Tier 3 needs ALL of:"
-    assert tier3["conditions"][0] == {"text": "Net margin ≥ 5,000", "has": "3,120", "held": False}
+    assert tier3["conditions"][0] == {"text": "Net margin ≥ 5,000", "has": "3,120", "held": False, "cut": ""}
 
 
 @pytest.mark.parametrize(
@@ -162,4 +162,4 @@ def test_only_the_metrics_the_catalogue_says_can_be_negative_accept_a_negative_t
     from tiering.rule_checks import condition_errors
 
     accepting = {name for name in METRICS if not condition_errors(name, "lt", "-1")}
-    assert accepting == {name for name, m in METRICS.items() if m.negative} == {"net_margin"}
+    assert accepting == {name for name, m in METRICS.items() if m.negative} == {"net_margin", "lifetime_net_margin"}

@@ -25,7 +25,8 @@ def admin_client(client, make_user):
 
 
 def v1():
-    return RuleSet.objects.get(version=1)
+    """The default rules in force: v2 of migration 0014 (v1 retired)."""
+    return RuleSet.objects.get(version=2)
 
 
 def change_url(ruleset):
@@ -54,15 +55,17 @@ def test_staff_without_the_publish_permission_cannot_publish(client, make_user):
 
 def test_the_published_version_reads_as_rules_in_plain_words_and_cannot_be_edited(admin_client):
     page = admin_client.get(change_url(v1())).content.decode()
-    assert "Tier 3</b> needs ALL of:" in page and "Net margin ≥ 5,000" in page
+    assert "Tier 3</b> needs ALL of:" in page
+    assert "Lifetime net margin ≥ the 90th percentile of customers with 2+ orders in the window (and ≥ 0)" in page
+    assert "NONE of (Rejected complaints ≥ 3; Compensation share ≥ 5%)" in page
     assert "Read-only: to change the rules, create a draft from this version." in page
-    assert "Publish v1" not in page
+    assert "Publish v2" not in page
     assert admin_client.post(change_url(v1()), {"notes": "changed", "grace_runs": 0}).status_code == 403
 
 
 def test_create_draft_from_this_copies_the_version_and_opens_the_draft(admin_client):
     response = admin_client.post(reverse("admin:tiering_ruleset_copy", args=[v1().pk]))
-    draft = RuleSet.objects.get(version=2)
+    draft = RuleSet.objects.get(version=3)
     assert response["Location"] == change_url(draft)
     assert (draft.status, draft.created_by) == (RuleSet.Status.DRAFT, admin_client.user)
     assert (
@@ -99,6 +102,10 @@ def group_form(group, conditions, **changes):
         "conditions-INITIAL_FORMS": sum(1 for c in conditions if c[0]),
         "conditions-MIN_NUM_FORMS": 0,
         "conditions-MAX_NUM_FORMS": 1000,
+        **{
+            f"children-{k}": n
+            for k, n in [("TOTAL_FORMS", 0), ("INITIAL_FORMS", 0), ("MIN_NUM_FORMS", 0), ("MAX_NUM_FORMS", 1000)]
+        },
     }
     for i, (pk, metric, op, value) in enumerate(conditions):
         data.update(
@@ -141,7 +148,7 @@ def test_changing_a_condition_is_recorded_with_who_did_it(admin_client):
 
 
 def test_a_published_versions_group_is_read_only(admin_client):
-    group = v1().groups.get(tier__level=2)
+    group = v1().groups.get(tier__level=2, parent=None)
     url = reverse("admin:tiering_rulegroup_change", args=[group.pk])
     assert admin_client.get(url).status_code == 200
     assert admin_client.post(url, group_form(group, [])).status_code == 403
@@ -155,6 +162,8 @@ def test_the_preview_page_shows_the_matrix_and_says_nothing_is_written(admin_cli
     assert "Nothing is written." in page
     assert "Falling Ltd" in page
     assert 'title="tier 2 → 1">1</td>' in page
+    assert "Each tier's share of customers, 12-month revenue and net margin" in page
+    assert "<td>100%</td><td>50%</td>" in page  # tier 2: every customer now, half with the draft
     assert "Publish v" in page
 
 
@@ -181,7 +190,7 @@ def test_adding_a_rule_set_makes_the_next_draft_version_with_its_author(admin_cl
     response = admin_client.post(reverse("admin:tiering_ruleset_add"), data)
     assert response.status_code == 302
     added = RuleSet.objects.get(notes="Try a lower tier-3 bar")
-    assert (added.version, added.status, added.created_by) == (2, RuleSet.Status.DRAFT, admin_client.user)
+    assert (added.version, added.status, added.created_by) == (3, RuleSet.Status.DRAFT, admin_client.user)
 
 
 def test_a_tier_group_cannot_be_added_for_tier_1(admin_client):
@@ -224,3 +233,41 @@ def test_the_preview_says_the_date_its_day_counts_count_to_the_run_in_force(admi
     draft = make_ruleset(DRAFT)
     page = admin_client.get(reverse("admin:tiering_ruleset_preview", args=[draft.pk])).content.decode()
     assert "(as of 2026-11-20)" in page
+
+
+def test_a_group_nested_in_a_draft_group_takes_its_rule_set_and_tier_and_reads_as_one_condition(admin_client):
+    group = make_ruleset(DRAFT).groups.get(tier__level=3)
+    cond = group.conditions.get()
+    data = group_form(group, [(cond.pk, "net_margin", "gte", "5000")])
+    data |= {"children-TOTAL_FORMS": 1, "children-0-match": "any", "children-0-parent": group.pk}
+    response = admin_client.post(reverse("admin:tiering_rulegroup_change", args=[group.pk]), data)
+    assert response.status_code == 302
+    nested = group.children.get()
+    assert (nested.ruleset_id, nested.tier_id, nested.match) == (group.ruleset_id, group.tier_id, "any")
+    Condition.objects.create(group=nested, metric="categories", op="gte", value=3)
+    page = admin_client.get(change_url(group.ruleset)).content.decode()
+    assert "Net margin ≥ 5,000 and ANY of (Categories bought ≥ 3)" in page
+
+
+def test_the_rule_set_page_warns_about_a_condition_that_holds_for_nobody(admin_client):
+    CustomerMetricsFactory(tier=2, orders=3)
+    CustomerMetricsFactory(tier=1, orders=1)
+    draft = make_ruleset({3: ("all", [("orders", "gte", 50)]), 2: ("all", [("orders", "gte", 0)])})
+    page = admin_client.get(change_url(draft)).content.decode()
+    assert "Tier 3: “Orders ≥ 50” holds for none of the 2 customers." in page
+    assert "Tier 2: “Orders ≥ 0” holds for every customer: it decides nothing." in page
+
+
+def test_a_relative_condition_is_saved_from_the_group_page_and_a_percentile_with_equals_is_refused(admin_client):
+    group = make_ruleset(DRAFT).groups.get(tier__level=3)
+    cond = group.conditions.get()
+    url = reverse("admin:tiering_rulegroup_change", args=[group.pk])
+    data = group_form(group, [(cond.pk, "net_margin", "eq", "0")])
+    data |= {"conditions-0-percentile": "98", "conditions-0-population": "repeat"}
+    page = admin_client.post(url, data).content.decode()
+    assert "A percentile is a bound: compare with &gt;, ≥, &lt;, ≤, not = or ≠." in page
+
+    data["conditions-0-op"] = "gte"
+    assert admin_client.post(url, data).status_code == 302
+    cond.refresh_from_db()
+    assert str(cond) == "Net margin ≥ the 98th percentile of customers with 2+ orders in the window (and ≥ 0)"

@@ -13,18 +13,18 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tiering.catalogue import OPERATORS
+from tiering.catalogue import OPERATORS, POPULATIONS
 from tiering.metrics import METRICS
-from tiering.rules import Cond, Group, Rules, decide, tier_sql
+from tiering.rules import MATCHES, RELATIVE_OPS, Cond, Cut, Group, Rules, decide, tier_sql
 
-NULLABLE = {"days_since_last_order", "median_gap_days"}
+NULLABLE = {"days_since_last_order", "median_gap_days", "revenue_growth"}
 POOLS = {
     "money": [D("-100.00"), D("0.00"), D("0.01"), D("99.99"), D("100.00"), D("5000.00")],
     "count": [0, 1, 2, 3, 6],
     "days": [0, 1, 30, 365, 730],
     "ratio": [D("0"), D("0.0499"), D("0.05"), D("0.25"), D("1")],
 }
-NON_NEGATIVE = set(METRICS) - {"net_margin"}
+NON_NEGATIVE = {name for name, m in METRICS.items() if not m.negative}
 
 
 def value_of(name):
@@ -127,3 +127,42 @@ def test_sql_expression_and_decide_agree_on_sqlite_too(sqlite_table, rows, rules
         )
     ]
     assert got == [decide(row, rules).level for row in rows]
+
+
+# --- relative thresholds and nested groups --------------------------------------------------------
+
+relative_conds = st.builds(
+    Cond,
+    metric=st.sampled_from(list(METRICS)),
+    op=st.sampled_from(RELATIVE_OPS),
+    value=thresholds,  # the floor
+    percentile=st.sampled_from([D("50"), D("98"), D("12.5")]),
+    population=st.sampled_from(list(POPULATIONS)),
+    cut=st.builds(Cut, value=st.one_of(st.none(), thresholds), eligible=st.integers(0, 10**6)),  # as a run resolves
+)
+any_conds = st.one_of(conds, relative_conds)
+matches = st.sampled_from(MATCHES)
+# a group's shape: (match, conditions, nested shapes), at least two levels deep at times
+shapes = st.recursive(
+    st.tuples(matches, st.lists(any_conds, max_size=3), st.just([])),
+    lambda nested: st.tuples(matches, st.lists(any_conds, max_size=3), st.lists(nested, max_size=2)),
+    max_leaves=5,
+)
+
+
+def group_of(level, shape):
+    match, conditions, nested = shape
+    return Group(level, match, tuple(conditions), tuple(group_of(level, n) for n in nested))
+
+
+nested_rule_sets = st.builds(
+    lambda tiers, version: Rules(tuple(group_of(level, shape) for level, shape in tiers), version=version),
+    st.lists(st.tuples(st.integers(1, 3), shapes), max_size=3, unique_by=lambda t: t[0]),
+    st.one_of(st.none(), st.integers(1, 500)),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(metrics_rows, min_size=1, max_size=8), rules=nested_rule_sets)
+def test_sql_and_decide_agree_on_relative_thresholds_and_nested_groups(metrics_table, rows, rules):
+    assert sql_tiers(metrics_table, rows, rules) == [decide(row, rules).level for row in rows]

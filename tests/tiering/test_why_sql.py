@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 
 from tests.factories import CustomerFactory
 from tests.tiering.retier_helpers import at, buy, complain, publish_rules
-from tests.tiering.test_rules_property import conds, load_rows, metrics_rows, metrics_table  # noqa: F401 (fixture)
+from tests.tiering.test_rules_property import (  # noqa: F401 (fixture)
+    conds,
+    load_rows,
+    metrics_rows,
+    metrics_table,
+    nested_rule_sets,
+)
 from tiering.metrics import METRICS
 from tiering.models import CustomerMetrics, RetierRun, TierChange
 from tiering.rules import Cond, Group, Rules, decide, rules_from_ruleset, why_sql
@@ -52,6 +58,13 @@ def whys_both_ways(table, rows, rules, *, tier=None):
 @given(rows=st.lists(metrics_rows, min_size=1, max_size=6), rules=rule_sets)
 def test_the_sql_why_is_the_why_decide_gives_for_any_metrics_and_rules(metrics_table, rows, rules):
     assert connection.vendor == "postgresql"
+    for from_sql, from_python in whys_both_ways(metrics_table, rows, rules):
+        assert from_sql == from_python
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(metrics_rows, min_size=1, max_size=6), rules=nested_rule_sets)
+def test_the_sql_why_is_the_why_decide_gives_with_relative_thresholds_and_nested_groups(metrics_table, rows, rules):
     for from_sql, from_python in whys_both_ways(metrics_table, rows, rules):
         assert from_sql == from_python
 

@@ -13,15 +13,17 @@ import datetime as dt
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from django.db import connection
 from django.utils import timezone
 
 from .. import sql
 from ..catalogue import DERIVED_DAYS, METRICS
+from ..cuts import key_of
 from ..metrics import RUN_COLUMNS, metric_sql
-from ..rules import Rules, tier_sql, why_sql
+from ..rules import Cond, Rules, tier_sql, why_sql
 from .plan import CHANGED, Plan
 
 FEW_CHANGED = 50_000  # customers recomputed or rewritten by a run, below which index lookups beat hashing
@@ -224,28 +226,48 @@ def _carried_sql(plan: Plan, *, changed_only: bool = False) -> tuple[str, list]:
 
 def _may_move_sql(plan: Plan) -> str | None:
     """A predicate on metrics row m that holds for every customer whose tier or grace count can
-    change since the last run when their metrics did not: one whose grace count runs, or for whom
+    change since the last run when their metrics did not: one whose grace count runs, one for whom
     a condition on a day count (which grows by one a day) crosses its threshold between the two
-    as-of dates. None (everyone) when the rules are not those of the last run. Each part is an
-    index range, so a quiet night reads a few thousand rows instead of scanning all of them."""
+    as-of dates, or one whose value lies between a relative threshold's old and new cut. None
+    (everyone) when the rules are not those of the last run. Each part is an index range, so a
+    quiet night reads a few thousand rows instead of scanning all of them."""
     if plan.last is None or not plan.same_rules_as_last:
         return None
     predicates = ["m.below_runs > 0"]
-    for group in plan.rules.groups:
-        for cond in group.conditions:
-            if not METRICS[cond.metric].derived or abs(cond.value) > 100_000:  # beyond centuries: never flips
-                continue
-            # day count = as_of - start: the truth of `count OP v` can only flip when the count
-            # passes floor(v) .. ceil(v) + 1, i.e. for starts in this range of days
-            first = plan.last.as_of - dt.timedelta(days=math.ceil(cond.value) + 1)
-            final = plan.as_of - dt.timedelta(days=math.floor(cond.value))
-            if cond.metric == "tenure_days":
-                predicates.append(sql.compose(_DAYS_FROM_START, first=sql.literal(first), final=sql.literal(final)))
-            else:  # days_since_last_order counts from the last order's UTC day
-                after = final + dt.timedelta(days=1)
-                bounds = {"first": sql.literal(_midnight(first)), "after": sql.literal(_midnight(after))}
-                predicates.append(sql.compose(_DAYS_FROM_LAST_ORDER, **bounds))
+    for cond in plan.rules.conditions():
+        old = _last_threshold(cond, plan.last.cuts)
+        if old is None:
+            return None  # the last run did not record this cut: look at everyone
+        new = cond.threshold
+        if METRICS[cond.metric].derived:
+            if max(abs(old), abs(new)) <= 100_000:  # beyond centuries: never flips
+                predicates.append(_day_count_range(cond.metric, old, new, plan.last.as_of, plan.as_of))
+        elif old != new:  # a cut moved: the values between the two may change sides
+            value = metric_sql(cond.metric, alias="m")
+            bounds = {"lo": sql.literal(min(old, new)), "hi": sql.literal(max(old, new))}
+            predicates.append(sql.compose("({value} BETWEEN {lo} AND {hi})", value=value, **bounds))
     return sql.join(" OR ", predicates)
+
+
+def _last_threshold(cond: Cond, cuts: dict) -> Decimal | None:
+    """The number the condition compared with in the last run (its cut as the run recorded it)."""
+    if not cond.relative:
+        return cond.value
+    cut = cuts.get(key_of(cond))
+    return None if cut is None else replace(cond, cut=cut).threshold
+
+
+def _day_count_range(metric: str, old: Decimal, new: Decimal, last_as_of: dt.date, as_of: dt.date) -> str:
+    """The customers for whom `count OP old` as of last_as_of and `count OP new` as of as_of can
+    differ: day count = as_of - start, so the truth can only flip for starts within a day of
+    last_as_of - old .. as_of - new."""
+    first = min(last_as_of - dt.timedelta(days=math.ceil(old) + 1), as_of - dt.timedelta(days=math.ceil(new) + 1))
+    final = max(last_as_of - dt.timedelta(days=math.floor(old)), as_of - dt.timedelta(days=math.floor(new)))
+    if metric == "tenure_days":
+        return sql.compose(_DAYS_FROM_START, first=sql.literal(first), final=sql.literal(final))
+    # days_since_last_order counts from the last order's UTC day
+    after = final + dt.timedelta(days=1)
+    return sql.compose(_DAYS_FROM_LAST_ORDER, first=sql.literal(_midnight(first)), after=sql.literal(_midnight(after)))
 
 
 _DAYS_FROM_START = "m.tenure_start BETWEEN {first} AND {final}"

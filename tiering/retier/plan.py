@@ -8,15 +8,19 @@ wait for the next run).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 from django.db import connection
 
 from customers import changes
 
+from .. import sql
+from ..catalogue import POPULATIONS
+from ..cuts import Key, cuts_from_json, relative_keys, resolve_cuts
+from ..metrics import metric_sql
 from ..models import RetierRun, RuleSet
-from ..rules import Rules, rules_from_ruleset
+from ..rules import Cut, Rules, rules_from_ruleset
 
 # Which customers' metrics a run computes.
 ALL = "all"  # everyone
@@ -33,6 +37,7 @@ class LastRun:
 
     as_of: dt.date
     ruleset_id: int | None
+    cuts: dict[Key, Cut] = field(default_factory=dict)  # its relative thresholds as resolved
 
 
 @dataclass(frozen=True)
@@ -59,8 +64,8 @@ def build_plan(run: RetierRun, ruleset: RuleSet | None) -> Plan:
     if not run.dry_run:
         with connection.cursor() as cursor:
             changes.take(cursor, run_id=run.pk)  # before any metric is read: later marks stay for the next run
-    in_force = RetierRun.objects.in_force().exclude(pk=run.pk).values_list("as_of", "ruleset_id").first()
-    last = LastRun(*in_force) if in_force else None
+    in_force = RetierRun.objects.in_force().exclude(pk=run.pk).values_list("as_of", "ruleset_id", "cuts").first()
+    last = LastRun(in_force[0], in_force[1], cuts_from_json(in_force[2] or [])) if in_force else None
     return Plan(
         run_id=run.pk,
         started_at=run.started_at,
@@ -96,3 +101,35 @@ def _mode(run: RetierRun, last: LastRun | None) -> str:
         if changes.everyone_marked(cursor, run_id=None if run.dry_run else run.pk):
             return ALL
     return CHANGED
+
+
+def with_cuts_resolved(plan: Plan) -> Plan:
+    """The plan with its rules' relative thresholds resolved (tiering.cuts), in one statement over
+    the metrics this run applies: the stage, and in CHANGED mode the stored metrics of everyone
+    not recomputed (day counts counted to this as_of). Call once the stage is complete; the plan
+    is unchanged, and nothing read, when the rules have no relative condition."""
+    keys = relative_keys(plan.rules)
+    if not keys:
+        return plan
+    needed = sorted({m for m, _, _ in keys} | {m for _, p, _ in keys for m, _, _ in POPULATIONS[p].where})
+    staged = sql.join(", ", (sql.column("s", m) for m in needed))
+    source = sql.compose("(SELECT {staged} FROM tiering_metricsstage s WHERE s.run_id = %s", staged=staged)
+    params: list = [plan.run_id]
+    if plan.mode == CHANGED:
+        as_of = sql.literal(plan.as_of)
+        stored = sql.join(
+            ", ", (sql.compose("{v} AS {n}", v=metric_sql(m, alias="m", as_of=as_of), n=sql.name(m)) for m in needed)
+        )
+        source = sql.compose(
+            "{source} UNION ALL SELECT {stored} FROM tiering_customermetrics m WHERE NOT EXISTS"
+            " (SELECT 1 FROM tiering_metricsstage s WHERE s.run_id = %s AND s.customer_id = m.customer_id)",
+            source=source,
+            stored=stored,
+        )
+        params.append(plan.run_id)
+    source = sql.compose("{source}) x", source=source)
+    with connection.cursor() as cursor:
+        rules = resolve_cuts(
+            cursor, plan.rules, source=source, source_params=params, column=lambda m: sql.column("x", m)
+        )
+    return replace(plan, rules=rules)

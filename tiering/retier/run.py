@@ -11,11 +11,12 @@ from django.utils import timezone
 from customers import changes
 
 from .. import runs
+from ..cuts import cuts_json
 from ..models import RetierRun, RuleSet
 from ..signals import RetierApplied, retier_applied
 from .apply import Applied, apply_tiers
 from .lock import single_flight
-from .plan import Plan, RetierError, build_plan
+from .plan import Plan, RetierError, build_plan, with_cuts_resolved
 from .stage import clear_stage, stage_metrics
 from .vacuum import refresh_planner_statistics
 
@@ -61,6 +62,8 @@ def _run(run: RetierRun, ruleset: RuleSet | None) -> tuple[Plan, Applied]:
         _save_progress(run, step=step, done=done, total=total)
 
     recomputed, steps = stage_metrics(plan, report)
+    plan = with_cuts_resolved(plan)  # relative thresholds: once, over the metrics applied below
+    run.cuts = cuts_json(plan.rules)
     _save_progress(run, recomputed=recomputed, step="applying tiers", done=steps, total=steps)
     with transaction.atomic():
         applied = apply_tiers(plan, recomputed=recomputed)
@@ -83,7 +86,7 @@ def _save_progress(run: RetierRun, **values) -> None:
 
 def _finish(run: RetierRun, *, status: str, error: str = "") -> RetierRun:
     run.status, run.error, run.finished_at = status, error, timezone.now()
-    run.save(update_fields=["status", "error", "finished_at", "counts", "matrix", "moved", "progress"])
+    run.save(update_fields=["status", "error", "finished_at", "counts", "matrix", "moved", "progress", "cuts"])
     return run
 
 
