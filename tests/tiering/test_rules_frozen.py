@@ -21,8 +21,9 @@ from .rulesets import make_ruleset
 pytestmark = pytest.mark.django_db
 
 
-def v1() -> RuleSet:
-    return RuleSet.objects.get(version=1)
+def in_force() -> RuleSet:
+    """The published set (the default rules' latest version: older versions are retired)."""
+    return RuleSet.objects.get(status="published")
 
 
 def a_condition_of(ruleset: RuleSet) -> Condition:
@@ -37,66 +38,76 @@ def refused_by_the_database(statement, params=()):
 
 
 def test_changing_a_condition_of_the_published_set_is_refused_with_the_way_to_do_it():
-    condition = a_condition_of(v1())
+    ruleset = in_force()
+    condition = a_condition_of(ruleset)
     condition.value += 1
 
-    with pytest.raises(FrozenRulesError, match=r"v1 is in force and cannot be changed.*Create a draft from it"):
+    with pytest.raises(
+        FrozenRulesError, match=rf"v{ruleset.version} is in force and cannot be changed.*Create a draft"
+    ):
         condition.save()
 
-    assert a_condition_of(v1()).value == condition.value - 1
+    assert a_condition_of(ruleset).value == condition.value - 1
 
 
 def test_the_published_sets_grace_and_its_deletion_are_refused():
-    ruleset = v1()
+    ruleset = in_force()
     grace = ruleset.grace_runs
     ruleset.grace_runs = grace + 5
 
     with pytest.raises(FrozenRulesError):
         ruleset.save()
     with pytest.raises(FrozenRulesError):
-        v1().delete()
+        in_force().delete()
     with pytest.raises(FrozenRulesError):
-        v1().groups.first().delete()
+        in_force().groups.first().delete()
 
-    assert v1().grace_runs == grace and v1().groups.exists()
+    assert in_force().grace_runs == grace and in_force().groups.exists()
 
 
 def test_the_database_refuses_an_update_that_skips_the_model():
-    condition = a_condition_of(v1())
+    condition = a_condition_of(in_force())
 
     message = refused_by_the_database("UPDATE tiering_condition SET value = value + 1 WHERE id = %s", [condition.pk])
 
-    assert "Rule set v1 is published and its rules cannot be changed" in message
-    assert a_condition_of(v1()).value == condition.value
+    assert f"Rule set v{in_force().version} is published and its rules cannot be changed" in message
+    assert a_condition_of(in_force()).value == condition.value
 
 
 def test_the_database_refuses_to_delete_or_edit_the_published_set_or_its_groups():
-    assert "Rule set v1 is published" in refused_by_the_database("DELETE FROM tiering_condition")
-    assert "Rule set v1 is published" in refused_by_the_database("DELETE FROM tiering_rulegroup")
-    assert "Rule set v1 is published" in refused_by_the_database("UPDATE tiering_ruleset SET grace_runs = 3")
-    assert "Rule set v1 is published" in refused_by_the_database("UPDATE tiering_ruleset SET status = 'draft'")
-    assert "Rule set v1 is published" in refused_by_the_database("DELETE FROM tiering_ruleset")
-    assert Condition.objects.filter(group__ruleset=v1()).count() > 0
+    ruleset = in_force()
+    said = f"Rule set v{ruleset.version} is published"
+    groups = "SELECT id FROM tiering_rulegroup WHERE ruleset_id = %s"
+    assert said in refused_by_the_database(f"DELETE FROM tiering_condition WHERE group_id IN ({groups})", [ruleset.pk])
+    assert said in refused_by_the_database("DELETE FROM tiering_rulegroup WHERE ruleset_id = %s", [ruleset.pk])
+    assert said in refused_by_the_database("UPDATE tiering_ruleset SET grace_runs = 3 WHERE id = %s", [ruleset.pk])
+    assert said in refused_by_the_database("UPDATE tiering_ruleset SET status = 'draft' WHERE id = %s", [ruleset.pk])
+    assert said in refused_by_the_database("DELETE FROM tiering_ruleset WHERE id = %s", [ruleset.pk])
+    assert Condition.objects.filter(group__ruleset=ruleset).count() > 0
 
 
 def test_a_retired_set_is_frozen_too():
+    old = in_force()
     publish_ruleset(ruleset=make_ruleset({3: ("all", [("revenue", "gte", "1")])}), user=None)
 
-    assert "Rule set v1 is retired" in refused_by_the_database(
-        "UPDATE tiering_condition SET value = 0 WHERE id = %s", [a_condition_of(v1()).pk]
+    said = f"Rule set v{old.version} is retired"
+    assert said in refused_by_the_database(
+        "UPDATE tiering_condition SET value = 0 WHERE id = %s", [a_condition_of(old).pk]
     )
-    assert "Rule set v1 is retired" in refused_by_the_database("UPDATE tiering_ruleset SET status = 'published'")
+    assert said in refused_by_the_database("UPDATE tiering_ruleset SET status = 'published' WHERE id = %s", [old.pk])
 
 
 def test_publishing_a_draft_still_retires_the_set_in_force():
-    draft = create_draft_from_ruleset(ruleset=v1(), user=None)
+    old = in_force()
+    draft = create_draft_from_ruleset(ruleset=old, user=None)
     condition = a_condition_of(draft)
     condition.value = Decimal("123")
     condition.save()  # a draft is free
 
     publish_ruleset(ruleset=draft, user=None)
 
-    assert (v1().status, RuleSet.objects.get(pk=draft.pk).status) == ("retired", "published")
+    old.refresh_from_db()
+    assert (old.status, RuleSet.objects.get(pk=draft.pk).status) == ("retired", "published")
 
 
 def test_deleting_the_user_who_published_a_set_still_works():
@@ -115,12 +126,12 @@ def test_a_group_cannot_be_added_to_a_set_a_run_has_used():
 
     message = refused_by_the_database(
         "INSERT INTO tiering_condition (group_id, metric, op, value) VALUES (%s, 'orders', 'gte', 1)",
-        [RuleGroup.objects.filter(ruleset=v1(), tier=tier).get().pk],
+        [RuleGroup.objects.filter(ruleset=in_force(), tier=tier, parent=None).get().pk],
     )
     with pytest.raises(FrozenRulesError):
-        Condition.objects.create(group=v1().groups.first(), metric="orders", op="gte", value=1)
+        Condition.objects.create(group=in_force().groups.first(), metric="orders", op="gte", value=1)
 
-    assert "Rule set v1 is published" in message
+    assert f"Rule set v{in_force().version} is published" in message
 
 
 def test_an_edit_of_the_rules_in_force_between_two_runs_cannot_change_what_v1_gives():
@@ -133,10 +144,10 @@ def test_an_edit_of_the_rules_in_force_between_two_runs_cannot_change_what_v1_gi
 
     with pytest.raises(IntegrityError):
         with transaction.atomic():
-            Condition.objects.filter(group__ruleset=v1()).update(value=Decimal("999999"))
+            Condition.objects.filter(group__ruleset=in_force()).update(value=Decimal("999999"))
     second = retier_all(as_of=dt.date(2026, 11, 22))
 
-    assert (first.ruleset, second.ruleset) == (v1(), v1())
+    assert (first.ruleset, second.ruleset) == (in_force(), in_force())
     assert tiers() == before
 
 
@@ -144,7 +155,7 @@ def test_the_admin_page_of_the_set_in_force_points_to_a_draft(client, make_user)
     from django.urls import reverse
 
     client.force_login(make_user(role="Admin", is_staff=True))
-    page = client.get(reverse("admin:tiering_ruleset_change", args=[v1().pk])).content.decode()
+    page = client.get(reverse("admin:tiering_ruleset_change", args=[in_force().pk])).content.decode()
 
     assert "to change the rules, create a draft from this version" in page
     assert "Create draft from this" in page
@@ -154,7 +165,10 @@ def test_the_admin_page_of_a_group_in_force_says_how_to_change_it(client, make_u
     from django.urls import reverse
 
     client.force_login(make_user(role="Admin", is_staff=True))
-    group = v1().groups.first()
+    group = in_force().groups.first()
     page = client.get(reverse("admin:tiering_rulegroup_change", args=[group.pk])).content.decode()
 
-    assert "Read-only: rule set v1 has been in force" in page and 'use "Create draft from this"' in page
+    assert (
+        f"Read-only: rule set v{group.ruleset.version} has been in force" in page
+        and 'use "Create draft from this"' in page
+    )
