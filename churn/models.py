@@ -31,6 +31,15 @@ class ChurnPolicy(models.Model):
         validators=[MinValueValidator(Decimal("1"))],
         help_text="Lapsed after this many times the customer's own median gap between orders, when that is longer.",
     )
+    horizon_days = models.PositiveIntegerField(
+        default=90,
+        validators=[MinValueValidator(7)],
+        help_text="Churn risk is the probability of no purchase in this many days.",
+    )
+    risk_threshold = models.FloatField(
+        default=0.5,
+        help_text="A customer counts as at risk from this churn risk (0 to 1); the backtest judges it.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -265,3 +274,6 @@ class LapseWatchState(models.Model):
     min_days = models.PositiveIntegerField()
     gap_multiple = models.DecimalField(max_digits=4, decimal_places=2)
     as_of = models.DateField()
+
+
+from .risk_models import CustomerRisk, RiskModel, Stage  # noqa: E402, F401  (churn risk: docs/churn-risk.md)
