@@ -73,9 +73,9 @@ def test_risk_is_close_to_the_share_who_do_not_buy_on_customers_whose_rates_are_
     bought = {i for i, d in events if HISTORY <= d < HISTORY + H}
     observed = np.array([i not in bought for i in range(customers)], dtype=float)
     truth = np.exp(-rates * H)
-    for part in np.array_split(np.argsort(predicted), 5):  # five bins of equal size by predicted risk
-        print(predicted[part].mean(), observed[part].mean(), truth[part].mean(), model.kind, model.holdout)
+    # Five bins of 600 by predicted risk (measured: within 0.035 of the truth in every bin). The
+    # observed share also carries the sampling noise of 600 customers (two standard errors ~0.04).
     for part in np.array_split(np.argsort(predicted), 5):
-        assert abs(predicted[part].mean() - observed[part].mean()) < 0.06
-        assert abs(predicted[part].mean() - truth[part].mean()) < 0.06
+        assert abs(predicted[part].mean() - truth[part].mean()) < 0.05
+        assert abs(predicted[part].mean() - observed[part].mean()) < 0.08
     assert model.heldout_auc > 0.75
