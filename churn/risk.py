@@ -165,6 +165,13 @@ def _weights(kind: str, est, X: np.ndarray, y: np.ndarray) -> dict:
 
 def train_model(*, as_of: dt.date, horizon_days: int) -> RiskModel:
     """Train on the history before as_of and record the model (raises HistoryTooShort)."""
+    model = fit_model(as_of=as_of, horizon_days=horizon_days)
+    model.save()
+    return model
+
+
+def fit_model(*, as_of: dt.date, horizon_days: int) -> RiskModel:
+    """The model trained for scoring as of `as_of`, not saved (the backtest keeps it out of use)."""
     plan = training_plan(as_of=as_of, horizon_days=horizon_days, data_start=data_start())
     sample = _sample_per_10k(len(plan.cut_offs))
     parts = [load_rows(cut_off=c, horizon_days=plan.train_horizon_days, sample=sample) for c in plan.cut_offs]
@@ -176,7 +183,7 @@ def train_model(*, as_of: dt.date, horizon_days: int) -> RiskModel:
     winner = explainer if kind == "logistic" else CANDIDATES[kind]().fit(X, y)
     buffer = io.BytesIO()
     joblib.dump({"model": winner, "explainer": explainer, "features": F.FEATURES}, buffer)
-    return RiskModel.objects.create(
+    return RiskModel(
         as_of=as_of,
         horizon_days=horizon_days,
         train_horizon_days=plan.train_horizon_days,

@@ -33,6 +33,18 @@ class RiskModel(models.Model):
         return f"{self.kind} as of {self.as_of} (H={self.horizon_days}, AUC {self.heldout_auc})"
 
 
+class Backtest(models.Model):
+    """One run of the backtest (churn.backtest): the table the admin page shows."""
+
+    ran_at = models.DateTimeField(auto_now_add=True)
+    as_of = models.DateField()
+    horizon_days = models.PositiveIntegerField()
+    result = models.JSONField()
+
+    class Meta:
+        ordering = ["-ran_at", "-id"]
+
+
 class Stage(models.TextChoices):
     NEW = "new", "new"
     ACTIVE = "active", "active"
