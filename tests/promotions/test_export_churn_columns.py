@@ -1,0 +1,28 @@
+"""The export's churn columns: after the contract's columns, the lifecycle stage then the risk."""
+
+import datetime as dt
+
+import pytest
+
+from churn.models import CustomerRisk
+from promotions.exports import csv_chunks
+from tiering.models import CustomerMetrics
+
+pytestmark = pytest.mark.django_db
+
+
+def export_rows() -> list[list[str]]:
+    targets = CustomerMetrics.objects.order_by("customer__external_id")
+    return [line.split(",") for line in b"".join(csv_chunks(targets)).decode().splitlines()]
+
+
+def test_each_customer_has_their_lifecycle_stage_and_churn_risk_after_the_tier(target):
+    scored = target(tier=3, external_id="A1", name="Ann", email="a@example.com")
+    target(tier=2, external_id="B2", name="Bob", email="b@example.com")
+    CustomerRisk.objects.create(customer=scored, risk=0.8125, stage="at_risk", as_of=dt.date(2026, 1, 1))
+
+    header, ann, bob = export_rows()
+
+    assert header == ["external_id", "name", "email", "company", "tier", "lifecycle_stage", "churn_risk"]
+    assert ann == ["A1", "Ann", "a@example.com", "", "3", "at_risk", "0.8125"]
+    assert bob == ["B2", "Bob", "b@example.com", "", "2", "", ""]  # not scored yet: empty, not zero
