@@ -218,10 +218,11 @@ def predict(estimators: dict, raw: np.ndarray) -> tuple[np.ndarray, list[list]]:
 
 _UPSERT = sql.compose(
     """
-INSERT INTO churn_customerrisk (customer_id, risk, drivers, model_id, as_of, stage)
-SELECT s.customer_id, s.risk, s.drivers, %(model)s, %(as_of)s, {stage} FROM churn_risk_scored s
+INSERT INTO churn_customerrisk (customer_id, risk, drivers, model_id, as_of, horizon_days, stage)
+SELECT s.customer_id, s.risk, s.drivers, %(model)s, %(as_of)s, %(horizon_days)s, {stage} FROM churn_risk_scored s
 ON CONFLICT (customer_id) DO UPDATE
 SET risk = EXCLUDED.risk, drivers = EXCLUDED.drivers, model_id = EXCLUDED.model_id, as_of = EXCLUDED.as_of,
+    horizon_days = EXCLUDED.horizon_days,
     stage = EXCLUDED.stage
 WHERE churn_customerrisk.risk IS DISTINCT FROM EXCLUDED.risk
    OR churn_customerrisk.drivers IS DISTINCT FROM EXCLUDED.drivers
@@ -253,7 +254,10 @@ def score_customers(*, model: RiskModel, as_of: dt.date, policy: ChurnPolicy | N
             "DELETE FROM churn_customerrisk r WHERE NOT EXISTS "
             "(SELECT 1 FROM customers_customer c WHERE c.id = r.customer_id)"
         )
-        cursor.execute(_UPSERT, {"model": model.pk, "as_of": as_of, **lifecycle.stage_params(policy)})
+        cursor.execute(
+            _UPSERT,
+            {"model": model.pk, "as_of": as_of, "horizon_days": model.horizon_days, **lifecycle.stage_params(policy)},
+        )
         written = cursor.rowcount
         cursor.execute("DROP TABLE churn_risk_scored")
         return written

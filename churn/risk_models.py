@@ -64,7 +64,17 @@ class CustomerRisk(models.Model):
     drivers = models.JSONField(default=list, help_text="[[feature, contribution to the log-odds], ...], largest first.")
     model = models.ForeignKey(RiskModel, null=True, on_delete=models.SET_NULL, related_name="+")
     as_of = models.DateField()
+    horizon_days = models.PositiveIntegerField(default=90, help_text="H of the model that scored it.")
     stage = models.CharField(max_length=16, choices=Stage.choices, blank=True, help_text="Empty: never ordered.")
+
+    @property
+    def driver_rows(self) -> list[dict]:
+        """The drivers as the customer page reads them: what, and how much it raises or lowers the risk."""
+        from .features import LABELS
+
+        return [
+            {"label": LABELS.get(name, name), "effect": effect, "raises": effect > 0} for name, effect in self.drivers
+        ]
 
     class Meta:
         indexes = [

@@ -141,7 +141,7 @@ def customer_for_page(pk: int) -> Customer:
     of the last successful run, read in the same query.
     """
     customer = (
-        Customer.objects.select_related("account_manager", "metrics")
+        Customer.objects.select_related("account_manager", "metrics", "churn_risk")
         .annotate(metrics_counted_to=Subquery(RetierRun.objects.in_force().values("as_of")[:1]))
         .get(pk=pk)
     )
