@@ -34,7 +34,9 @@ def load(events: list[tuple[int, int]], *, customers: int, amount: str = "20.00"
     de-duplicated per day; returns the customers' ids in order."""
     product = Product.objects.create(sku="SYN-1", name="Synthetic", category="general")
     Customer.objects.bulk_create(Customer(external_id=f"S{i:06d}", name=f"Synthetic {i}") for i in range(customers))
-    ids = list(Customer.objects.filter(external_id__startswith="S").order_by("external_id").values_list("id", flat=True))
+    ids = list(
+        Customer.objects.filter(external_id__startswith="S").order_by("external_id").values_list("id", flat=True)
+    )
     days = sorted(set(events))
     with connection.cursor() as cursor:
         with cursor.cursor.copy("COPY customers_order (order_id, customer_id, placed_at) FROM STDIN") as copy:
