@@ -14,6 +14,17 @@ days) (min_days alone for a single order day) and H its horizon:
 - active    everyone else.
 """
 
+# The stages as (value, label), the model's and the promotion filter's choices (pure: importable
+# where the churn app's models are not).
+STAGES = [
+    ("new", "new"),
+    ("active", "active"),
+    ("at_risk", "at risk"),
+    ("lapsed", "lapsed"),
+    ("lost", "lost"),
+    ("won_back", "won back"),
+]
+
 THRESHOLD = """CASE WHEN s.median_gap IS NOT NULL AND %(gap_multiple)s * s.median_gap > %(min_days)s
                 THEN %(gap_multiple)s * s.median_gap ELSE %(min_days)s END"""
 

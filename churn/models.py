@@ -276,4 +276,4 @@ class LapseWatchState(models.Model):
     as_of = models.DateField()
 
 
-from .risk_models import Backtest, CustomerRisk, RiskModel, Stage  # noqa: E402, F401  (churn risk: docs/churn-risk.md)
+from .risk_models import Backtest, CustomerRisk, RiskModel  # noqa: E402, F401  (churn risk: docs/churn-risk.md)

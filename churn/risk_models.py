@@ -5,6 +5,8 @@ Imported by `churn.models`; docs/churn-risk.md says how they are computed.
 
 from django.db import models
 
+from .lifecycle import STAGES
+
 
 class RiskModel(models.Model):
     """One fitted churn-risk model: when and on what it was trained, how well it ranked a later
@@ -45,15 +47,6 @@ class Backtest(models.Model):
         ordering = ["-ran_at", "-id"]
 
 
-class Stage(models.TextChoices):
-    NEW = "new", "new"
-    ACTIVE = "active", "active"
-    AT_RISK = "at_risk", "at risk"
-    LAPSED = "lapsed", "lapsed"
-    LOST = "lost", "lost"
-    WON_BACK = "won_back", "won back"
-
-
 class CustomerRisk(models.Model):
     """A customer's churn risk as of the last scoring, its top drivers and lifecycle stage."""
 
@@ -65,7 +58,7 @@ class CustomerRisk(models.Model):
     model = models.ForeignKey(RiskModel, null=True, on_delete=models.SET_NULL, related_name="+")
     as_of = models.DateField()
     horizon_days = models.PositiveIntegerField(default=90, help_text="H of the model that scored it.")
-    stage = models.CharField(max_length=16, choices=Stage.choices, blank=True, help_text="Empty: never ordered.")
+    stage = models.CharField(max_length=16, choices=STAGES, blank=True, help_text="Empty: never ordered.")
 
     @property
     def driver_rows(self) -> list[dict]:

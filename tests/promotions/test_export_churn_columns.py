@@ -26,3 +26,18 @@ def test_each_customer_has_their_lifecycle_stage_and_churn_risk_after_the_tier(t
     assert header == ["external_id", "name", "email", "company", "tier", "lifecycle_stage", "churn_risk"]
     assert ann == ["A1", "Ann", "a@example.com", "", "3", "at_risk", "0.8125"]
     assert bob == ["B2", "Bob", "b@example.com", "", "2", "", ""]  # not scored yet: empty, not zero
+
+
+def test_a_second_purchase_campaign_targets_only_customers_in_the_new_stage(target):
+    from promotions.filters import TargetFilters, describe
+    from promotions.selectors import targets_queryset
+
+    newcomer, regular = target(tier=2, external_id="N1"), target(tier=2, external_id="R1")
+    CustomerRisk.objects.create(customer=newcomer, risk=0.6, stage="new", as_of=dt.date(2026, 1, 1))
+    CustomerRisk.objects.create(customer=regular, risk=0.1, stage="active", as_of=dt.date(2026, 1, 1))
+    filters = TargetFilters(lifecycle_stage="new")
+
+    chosen = targets_queryset(filters=filters).values_list("customer__external_id", flat=True)
+
+    assert list(chosen) == ["N1"]
+    assert describe(filters.as_json()) == "tiers 2, 3 · lifecycle stage new"
