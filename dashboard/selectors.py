@@ -97,8 +97,8 @@ def _share(part, whole) -> float:
 
 
 def customer_rows():
-    """The tier lists' rows: metrics joined to their customer and account manager (one query per page)."""
-    return CustomerMetrics.objects.select_related("customer", "customer__account_manager")
+    """The tier lists' rows: metrics joined to their customer, account manager and churn risk (one query per page)."""
+    return CustomerMetrics.objects.select_related("customer", "customer__account_manager", "customer__churn_risk")
 
 
 @dataclass(frozen=True)
