@@ -22,7 +22,9 @@ RUN DJANGO_SECRET_KEY=build-only-key-collectstatic-never-serves-a-request-012345
     REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput --verbosity 0
 
-# The code stays owned by root and read-only for the process that serves it.
+# The code stays owned by root and read-only for the process that serves it; uploaded imports wait
+# in var/imports (a volume that web and worker share), the one directory it writes.
+RUN mkdir -p var/imports && chown tierboard:tierboard var/imports
 USER tierboard
 EXPOSE 8000
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", \

@@ -1,5 +1,5 @@
 # Tierboard. The two commands a new user needs:
-#   make demo   a running dashboard on SQLite with demo data (http://127.0.0.1:8000)
+#   make demo   a running dashboard with demo data on an embedded PostgreSQL (http://127.0.0.1:8000)
 #   make test   everything the tests need (venv, PostgreSQL, Redis, Chromium), then the whole suite
 #
 # VENV lets an existing virtualenv be reused:  make test VENV=/path/to/venv
@@ -13,17 +13,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 PORT ?= 8000
-DEMO_DB ?= var/tierboard.sqlite3
-DEMO_LOG = $(dir $(DEMO_DB))demo-seed.log
+DEMO_PGDATA ?= var/postgres
+DEMO_LOG = $(dir $(patsubst %/,%,$(DEMO_PGDATA)))demo-seed.log
 PYTEST_ARGS ?=
 
-.PHONY: help demo test lint services chromium check-deploy
+.PHONY: help demo demo-steps test lint services chromium check-deploy
 
 help:
-	@echo "make demo          run the dashboard on SQLite with demo data at http://127.0.0.1:$(PORT)"
+	@echo "make demo          run the dashboard with demo data at http://127.0.0.1:$(PORT) (embedded PostgreSQL)"
 	@echo "make test          set up PostgreSQL, Redis, Chromium and the venv, then run every test"
 	@echo "make check-deploy  Django's deployment checks against the production settings"
-	@echo "Variables: VENV=$(VENV) PORT=$(PORT) DEMO_DB=$(DEMO_DB) PYTEST_ARGS=..."
+	@echo "Variables: VENV=$(VENV) PORT=$(PORT) DEMO_PGDATA=$(DEMO_PGDATA) PYTEST_ARGS=..."
 
 # --- Python environment: created once, reinstalled only when a requirements file changes ---
 
@@ -37,23 +37,32 @@ $(VENV)/.runtime-installed: requirements.txt | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
 
-$(VENV)/.dev-installed: requirements-dev.txt requirements.txt | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+$(VENV)/.demo-installed: requirements-demo.txt requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-demo.txt
 	@touch $@ $(VENV)/.runtime-installed
 
-# --- make demo: SQLite + eager tasks, whatever the shell's environment says ---
+$(VENV)/.dev-installed: requirements-dev.txt requirements-demo.txt requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@ $(VENV)/.demo-installed $(VENV)/.runtime-installed
+
+# --- make demo: an embedded PostgreSQL + eager tasks, whatever the shell's environment says ---
+# config.embedded_pg starts PostgreSQL from the wheel (data in DEMO_PGDATA, a unix socket there, no TCP
+# port), runs the steps below with DATABASE_URL pointing at it, and stops it when they end (Ctrl-C too).
 
 demo: export DJANGO_SETTINGS_MODULE = config.settings.local
-demo: export DATABASE_URL = sqlite:///$(abspath $(DEMO_DB))
+demo: export DATABASE_URL =
 demo: export REDIS_URL =
-demo: $(VENV)/.runtime-installed
-	@mkdir -p $(dir $(DEMO_DB))
+demo: $(VENV)/.demo-installed
+	@$(PY) -m config.embedded_pg --data-dir $(DEMO_PGDATA) run -- $(MAKE) --no-print-directory demo-steps
+
+demo-steps:
+	@test -n "$${DATABASE_URL:-}" || { echo "make demo-steps runs inside make demo, which sets DATABASE_URL." >&2; exit 1; }
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	@$(call require_command,seed_demo,seed)
 	@if $(PY) -c 'import django, sys; django.setup(); from customers.models import Customer; sys.exit(Customer.objects.exists())'; then \
 		echo "$(MANAGE) seed_demo"; $(MANAGE) seed_demo | tee $(DEMO_LOG); \
-	else echo "Demo data already in $(DEMO_DB): not seeding again (delete the file to start over)."; fi
+	else echo "Demo data already in $(DEMO_PGDATA): not seeding again (stop the demo and delete $(DEMO_PGDATA) to start over)."; fi
 	@$(call require_command,retier,retier)
 	$(MANAGE) retier
 	@echo

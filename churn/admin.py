@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import ChurnPolicy, FollowUp, FollowUpPolicy, Lapse, Release
+from .models import ChurnPolicy, FollowUp, FollowUpPolicy, Lapse, Release, SuspectAnalysis
 
 
 @admin.register(ChurnPolicy)
@@ -52,8 +52,23 @@ class FollowUpAdmin(admin.ModelAdmin):
 
 @admin.register(Release)
 class ReleaseAdmin(SimpleHistoryAdmin):
-    list_display = ["title", "kind", "released_on", "product"]
-    list_filter = ["kind"]
+    list_display = ["title", "kind", "released_on", "audience", "product", "category"]
+    list_filter = ["kind", "audience"]
+    fields = ["title", "kind", "released_on", "audience", "product", "category", "description"]
     search_fields = ["title", "description"]
     raw_id_fields = ["product"]
     date_hierarchy = "released_on"
+
+
+@admin.register(SuspectAnalysis)
+class SuspectAnalysisAdmin(admin.ModelAdmin):
+    """Read only: written by churn.suspects (the pages, `churn_suspects`); deleting one recomputes it."""
+
+    list_display = ["as_of", "tiers", "computed_at", "seconds"]
+    readonly_fields = ["as_of", "tiers", "computed_at", "seconds", "rows", "curves"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -6,6 +6,8 @@ class ChurnConfig(AppConfig):
     verbose_name = "Churn follow-up"
 
     def ready(self) -> None:
+        from . import suspects  # noqa: F401  - forgets stored analyses when releases or products change
+
         # Detection runs inside the re-tier's transaction, after tiers are applied, so a run that
         # fails leaves no lapses behind either. The signal comes with the `retier` branch.
         try:

@@ -9,6 +9,7 @@ one is open per customer at a time.
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
@@ -126,6 +127,22 @@ class Release(models.Model):
         "customers.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="releases"
     )
     description = models.TextField(blank=True)
+
+    class Audience(models.TextChoices):
+        EVERYONE = "everyone", "everyone"
+        PRODUCT_BUYERS = "product_buyers", "buyers of the product"
+        CATEGORY_BUYERS = "category_buyers", "buyers of a category"
+
+    audience = models.CharField(
+        max_length=16,
+        choices=Audience.choices,
+        default=Audience.EVERYONE,
+        help_text="Whom it touched: everyone, or the customers who bought the product (or any product of the "
+        "category) in the year before the release (docs/churn.md, suspects).",
+    )
+    category = models.CharField(
+        max_length=100, blank=True, help_text="For buyers of a category: the catalogue's category, as spelled there."
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -133,6 +150,20 @@ class Release(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.released_on:%Y-%m-%d})"
+
+    def clean(self) -> None:
+        if self.audience == self.Audience.PRODUCT_BUYERS and not self.product_id:
+            raise ValidationError({"product": "Name the product whose buyers it touched."})
+        if self.audience == self.Audience.CATEGORY_BUYERS and not self.category.strip():
+            raise ValidationError({"category": "Name the category whose buyers it touched."})
+
+    @property
+    def audience_text(self) -> str:
+        if self.audience == self.Audience.PRODUCT_BUYERS and self.product_id:
+            return f"buyers of {self.product.sku} {self.product.name}"
+        if self.audience == self.Audience.CATEGORY_BUYERS:
+            return f"buyers of category {self.category}"
+        return "everyone"
 
 
 class Lapse(models.Model):
@@ -274,6 +305,27 @@ class LapseWatchState(models.Model):
     min_days = models.PositiveIntegerField()
     gap_multiple = models.DecimalField(max_digits=4, decimal_places=2)
     as_of = models.DateField()
+
+
+class SuspectAnalysis(models.Model):
+    """One run of the suspects analysis (churn.suspects): the ranked subjects and the top ones'
+    curves, kept so the pages read one row instead of re-running it. Recomputed when missing for
+    the as-of date and tiers asked, and forgotten when a release or a product changes."""
+
+    as_of = models.DateField()
+    tiers = models.CharField(max_length=16, help_text='Tier levels analysed, e.g. "3" or "2,3".')
+    computed_at = models.DateTimeField(auto_now_add=True)
+    seconds = models.FloatField(default=0, help_text="How long the analysis took.")
+    rows = models.JSONField(default=list, help_text="The subjects, strongest first (churn.suspects.Suspect).")
+    curves = models.JSONField(default=list, help_text="Share still buying over time for the top suspects.")
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        indexes = [models.Index(fields=["as_of", "tiers", "-computed_at"], name="suspects_lookup_idx")]
+        verbose_name_plural = "suspect analyses"
+
+    def __str__(self) -> str:
+        return f"Suspects as of {self.as_of} (tiers {self.tiers})"
 
 
 from .risk_models import Backtest, CustomerRisk, RiskModel  # noqa: E402, F401  (churn risk: docs/churn-risk.md)

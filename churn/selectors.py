@@ -119,3 +119,57 @@ def chart_series(rows: list[dict], *, field: str, label_of) -> dict:
             {"label": label, "data": [by_month.get(m, 0) for m in months]} for label, by_month in sorted(counts.items())
         ],
     }
+
+
+# --- Suspects (churn.suspects) on the pages -------------------------------------------------------
+
+SUSPECTS_LISTED = 50
+ITEM_SUSPECTS_LISTED = 10
+# The cause an account manager records that names the same thing as a subject of this kind.
+CAUSE_OF_KIND = {
+    "launch": FollowUp.Cause.NEW_PRODUCT,
+    Release.Kind.PRODUCT_CHANGE: FollowUp.Cause.PRODUCT_CHANGE,
+    Release.Kind.PRICE: FollowUp.Cause.PRICE,
+    Release.Kind.SERVICE: FollowUp.Cause.SERVICE,
+    Release.Kind.METHOD_CHANGE: FollowUp.Cause.METHOD_CHANGE,
+    Release.Kind.OTHER: FollowUp.Cause.OTHER,
+}
+
+
+def cause_matches(follow_up: FollowUp, row: dict) -> bool:
+    """The recorded cause names this subject: its product, or its kind without naming another product."""
+    if follow_up.cause_product_id is not None and follow_up.cause_product_id == row["product_id"]:
+        return True
+    named_other = follow_up.cause_product_id is not None and row["product_id"] is not None
+    return follow_up.cause_category == CAUSE_OF_KIND.get(row["kind"]) and not named_other
+
+
+@dataclass
+class CauseComparison:
+    recorded: int  # lost tier-3 customers listed with a cause recorded
+    matching: int  # ... whose cause names a flagged suspect they were exposed to
+    by_suspect: list  # [(row, exposed lost customers, of them naming it)]
+
+
+def compare_causes(lost: list[LostCustomer], rows: list[dict]) -> CauseComparison:
+    """How often the cause recorded for a lost tier-3 customer names a flagged suspect they were
+    exposed to. One query (none without flagged suspects)."""
+    from .suspects import exposures_of
+
+    flagged = [r for r in rows if r["flagged"]]
+    items = [row.follow_up for row in lost if row.follow_up.cause_category]
+    exposed = exposures_of([f.customer_id for f in items], flagged)
+    exposed_to = {r["key"]: [f for f in items if (r["key"], f.customer_id) in exposed] for r in flagged}
+    matching = sum(1 for f in items if any(f in exposed_to[r["key"]] and cause_matches(f, r) for r in flagged))
+    by_suspect = [
+        (r, len(exposed_to[r["key"]]), sum(cause_matches(f, r) for f in exposed_to[r["key"]])) for r in flagged
+    ]
+    return CauseComparison(recorded=len(items), matching=matching, by_suspect=by_suspect)
+
+
+def suspects_of(follow_up: FollowUp, rows: list[dict]) -> list[dict]:
+    """The subjects this customer was exposed to, strongest first (the analysis' order). One query."""
+    from .suspects import exposures_of
+
+    exposed = {key for key, _ in exposures_of([follow_up.customer_id], rows)}
+    return [r for r in rows if r["key"] in exposed][:ITEM_SUSPECTS_LISTED]

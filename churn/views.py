@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from core.params import clean_list_params, shown, small_int, valid_filterset
 from customers.models import Product
 
-from . import selectors, services
+from . import selectors, services, suspects
 from .filters import FollowUpFilter
 from .forms import ClaimForm, ReassignForm, StatusForm, account_managers
 from .models import FollowUp
@@ -180,6 +180,8 @@ def insights(request: HttpRequest) -> HttpResponse:
     by_cause = selectors.lost_by_month(field="cause_category")
     by_product = selectors.lost_by_month(field="cause_product__name")
     lost, ranking, change_ranking = selectors.releases_before_leaving(months=months)
+    tiers = _tiers(request)
+    analysis = suspects.latest(tiers=tiers)
     causes = dict(FollowUp.Cause.choices)
     for row in by_cause:
         row["cause_label"] = causes.get(row["cause_category"], "—")
@@ -200,5 +202,49 @@ def insights(request: HttpRequest) -> HttpResponse:
             "lost": lost,
             "ranking": ranking,
             "change_ranking": change_ranking,
+            **_suspects_context(analysis, lost),
+            "tiers": ",".join(map(str, tiers)),
+            "tier_choices": TIER_CHOICES,
+        },
+    )
+
+
+TIER_CHOICES = [("3", "tier 3 (lifetime)"), ("2,3", "tiers 2 and 3"), ("2", "tier 2 (loyal)")]
+
+
+def _tiers(request) -> tuple[int, ...]:
+    raw = request.GET.get("tiers", "3")
+    if raw in dict(TIER_CHOICES):
+        return tuple(int(t) for t in raw.split(","))
+    messages.warning(request, f"Tiers “{shown(raw)}” is not one of 3, 2,3 or 2; showing tier 3.")
+    return (3,)
+
+
+def _suspects_context(analysis, lost) -> dict:
+    rows = analysis.rows
+    return {
+        "analysis": analysis,
+        "suspects": rows[: selectors.SUSPECTS_LISTED],
+        "flagged_count": sum(1 for r in rows if r["flagged"]),
+        "curves": analysis.curves,
+        "causes_compared": selectors.compare_causes(lost, rows),
+        "suspect_settings": suspects.settings_text(),
+        "subject_range": suspects.subject_range(analysis.as_of),
+    }
+
+
+@permission_required(WORK, raise_exception=True)
+def follow_up_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One follow-up, and the suspects its customer was exposed to, so the call starts with them."""
+    item = get_object_or_404(selectors.queue_items(), pk=pk)
+    analysis = suspects.latest(tiers=(item.tier,))
+    return render(
+        request,
+        "churn/item.html",
+        {
+            "item": item,
+            "analysis": analysis,
+            "suspects": selectors.suspects_of(item, analysis.rows),
+            "suspect_settings": suspects.settings_text(),
         },
     )

@@ -50,28 +50,22 @@ def env_list(name: str, default: list[str], *, environ=os.environ) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def env_database(name: str, default_sqlite_path, *, environ=os.environ) -> dict:
-    """DATABASE_URL selects PostgreSQL; without it, a SQLite file is the embedded default."""
+def env_database(name: str, *, environ=os.environ) -> dict:
+    """A PostgreSQL URL, required. (config.settings.local fills it in with the demo's embedded server.)"""
     raw = environ.get(name, "").strip()
     if not raw:
-        return {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(default_sqlite_path),
-            "OPTIONS": {"timeout": 20},
-        }
-    scheme = urlparse(raw).scheme
-    if scheme not in {"postgres", "postgresql", "sqlite"}:
+        raise ImproperlyConfigured(f"{name} must be set to a postgres://user:password@host:port/name URL.")
+    if urlparse(raw).scheme not in {"postgres", "postgresql"}:
         raise ImproperlyConfigured(
-            f"{name}={raw!r} is not a database URL we support: expected postgres://user@host:port/name "
-            "or sqlite:///path."
+            f"{name}={raw!r} is not a database URL we support: expected postgres://user@host:port/name."
         )
     try:
         config = dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
     except Exception as exc:  # dj_database_url raises several types on malformed input
         raise ImproperlyConfigured(f"{name}={raw!r} could not be parsed: {exc}") from None
-    if scheme != "sqlite" and not config.get("NAME"):
+    if not config.get("NAME"):
         raise ImproperlyConfigured(f"{name}={raw!r} names no database (the path after the host).")
-    if scheme != "sqlite" and config.get("PORT") not in ("", None):
+    if config.get("PORT") not in ("", None):
         try:
             int(config["PORT"])
         except ValueError:

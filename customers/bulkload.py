@@ -1,8 +1,8 @@
-"""Bulk writes of generated rows: PostgreSQL COPY, SQLite executemany; and the fast wipe for --reset.
+"""Bulk writes of generated rows with PostgreSQL COPY, and the fast wipe for --reset.
 
-Rows are tuples of strings (None for NULL) in the column order given. On PostgreSQL the loaded
-tables' secondary indexes, unique and foreign-key constraints are dropped for the load and
-recreated from their own definitions afterwards: building an index once is far cheaper than
+Rows are tuples of strings (None for NULL) in the column order given. The loaded tables' secondary
+indexes, unique and foreign-key constraints are dropped for the load and recreated from their own
+definitions afterwards: building an index once is far cheaper than
 maintaining it row by row, and Django's foreign keys are DEFERRABLE INITIALLY DEFERRED, so a COPY
 of 10M lines would otherwise queue tens of millions of deferred checks until commit.
 """
@@ -20,29 +20,11 @@ from customers.demo import copy_text
 
 
 class BulkWriter:
-    vendor = ""
     rebuild_seconds = 0.0  # time spent restoring indexes and constraints after the load
 
     def __init__(self, models):
         self.models = list(models)
         self.tables = [m._meta.db_table for m in self.models]
-
-    @contextmanager
-    def loading(self):
-        yield self
-
-    def write(self, model, columns: tuple[str, ...], rows: list[tuple]) -> None:
-        raise NotImplementedError
-
-    def settle(self) -> None:
-        """After commit: leave the tables as a nightly job would find them."""
-
-    def wipe(self) -> None:
-        raise NotImplementedError
-
-
-class PostgresWriter(BulkWriter):
-    vendor = "postgresql"
 
     @contextmanager
     def loading(self):
@@ -117,32 +99,3 @@ class PostgresWriter(BulkWriter):
             # TRUNCATE refuses tables with deferred FK checks still queued in this transaction.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {', '.join(self.tables)} RESTART IDENTITY CASCADE")
-
-
-class SqliteWriter(BulkWriter):
-    vendor = "sqlite"
-    BATCH = 5000
-
-    def write(self, model, columns, rows):
-        sql = f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-        with connection.cursor() as cursor:
-            for start in range(0, len(rows), self.BATCH):
-                cursor.executemany(sql, rows[start : start + self.BATCH])
-
-    def wipe(self) -> None:
-        # Children first; then the ORM deletes customers so other apps' cascades (metrics...) run.
-        with connection.cursor() as cursor:
-            for model in reversed(self.models):
-                if model._meta.model_name in ("orderline", "ticket", "order"):
-                    cursor.execute(f"DELETE FROM {model._meta.db_table}")
-        for model in reversed(self.models):
-            if model._meta.model_name in ("customer", "product"):
-                model.objects.all().delete()
-
-
-def writer_for(models) -> BulkWriter:
-    if connection.vendor == "postgresql":
-        return PostgresWriter(models)
-    if connection.vendor == "sqlite":
-        return SqliteWriter(models)
-    raise NotImplementedError(f"seed_demo supports PostgreSQL and SQLite, not {connection.vendor}")

@@ -8,7 +8,6 @@ They mark:
 - order lines, orders and tickets inserted, updated or deleted: their customers (old and new);
 - customers inserted, or whose signed_up_on changed: those customers;
 - a product whose category or launch date changed, or any of these tables truncated: everyone.
-SQLite (the demo) has no triggers: there the re-tier always recomputes everyone.
 """
 
 from django.db import connection
@@ -19,11 +18,6 @@ TABLE = "customers_datachange"
 
 # The tables whose writes leave marks (a bulk load that bypasses their triggers marks everyone).
 TRIGGERED_TABLES = tuple(dict.fromkeys(trigger.table for trigger in TRIGGERS))
-
-
-def tracks_changes() -> bool:
-    """Whether this database marks changes (PostgreSQL with the triggers in place)."""
-    return connection.vendor == "postgresql"
 
 
 def mark_everyone(cursor) -> None:

@@ -1,9 +1,9 @@
 """Synthetic but believable demo data: `python manage.py seed_demo`.
 
 The generator streams customers in chunks (each with its orders, lines and tickets) as rows of
-plain strings, so the same rows feed PostgreSQL COPY and SQLite executemany with flat memory at
-any size. Everything is drawn from one `random.Random` per chunk, seeded by (seed, chunk number):
-the same seed and `today` give the same data, byte for byte.
+plain strings, which PostgreSQL's COPY loads with flat memory at any size. Everything is drawn from
+one `random.Random` per chunk, seeded by (seed, chunk number): the same seed and `today` give the
+same data, byte for byte.
 
 Customer kinds (PRODUCT.md), drawn from a shuffled deck so every 200 customers hold exact shares:
 lifetime big spenders (active, and former ones who left after buying one of CHANGE_PRODUCTS),
@@ -134,7 +134,6 @@ class Plan:
     today: dt.date
     manager_ids: tuple[int, ...] = ()
     lines_per_customer: float | None = None
-    tz_suffix: str = ""  # "+00" for PostgreSQL text COPY; SQLite stores naive UTC
 
     @property
     def frequency(self) -> float:
@@ -345,7 +344,7 @@ class _CustomerMaker:
             return 0
         self.order_no += 1
         oid = cid * 1000 + self.order_no
-        placed = f"{_iso(day)} {_clock(25200 + int(rnd() * 46800))}{self.plan.tz_suffix}"  # 07:00-19:59
+        placed = f"{_iso(day)} {_clock(25200 + int(rnd() * 46800))}+00"  # 07:00-19:59
         self.out.orders.append((str(oid), f"O{cid:07d}-{self.order_no:03d}", str(cid), placed))
         margin, span = 0, qty[1] - qty[0] + 1
         for n, product in enumerate(chosen):
@@ -393,9 +392,7 @@ class _CustomerMaker:
         rng = self.rng
         self.ticket_no += 1
         tid = cid * 100 + self.ticket_no
-        opened = (
-            f"{_iso(min(day, self.today))} {rng.randint(8, 17):02d}:{rng.randint(0, 59):02d}:00{self.plan.tz_suffix}"
-        )
+        opened = f"{_iso(min(day, self.today))} {rng.randint(8, 17):02d}:{rng.randint(0, 59):02d}:00+00"
         self.out.tickets.append(
             (str(tid), f"T{cid:07d}-{self.ticket_no:02d}", str(cid), opened, kind, outcome, _money(compensation))
         )
@@ -510,7 +507,7 @@ def seed_demo(
             "seed_demo would mix demo data into it; run it again with --reset to delete all customer "
             "data (customers, products, orders, tickets and what was computed from them) first."
         )
-    writer = bulkload.writer_for(models.values())
+    writer = bulkload.BulkWriter(models.values())
     with transaction.atomic():
         if reset:
             writer.wipe()
@@ -522,14 +519,13 @@ def seed_demo(
             today=today,
             manager_ids=managers,
             lines_per_customer=lines_per_customer,
-            tz_suffix="+00" if writer.vendor == "postgresql" else "",
         )
         catalogue = build_catalogue(seed=seed, today=today)
         counts = dict.fromkeys(models, 0)
         with writer.loading():
             writer.write(Product, COLUMNS["product"], product_rows(catalogue))
             counts["product"] = len(catalogue.products)
-            for chunk in generate(plan=plan, catalogue=catalogue, jobs=jobs, encode=writer.vendor == "postgresql"):
+            for chunk in generate(plan=plan, catalogue=catalogue, jobs=jobs, encode=True):
                 for name, table in (
                     ("customer", "customers"),
                     ("order", "orders"),

@@ -3,7 +3,7 @@
 How a file of 1,000,000 lines imports in seconds, all or nothing, with flat memory:
 
 1. rows are streamed (never held in memory) and each value is checked and converted in Python;
-2. clean rows go to a temporary staging table: COPY on PostgreSQL, batched INSERTs on SQLite;
+2. clean rows go to a temporary staging table through COPY;
 3. the checks that need the database (unknown customer or sku, duplicate keys, the lines of one
    order disagreeing) run as set-based SQL on the staging table and return line numbers;
 4. only a file without a single error is written, with INSERT … SELECT … ON CONFLICT DO UPDATE
@@ -17,13 +17,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import difflib
+import heapq
 import io
 import re
-import zoneinfo
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -31,9 +32,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
 
-MAX_LISTED_ERRORS = 1000
+MAX_LISTED_ERRORS = 200  # in the report; `errors_to` receives every one
 PROGRESS_EVERY = 50_000
-SQLITE_BATCH = 5_000
 COPY_BLOCK_ROWS = 10_000
 IMPORT_LOCK_ID = 7_411_001  # pg_advisory_xact_lock key that serialises imports
 STAGE = "import_stage"
@@ -48,7 +48,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
-    error_count: int = 0  # all errors found, including those beyond the listed ones
+    error_count: int = 0  # every error found; `errors` lists the first MAX_LISTED_ERRORS
 
     @property
     def ok(self) -> bool:
@@ -226,58 +226,90 @@ KINDS: dict[str, Kind] = {
 # --- the service ---
 
 
-def import_csv(*, kind: str, stream: BinaryIO, progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Import one CSV file of `kind`: everything or, if any row is bad, nothing."""
+def import_csv(
+    *,
+    kind: str,
+    stream: BinaryIO,
+    progress: Callable[[int], None] | None = None,
+    step: Callable[[str], None] | None = None,
+    errors_to: TextIO | None = None,
+) -> ImportReport:
+    """Import one CSV file of `kind`: everything or, if any row is bad, nothing.
+
+    The report counts every error and lists the first MAX_LISTED_ERRORS; `errors_to` receives every
+    error, one per line, in line order. `progress` is told the rows read so far, `step` what the
+    import is doing (WAITING, READING, CHECKING, WRITING)."""
     spec = KINDS[kind]
     report = ImportReport(kind=kind)
-    errors = _Errors()
-    with transaction.atomic(), connection.cursor() as cursor:
+    step = step or (lambda name: None)
+    with _Errors() as errors, transaction.atomic(), connection.cursor() as cursor:
+        step(WAITING)
         time_zone = _tune_session(cursor)
+        step(READING)
         _create_stage(cursor, spec)
         try:
             present = _stage_rows(cursor, spec, stream, report, errors, progress)
         except FileProblem as problem:
-            errors.add_text(problem.line, str(problem))
+            errors.add_text(str(problem))
             present = None
+        step(CHECKING)
+        sources = [errors.read()]
         if present is not None:
             _analyze(cursor)
-            for check in _checks(spec):
-                errors.extend(_run_check(cursor, check))
-            if not errors.count:
-                report.created, report.updated = _upsert(cursor, spec, present)
-                report.unchanged = report.rows - report.created - report.updated
+            sources += [_check_errors(cursor, check, number) for number, check in enumerate(_checks(spec))]
+        _collect(report, heapq.merge(*sources, key=_line_of), errors_to)
+        if report.ok and present is not None:
+            step(WRITING)
+            report.created, report.updated = _upsert(cursor, spec, present)
+            report.unchanged = report.rows - report.created - report.updated
         _drop_temp_tables(cursor)
         _restore_session(cursor, time_zone)
-    report.errors, report.error_count = errors.listed(), errors.count
     return report
 
 
-class _Errors:
-    """Every error is counted; the first MAX_LISTED_ERRORS (by line) are listed."""
+# What an import is doing, for `step` (the job page shows it).
+WAITING, READING, CHECKING, WRITING = "waiting for another import", "reading rows", "checking", "writing"
 
-    def __init__(self) -> None:
-        self.items: list[tuple[int, str]] = []
-        self.count = 0
+
+class _Errors:
+    """The errors found while reading the file, in line order, spooled to disk: a bad file of a
+    million rows has a million of them."""
+
+    def __enter__(self) -> _Errors:
+        self.file = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
 
     def add(self, line: int, column: str, problem: str) -> None:
-        self.add_text(line, f"line {line}: {column}: {problem}")
+        self.add_text(f"line {line}: {column}: {problem}")
 
-    def add_text(self, line: int, message: str) -> None:
-        self.count += 1
-        if len(self.items) < MAX_LISTED_ERRORS:
-            self.items.append((line, message))
+    def add_text(self, message: str) -> None:
+        self.file.write(_one_line(message) + "\n")
 
-    def extend(self, found: tuple[int, list[tuple[int, str]]]) -> None:
-        total, items = found
-        self.count += total
-        self.items.extend(items)
+    def read(self) -> Iterator[str]:
+        self.file.seek(0)
+        return (line.rstrip("\n") for line in self.file)
 
-    def listed(self) -> list[str]:
-        items = sorted(self.items, key=lambda item: item[0])[:MAX_LISTED_ERRORS]
-        messages = [message for _, message in items]
-        if self.count > len(messages):
-            messages.append(f"… and {self.count - len(messages)} more")
-        return messages
+
+def _one_line(message: str) -> str:
+    """A value quoted in a message may hold a line break; one error stays one line."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _line_of(message: str) -> int:
+    """The line number of a `line N: column: problem` message."""
+    return int(message[5 : message.index(":")])
+
+
+def _collect(report: ImportReport, messages: Iterable[str], errors_to: TextIO | None) -> None:
+    for message in messages:
+        report.error_count += 1
+        if len(report.errors) < MAX_LISTED_ERRORS:
+            report.errors.append(message)
+        if errors_to is not None:
+            errors_to.write(message + "\n")
 
 
 # --- reading the file ---
@@ -401,14 +433,8 @@ def _convert_row(row: list[str], line: int, fields, width: int, errors: _Errors)
 # --- the database side: staging, set-based checks, upsert ---
 
 
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def _tune_session(cursor) -> str | None:
-    """PostgreSQL settings for this transaction; returns the time zone to restore afterwards."""
-    if not _is_postgres():
-        return None
+def _tune_session(cursor) -> str:
+    """Session settings for this transaction; returns the time zone to restore afterwards."""
     # One import at a time: two files touching the same orders would otherwise race.
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_ID])
     # Aggregates for the checks stay in memory; JIT costs more than it saves here.
@@ -421,29 +447,18 @@ def _tune_session(cursor) -> str | None:
     return previous
 
 
-def _restore_session(cursor, time_zone: str | None) -> None:
+def _restore_session(cursor, time_zone: str) -> None:
     """Django reads date-times assuming its own connection time zone: put it back at once,
     because SET LOCAL lasts until the end of an outer transaction if there is one."""
-    if time_zone is not None:
-        cursor.execute("SELECT set_config('TimeZone', %s, true)", [time_zone])
+    cursor.execute("SELECT set_config('TimeZone', %s, true)", [time_zone])
 
 
-SQL_TYPES = {
-    "postgresql": {
-        "text": "text",
-        "date": "date",
-        "datetime": "timestamptz",
-        "int": "integer",
-        "money": "numeric(12, 2)",
-    },
-    "sqlite": {"text": "text", "date": "date", "datetime": "datetime", "int": "integer", "money": "decimal"},
-}
+SQL_TYPES = {"text": "text", "date": "date", "datetime": "timestamptz", "int": "integer", "money": "numeric(12, 2)"}
 
 
 def _create_stage(cursor, spec: Kind) -> None:
     _drop_temp_tables(cursor)  # a previous import inside the same outer transaction left them
-    types = SQL_TYPES[connection.vendor]
-    columns = ", ".join(f"{c.name} {types[c.sql_type]}" for c in spec.columns)
+    columns = ", ".join(f"{c.name} {SQL_TYPES[c.sql_type]}" for c in spec.columns)
     cursor.execute(f"CREATE TEMPORARY TABLE {STAGE} (line integer NOT NULL, {columns})")
 
 
@@ -459,28 +474,10 @@ def _analyze(cursor) -> None:
 
 @contextmanager
 def _stage_writer(cursor, spec: Kind):
-    """A function that stages one row of values: COPY on PostgreSQL, batched INSERTs on SQLite."""
+    """A function that stages one row of values (through COPY)."""
     names = "line, " + ", ".join(c.name for c in spec.columns)
-    if _is_postgres():
-        with _copy_writer(cursor, f"COPY {STAGE} ({names}) FROM STDIN (FORMAT csv)") as write:
-            yield write
-        return
-    insert = f"INSERT INTO {STAGE} ({names}) VALUES ({', '.join(['%s'] * (len(spec.columns) + 1))})"
-    datetimes = [i + 1 for i, c in enumerate(spec.columns) if c.sql_type == "datetime"]
-    batch: list[list] = []
-
-    def write(values: list) -> None:
-        for i in datetimes:
-            if values[i] is not None:
-                values[i] = _sqlite_datetime(values[i])
-        batch.append(values)
-        if len(batch) >= SQLITE_BATCH:
-            cursor.executemany(insert, batch)
-            batch.clear()
-
-    yield write
-    if batch:
-        cursor.executemany(insert, batch)
+    with _copy_writer(cursor, f"COPY {STAGE} ({names}) FROM STDIN (FORMAT csv)") as write:
+        yield write
 
 
 @contextmanager
@@ -505,14 +502,6 @@ def _copy_writer(cursor, copy_sql: str):
         yield write
         if pending:
             copy.write(buffer.getvalue())
-
-
-def _sqlite_datetime(value: str) -> str:
-    """Stored exactly as Django's SQLite backend stores an aware datetime, so comparisons match."""
-    moment = dt.datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE))
-    return connection.ops.adapt_datetimefield_value(moment)
 
 
 @dataclass(frozen=True)
@@ -573,12 +562,14 @@ def _order_agreement_check(column: str) -> Check:
     )
 
 
-def _run_check(cursor, check: Check) -> tuple[int, list[tuple[int, str]]]:
-    """(how many rows the check rejects, the first MAX_LISTED_ERRORS of them as messages)."""
-    cursor.execute(f"SELECT c.*, count(*) OVER () FROM ({check.select}) c ORDER BY 1 LIMIT %s", [MAX_LISTED_ERRORS])
-    rows = cursor.fetchall()
-    total = rows[0][-1] if rows else 0
-    return total, [(r[0], f"line {r[0]}: {check.column}: {check.problem.format(*r[1:-1])}") for r in rows]
+def _check_errors(cursor, check: Check, number: int) -> Iterator[str]:
+    """The rows a check rejects, as messages in line order, read through a server-side cursor so
+    that a million of them never sit in memory at once."""
+    with cursor.connection.cursor(name=f"import_check_{number}") as rows:
+        rows.itersize = 10_000
+        rows.execute(f"SELECT * FROM ({check.select}) c ORDER BY 1")
+        for row in rows:
+            yield _one_line(f"line {row[0]}: {check.column}: {check.problem.format(*row[1:])}")
 
 
 def _differs(table: str, columns: list[str]) -> str:
@@ -594,23 +585,15 @@ def _upsert_sql(table: str, columns: list[str], select: str, key: list[str], upd
     )
 
 
-def _execute_counted(cursor, table: str, sql: str) -> tuple[int, int]:
+def _execute_counted(cursor, sql: str) -> tuple[int, int]:
     """Run an upsert; return (rows created, rows updated)."""
-    if _is_postgres():
-        # xmax is 0 on a freshly inserted row version and set on an updated one.
-        cursor.execute(
-            f"WITH up AS ({sql} RETURNING (xmax = 0) AS created) "
-            "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up"
-        )
-        created, updated = cursor.fetchone()
-        return created, updated
-    cursor.execute(f"SELECT count(*) FROM {table}")
-    before = cursor.fetchone()[0]
-    cursor.execute(sql)
-    written = cursor.rowcount  # SQLite counts inserted and updated rows, not the skipped ones
-    cursor.execute(f"SELECT count(*) FROM {table}")
-    created = cursor.fetchone()[0] - before
-    return created, written - created
+    # xmax is 0 on a freshly inserted row version and set on an updated one.
+    cursor.execute(
+        f"WITH up AS ({sql} RETURNING (xmax = 0) AS created) "
+        "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up"
+    )
+    created, updated = cursor.fetchone()
+    return created, updated
 
 
 def _upsert(cursor, spec: Kind, present: set[str]) -> tuple[int, int]:
@@ -633,7 +616,7 @@ def _upsert_customers(cursor, present: set[str]) -> tuple[int, int]:
         f"LEFT JOIN {users} u ON u.username = s.account_manager WHERE true"
     )
     sql = _upsert_sql("customers_customer", ["external_id", *targets], select, ["external_id"], update)
-    return _execute_counted(cursor, "customers_customer", sql)
+    return _execute_counted(cursor, sql)
 
 
 def _upsert_products(cursor, present: set[str]) -> tuple[int, int]:
@@ -641,7 +624,7 @@ def _upsert_products(cursor, present: set[str]) -> tuple[int, int]:
     update = [t for t in targets if t in present]
     select = f"SELECT s.sku, {', '.join('s.' + t for t in targets)} FROM {STAGE} s WHERE true"
     sql = _upsert_sql("customers_product", ["sku", *targets], select, ["sku"], update)
-    return _execute_counted(cursor, "customers_product", sql)
+    return _execute_counted(cursor, sql)
 
 
 def _upsert_tickets(cursor, present: set[str]) -> tuple[int, int]:
@@ -658,7 +641,7 @@ def _upsert_tickets(cursor, present: set[str]) -> tuple[int, int]:
         "JOIN customers_customer c ON c.external_id = s.customer_id WHERE true"
     )
     sql = _upsert_sql("customers_ticket", ["ticket_id", *targets], select, ["ticket_id"], update)
-    return _execute_counted(cursor, "customers_ticket", sql)
+    return _execute_counted(cursor, sql)
 
 
 def _upsert_orders(cursor, present: set[str]) -> tuple[int, int]:
@@ -711,7 +694,7 @@ def _upsert_lines_of_existing_orders(cursor, present: set[str]) -> tuple[int, in
     sql = _upsert_sql(
         "customers_orderline", LINE_COLUMNS, _lines_select(existing=True), ["order_id", "product_id"], update
     )
-    return _execute_counted(cursor, "customers_orderline", sql)
+    return _execute_counted(cursor, sql)
 
 
 def _realign_other_lines(cursor) -> None:

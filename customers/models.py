@@ -46,13 +46,16 @@ class Product(models.Model):
 
 
 class Order(models.Model):
-    order_id = models.CharField(max_length=64, unique=True)
+    # Unique through a constraint rather than unique=True, which would add a second (LIKE pattern)
+    # index that nothing reads and every imported order must update.
+    order_id = models.CharField(max_length=64)
     # Indexed by order_customer_placed_idx below; a second single-column index would only slow imports.
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="orders", db_index=False)
     placed_at = models.DateTimeField()
 
     class Meta:
         ordering = ["-placed_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["order_id"], name="order_order_id_uniq")]
         indexes = [models.Index(fields=["customer", "-placed_at"], name="order_customer_placed_idx")]
 
     def __str__(self) -> str:
@@ -62,7 +65,10 @@ class Order(models.Model):
 class OrderLine(models.Model):
     # Indexed by the (order, product) unique constraint.
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
+    # No database constraint: PostgreSQL checks a foreign key row by row at commit, which cost about a
+    # quarter of a million-line import. Lines come from the importer, which refuses an unknown sku,
+    # and a product with lines cannot be deleted through Django (PROTECT).
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines", db_constraint=False)
     # Copies of the order's customer and date, kept in step by the importer. The order's own
     # foreign key already guarantees the customer exists, so the copy skips a second check per line.
     customer = models.ForeignKey(
@@ -145,3 +151,69 @@ class DataChange(models.Model):
     class Meta:
         managed = False
         db_table = "customers_datachange"
+
+
+class ImportJob(models.Model):
+    """A CSV file uploaded on the Import data page, imported in the background (customers.tasks).
+
+    The file waits in settings.IMPORT_DIR until the import has run, then is deleted. Every error of a
+    rejected file is kept there as a text file for download; the first ones are kept here to show.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "waiting for a worker"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded", "imported"
+        REJECTED = "rejected", "rejected: nothing imported"
+        FAILED = "failed", "failed: nothing imported"
+        INTERRUPTED = "interrupted", "interrupted: nothing imported"
+
+    FINISHED = (Status.SUCCEEDED, Status.REJECTED, Status.FAILED, Status.INTERRUPTED)
+
+    kind = models.CharField(max_length=16)
+    file_name = models.CharField(max_length=255, help_text="The name of the uploaded file.")
+    size = models.PositiveBigIntegerField(help_text="Bytes.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of a running import.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    step = models.CharField(max_length=40, blank=True)
+    bytes_read = models.PositiveBigIntegerField(default=0)
+    rows_read = models.PositiveBigIntegerField(default=0)
+    rows = models.PositiveBigIntegerField(default=0)
+    created = models.PositiveBigIntegerField(default=0)
+    updated = models.PositiveBigIntegerField(default=0)
+    unchanged = models.PositiveBigIntegerField(default=0)
+    error_count = models.PositiveBigIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="The first errors, to show on the page.")
+    message = models.TextField(blank=True, help_text="Why the import failed or was interrupted.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status"], name="importjob_status_idx")]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} of {self.kind} ({self.status})"
+
+    @property
+    def is_over(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def percent(self) -> int:
+        """How much of the file has been read, 0-100."""
+        return min(100, round(100 * self.bytes_read / self.size)) if self.size else 0
+
+    @property
+    def more_errors(self) -> int:
+        """Errors beyond those shown on the page."""
+        return max(0, self.error_count - len(self.errors))
+
+    @property
+    def duration_text(self) -> str:
+        if not (self.started_at and self.finished_at):
+            return ""
+        seconds = (self.finished_at - self.started_at).total_seconds()
+        return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60):02d} s"

@@ -18,6 +18,7 @@ from core.params import PER_PAGE_CHOICES, clean_list_params, valid_filterset
 from tiering.metrics import METRICS
 from tiering.models import TierChange
 from tiering.rules import decide, rules_from_ruleset
+from tiering.runs import reap_interrupted
 
 from . import selectors
 from .filters import CustomerFilter
@@ -42,6 +43,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def overview(request: HttpRequest) -> HttpResponse:
     tiers = selectors.tiers_by_level()
     run = selectors.latest_run()
+    if run and run.status == "running" and reap_interrupted():  # its process may be gone (tiering.runs)
+        run = selectors.latest_run()
     succeeded = run if run and run.status == "succeeded" else selectors.last_succeeded_run()
     pyramid = selectors.tier_pyramid(tiers=tiers, totals=selectors.tier_totals(run=succeeded))
     context = {

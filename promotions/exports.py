@@ -1,19 +1,17 @@
 """The promotion target CSV (PRODUCT.md, Export): one byte stream for the page and the command.
 
-On PostgreSQL the rows come from `COPY (SELECT …) TO STDOUT` with the formula neutralisation done
-in the SELECT, so the export runs near COPY's rate; Python only gathers COPY's per-row messages
-into 64 KiB chunks. Elsewhere (the SQLite demo) a server-side iterator feeds csv.writer with the
-same rule applied in Python. Memory stays flat either way: nothing holds more than one chunk.
+The rows come from `COPY (SELECT …) TO STDOUT` with the formula neutralisation done in the SELECT
+(promotions.csvsafe), so the export runs near COPY's rate; Python only gathers COPY's per-row
+messages into 64 KiB chunks. Memory stays flat: nothing holds more than one chunk.
 """
 
-import csv
 from collections.abc import Iterator
 
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .csvsafe import Neutralised, neutralise
+from .csvsafe import Neutralised
 from .models import ExportLog
 
 TEXT_COLUMNS = {  # CSV header name -> CustomerMetrics lookup; every one is neutralised
@@ -44,10 +42,7 @@ class RowCount:
 def csv_chunks(targets: QuerySet, *, excel: bool = False, counter: RowCount | None = None) -> Iterator[bytes]:
     counter = counter or RowCount()
     yield (BOM if excel else b"") + HEADER
-    if connection.vendor == "postgresql":
-        yield from _copy_chunks(targets, counter)
-    else:
-        yield from _python_chunks(targets, counter)
+    yield from _copy_chunks(targets, counter)
 
 
 def copy_sql_with_params(targets: QuerySet) -> tuple[str, tuple]:
@@ -71,40 +66,6 @@ def _copy_chunks(targets: QuerySet, counter: RowCount) -> Iterator[bytes]:
         counter.rows = cursor.cursor.rowcount
     if buffer:
         yield bytes(buffer)
-
-
-class _RowsEndingInLF:
-    """What csv.writer writes to: it asks for "\r\n" rows so that a value holding a CR is quoted,
-    as COPY quotes it, and this turns each row's ending into COPY's "\n"."""
-
-    def __init__(self):
-        self.parts: list[str] = []
-        self.size = 0
-
-    def write(self, row: str) -> None:  # csv.writer writes one whole row per call
-        row = row[:-2] + "\n"
-        self.parts.append(row)
-        self.size += len(row)
-
-    def take(self) -> bytes:
-        data = "".join(self.parts).encode()
-        self.parts.clear()
-        self.size = 0
-        return data
-
-
-def _python_chunks(targets: QuerySet, counter: RowCount) -> Iterator[bytes]:
-    out = _RowsEndingInLF()
-    writer = csv.writer(out, lineterminator="\r\n")
-    rows = targets.values_list(*TEXT_COLUMNS.values(), *NUMBER_COLUMNS.values()).iterator(chunk_size=2000)
-    width = len(TEXT_COLUMNS)
-    for row in rows:
-        writer.writerow([neutralise(value) for value in row[:width]] + list(row[width:]))
-        counter.rows += 1
-        if out.size >= CHUNK_BYTES:
-            yield out.take()
-    if out.size:
-        yield out.take()
 
 
 def logged_export(*, targets: QuerySet, log: ExportLog, excel: bool = False) -> Iterator[bytes]:

@@ -118,6 +118,12 @@ def test_the_database_keeps_its_data_in_a_volume():
     assert volume in COMPOSE["volumes"]
 
 
+def test_web_and_worker_share_the_directory_where_uploaded_imports_wait():
+    assert "imports:/app/var/imports" in SERVICES["web"]["volumes"]
+    assert "imports:/app/var/imports" in SERVICES["worker"]["volumes"]
+    assert "imports" in COMPOSE["volumes"]
+
+
 def test_the_env_example_documents_every_variable_the_settings_read():
     undocumented = {name for name in variables_read_by_settings() if not re.search(rf"^#? ?{name}=", ENV_EXAMPLE, re.M)}
     assert not undocumented, f"add to .env.example: {sorted(undocumented)}"

@@ -27,6 +27,9 @@ NOT_MANAGERS = {ANONYMOUS: 302, "Admin": 200, "Account manager": 403, "Marketing
 PAGES = [
     ("home", EVERYONE),
     ("customers:import", ADMIN_ONLY),
+    ("customers:import_job import_job", ADMIN_ONLY),
+    ("customers:import_job_progress import_job", ADMIN_ONLY),
+    ("customers:import_job_errors import_job", ADMIN_ONLY),
     ("tiering:runs", ADMIN_ONLY),
     ("tiering:run_detail run", ADMIN_ONLY),
     ("tiering:run_progress run", ADMIN_ONLY),
@@ -39,6 +42,7 @@ PAGES = [
     ("dashboard:change_why customer change", NOT_MARKETING),
     ("churn:my_queue", NOT_MARKETING),
     ("churn:team_queue", NOT_MARKETING),
+    ("churn:item item", NOT_MARKETING),
     ("churn:insights", EVERYONE),
     ("churn:backtest", ADMIN_ONLY),
     ("promotions:list", NOT_MANAGERS),
@@ -76,20 +80,29 @@ ACTION_CASES = [
 def sample_objects(db):
     """One of each object a page is about, so that a page with an id answers as it would in use."""
     from churn.models import FollowUp
+    from customers.import_jobs import errors_path
+    from customers.models import ImportJob
     from promotions.models import Promotion
     from tests.churn.factories import FollowUpFactory, TierChangeFactory
 
     change = TierChangeFactory()
     item: FollowUp = FollowUpFactory(assignee=None)
     promotion = Promotion.objects.create(name="Spring", starts_on=dt.date(2026, 3, 1), ends_on=dt.date(2026, 3, 31))
-    return {
+    # A rejected import by somebody else, with its list of errors still on disk.
+    job = ImportJob.objects.create(kind="orders", file_name="orders.csv", size=10, status=ImportJob.Status.REJECTED)
+    errors = errors_path(job)
+    errors.parent.mkdir(parents=True, exist_ok=True)
+    errors.write_text("line 2: amount: not a number\n", encoding="utf-8")
+    yield {
         "run": change.run_id,
         "customer": change.customer_id,
         "change": change.pk,
         "level": 3,
         "item": item.pk,
         "promotion": promotion.pk,
+        "import_job": job.pk,
     }
+    errors.unlink(missing_ok=True)
 
 
 def url_of(page: str, objects: dict | None = None) -> str:

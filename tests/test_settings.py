@@ -12,7 +12,6 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import env_bool, env_choice, env_database, env_int, env_list, env_redis_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SQLITE_DEFAULT = BASE_DIR / "var" / "default.sqlite3"
 SECRET = "x" * 20 + "-a-throwaway-key-only-these-tests-ever-use-0123456789"
 PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -43,7 +42,8 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 def settings_seen_at_startup(**env: str) -> dict:
     code = (
         "import json, django; django.setup(); from django.conf import settings as s; "
-        "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']), "
+        "db = s.DATABASES['default']; "
+        "print(json.dumps({'engine': db['ENGINE'], 'name': db['NAME'], 'host': db['HOST'], 'port': db['PORT'], "
         "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG}))"
     )
     result = run_python(code, DJANGO_SETTINGS_MODULE="config.settings.local", **env)
@@ -52,13 +52,14 @@ def settings_seen_at_startup(**env: str) -> dict:
 
 
 class TestDatabaseUrl:
-    def test_no_database_url_means_the_embedded_sqlite_file(self):
-        config = env_database("DATABASE_URL", SQLITE_DEFAULT, environ={})
-        assert config["ENGINE"] == "django.db.backends.sqlite3"
-        assert config["NAME"] == str(SQLITE_DEFAULT)
+    def test_no_database_url_is_refused_naming_the_variable(self):
+        with pytest.raises(ImproperlyConfigured, match=r"^DATABASE_URL must be set to a postgres://"):
+            env_database("DATABASE_URL", environ={})
+        with pytest.raises(ImproperlyConfigured, match=r"^DATABASE_URL must be set"):
+            env_database("DATABASE_URL", environ={"DATABASE_URL": " "})
 
     def test_a_postgres_url_selects_postgresql(self):
-        config = env_database("DATABASE_URL", SQLITE_DEFAULT, environ={"DATABASE_URL": "postgres://u:p@h:6543/tb"})
+        config = env_database("DATABASE_URL", environ={"DATABASE_URL": "postgres://u:p@h:6543/tb"})
         assert (config["ENGINE"], config["HOST"], config["PORT"], config["NAME"]) == (
             "django.db.backends.postgresql",
             "h",
@@ -66,10 +67,15 @@ class TestDatabaseUrl:
             "tb",
         )
 
+    def test_a_unix_socket_directory_is_written_as_an_encoded_host(self):
+        config = env_database("DATABASE_URL", environ={"DATABASE_URL": "postgres://u@%2Fsrv%2Fpg/tb"})
+        assert (config["HOST"], config["PORT"], config["NAME"]) == ("/srv/pg", "", "tb")
+
     @pytest.mark.parametrize(
         ("url", "problem"),
         [
             ("mysql://u@h:3306/tb", "not a database URL we support"),
+            ("sqlite:///var/tierboard.sqlite3", "not a database URL we support"),
             ("127.0.0.1:5432/tb", "not a database URL we support"),
             ("postgres://u@h:port/tb", "port"),
             ("postgres://u@h:5432", "names no database"),
@@ -77,7 +83,7 @@ class TestDatabaseUrl:
     )
     def test_a_malformed_database_url_is_refused_naming_the_variable(self, url, problem):
         with pytest.raises(ImproperlyConfigured, match=problem) as error:
-            env_database("DATABASE_URL", SQLITE_DEFAULT, environ={"DATABASE_URL": url})
+            env_database("DATABASE_URL", environ={"DATABASE_URL": url})
         assert str(error.value).startswith("DATABASE_URL=")
 
 
@@ -136,11 +142,14 @@ class TestScalars:
 class TestStartUp:
     """The real settings modules, loaded in a fresh process as manage.py would."""
 
-    def test_with_no_environment_the_app_runs_on_sqlite_with_eager_tasks(self):
+    def test_with_no_environment_local_uses_the_demos_embedded_postgresql_and_eager_tasks(self):
         seen = settings_seen_at_startup()
-        assert seen["engine"] == "django.db.backends.sqlite3"
-        assert seen["name"] == str(BASE_DIR / "var" / "tierboard.sqlite3")
+        assert (seen["engine"], seen["name"], seen["port"]) == ("django.db.backends.postgresql", "tierboard", "")
+        assert seen["host"] == str(BASE_DIR / "var" / "postgres")  # where `make demo`'s server has its socket
         assert seen["eager"] is True
+
+    def test_an_empty_database_url_counts_as_none_in_local(self):
+        assert settings_seen_at_startup(DATABASE_URL="")["name"] == "tierboard"
 
     def test_database_url_and_redis_url_select_postgresql_and_a_real_broker(self):
         seen = settings_seen_at_startup(DATABASE_URL="postgres://u@h:5432/tb", REDIS_URL="redis://h:6379/2")

@@ -29,6 +29,17 @@ class Tier(models.Model):
         return f"{self.level} — {self.name}"
 
 
+class FrozenRulesError(ValidationError):
+    """A write to a rule set that has been in force (or to its groups and conditions)."""
+
+
+def frozen_message(version, status_label: str) -> str:
+    return (
+        f"Rule set v{version} is {status_label} and cannot be changed: the runs that used it must keep meaning "
+        f'what they said. Create a draft from it (admin: "Create draft from this"), edit the draft, and publish it.'
+    )
+
+
 class RuleSet(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft"
@@ -63,6 +74,45 @@ class RuleSet(models.Model):
     def __str__(self) -> str:
         return f"Rule set v{self.version} ({self.get_status_display()})"
 
+    # Fields a save may not change once the set has been in force (the users may only be emptied,
+    # as deleting a user does); status may only go from published to retired. The database refuses
+    # the same (a trigger, migration 0013_published_rules_frozen).
+    FROZEN_FIELDS = ("version", "notes", "grace_runs")
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            stored = RuleSet.objects.filter(pk=self.pk).first()
+            if stored is not None and stored.status != self.Status.DRAFT and not self._allowed_change(stored):
+                raise FrozenRulesError(frozen_message(stored.version, stored.get_status_display()))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        stored = RuleSet.objects.filter(pk=self.pk).first()
+        if stored is not None and stored.status != self.Status.DRAFT:
+            raise FrozenRulesError(frozen_message(stored.version, stored.get_status_display()))
+        return super().delete(*args, **kwargs)
+
+    def _allowed_change(self, stored: "RuleSet") -> bool:
+        """Retiring a published set, or a save that changes nothing frozen."""
+        retiring = (stored.status, self.status) == (self.Status.PUBLISHED, self.Status.RETIRED)
+        if self.status != stored.status and not retiring:
+            return False
+        users = all(getattr(self, f) in (None, getattr(stored, f)) for f in ("created_by_id", "published_by_id"))
+        return users and all(getattr(self, f) == getattr(stored, f) for f in self.FROZEN_FIELDS)
+
+
+def _refuse_if_frozen(ruleset_ids, *, adding: bool = False) -> None:
+    """Refuse a write to the groups or conditions of a rule set that has been in force. Adding
+    one is refused only once a run has used the set (as the database does)."""
+    frozen = RuleSet.objects.filter(pk__in=[i for i in ruleset_ids if i is not None]).exclude(
+        status=RuleSet.Status.DRAFT
+    )
+    if adding:
+        frozen = frozen.filter(runs__isnull=False)
+    stored = frozen.first()
+    if stored is not None:
+        raise FrozenRulesError(frozen_message(stored.version, stored.get_status_display()))
+
 
 class RuleGroup(models.Model):
     class Match(models.TextChoices):
@@ -80,6 +130,15 @@ class RuleGroup(models.Model):
 
     def __str__(self) -> str:
         return f"Tier {self.tier.level}: {self.get_match_display()}"
+
+    def save(self, *args, **kwargs):
+        stored = RuleGroup.objects.filter(pk=self.pk).values_list("ruleset_id", flat=True).first()
+        _refuse_if_frozen([stored, self.ruleset_id], adding=stored is None)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        _refuse_if_frozen([self.ruleset_id])
+        return super().delete(*args, **kwargs)
 
     def clean(self):
         if self.tier_id and self.tier.level == FALLBACK_LEVEL:
@@ -103,6 +162,16 @@ class Condition(models.Model):
 
         return describe_condition(self.metric, self.op, self.value)
 
+    def save(self, *args, **kwargs):
+        stored = Condition.objects.filter(pk=self.pk).values_list("group__ruleset_id", flat=True).first()
+        current = RuleGroup.objects.filter(pk=self.group_id).values_list("ruleset_id", flat=True).first()
+        _refuse_if_frozen([stored, current], adding=stored is None)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        _refuse_if_frozen(RuleGroup.objects.filter(pk=self.group_id).values_list("ruleset_id", flat=True))
+        return super().delete(*args, **kwargs)
+
     def clean(self):
         from .rule_checks import validate_condition
 
@@ -124,6 +193,7 @@ class RetierRun(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         SKIPPED = "skipped", "skipped (another run was going)"
+        INTERRUPTED = "interrupted"  # its process died: nothing it did was applied (tiering.runs)
 
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -137,6 +207,11 @@ class RetierRun(models.Model):
     moved = models.PositiveIntegerField(default=0)
     progress = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    note = models.TextField(blank=True, help_text="What a succeeded run did not do, e.g. changed nothing.")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Written every few seconds by the running process (tiering.runs)."
+    )
+    task_id = models.CharField(max_length=255, blank=True, db_index=True, help_text="The Celery task that ran it.")
 
     objects = RetierRunQuerySet.as_manager()
 
@@ -169,6 +244,15 @@ class RetierRun(models.Model):
         if p["step"] == "computing metrics":
             return f"computing metrics {p.get('done', 0)}/{p.get('total', 0)} ranges"
         return p["step"]
+
+
+class TaskDelivery(models.Model):
+    """How many times the broker handed a re-tier task to a worker: a task that kills its worker
+    is delivered again (acks_late), and is given up after settings.RETIER_MAX_DELIVERIES."""
+
+    task_id = models.CharField(max_length=255, primary_key=True)
+    deliveries = models.PositiveIntegerField(default=0)
+    last_delivered_at = models.DateTimeField(auto_now=True)
 
 
 class CustomerMetricsQuerySet(models.QuerySet):

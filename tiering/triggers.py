@@ -1,5 +1,6 @@
 """The triggers on the metrics: a deleted row marks its customer for the next run (migration 0008,
-with customers' function), and TierCount follows every write (migration 0010)."""
+with customers' function), and TierCount follows every write (migration 0010). The rules: a rule
+set that has been in force, its groups and conditions refuse changes (migration 0013)."""
 
 from core.triggers import Trigger
 
@@ -13,5 +14,9 @@ TRIGGERS = (
     *(
         Trigger(f"tiering_count_{event}", METRICS, "tiering_count_tiers", ("tiering", "0010_tier_counts"))
         for event in ("insert", "update", "delete", "truncate")
+    ),
+    *(
+        Trigger(f"{table}_frozen", table, f"{table}_frozen", ("tiering", "0013_published_rules_frozen"))
+        for table in ("tiering_ruleset", "tiering_rulegroup", "tiering_condition")
     ),
 )

@@ -6,14 +6,14 @@ from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
 from .models import RetierRun
-from .services import reap_dead_runs
+from .runs import reap_interrupted
 from .tasks import retier_task
 from .tiers import LEVELS
 
 
 @permission_required("tiering.view_retierrun", raise_exception=True)
 def run_list(request: HttpRequest) -> HttpResponse:
-    reap_dead_runs()  # a run shown as running must really be going
+    reap_interrupted()  # a run shown as running must really be going
     runs = list(RetierRun.objects.select_related("ruleset")[:50])
     return render(request, "tiering/run_list.html", {"runs": runs, "levels": LEVELS})
 

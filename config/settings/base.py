@@ -71,7 +71,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env_database("DATABASE_URL", BASE_DIR / "var" / "tierboard.sqlite3")}
+DATABASES = {"default": env_database("DATABASE_URL")}  # local and test fill in a default first
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -129,6 +129,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 UPLOAD_PERMISSIONS = {"customers:import": "customers.import_data"}
 # Largest CSV accepted through the upload page; bigger files go through `manage.py import_data`.
 IMPORT_UPLOAD_MAX_BYTES = env_int("IMPORT_UPLOAD_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
+# Uploaded files wait here for the import worker (web and worker share it: a volume in docker-compose);
+# each is deleted once imported, the list of every error of a rejected file stays beside them.
+IMPORT_DIR = BASE_DIR / "var" / "imports"
 
 # Celery: with REDIS_URL a real broker; without it, tasks run eagerly in-process.
 REDIS_URL = env_redis_url("REDIS_URL")
@@ -142,6 +145,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker started before Redis waits for it
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# A message whose worker died unacknowledged goes back to the queue after this many seconds; it
+# must exceed the re-tier's hard time limit, or a long run is handed to a second worker meanwhile
+# (that copy then does nothing: tiering.runs). The sweep for such messages runs every 10 s.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
 # The nightly schedule is a PeriodicTask row (tiering migration 0004), edited in the admin.
 
 LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
@@ -152,9 +163,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", LOG_LEVELS)},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
-SILENCED_SYSTEM_CHECKS = (
-    ["models.W040"] if DATABASES["default"]["ENGINE"].endswith("sqlite3") else []
-)  # covering indexes are PostgreSQL-only
 
 # Re-tier: customers per metrics range (one INSERT … SELECT each) and the Celery time limits (s).
 RETIER_RANGE_SIZE = env_int("RETIER_RANGE_SIZE", 250_000, minimum=1)
@@ -165,3 +173,15 @@ RETIER_ON_WORKERS = env_bool("RETIER_ON_WORKERS", False)
 RETIER_INCREMENTAL = env_bool("RETIER_INCREMENTAL", True)
 RETIER_SOFT_TIME_LIMIT = 45 * 60
 RETIER_HARD_TIME_LIMIT = 50 * 60
+# A running re-tier writes a heartbeat this often (s); a run silent for RETIER_HEARTBEAT_TIMEOUT is
+# marked interrupted by the check beat runs every minute. A re-tier task delivered more than
+# RETIER_MAX_DELIVERIES times (each delivery's worker died) is given up and its run failed.
+RETIER_HEARTBEAT_SECONDS = env_int("RETIER_HEARTBEAT_SECONDS", 10, minimum=1)
+RETIER_HEARTBEAT_TIMEOUT = env_int("RETIER_HEARTBEAT_TIMEOUT", 90, minimum=1)
+RETIER_MAX_DELIVERIES = env_int("RETIER_MAX_DELIVERIES", 3, minimum=1)
+
+# Mail to the admins (an interrupted run). Tests use Django's in-memory outbox; local: the console.
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "tierboard@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL

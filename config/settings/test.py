@@ -16,3 +16,6 @@ STORAGES = {
 # of warning about a missing var/staticfiles.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+# A test's uploads wait in its own directory; a Celery worker started by a test is told where.
+if os.environ.get("TEST_IMPORT_DIR"):
+    IMPORT_DIR = os.environ["TEST_IMPORT_DIR"]

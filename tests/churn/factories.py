@@ -1,10 +1,12 @@
 import datetime as dt
+import itertools
 
 import factory
 
 from churn.models import FollowUp, Lapse
+from customers.models import Customer, Order, OrderLine
 from tests.factories import CustomerFactory
-from tiering.models import RetierRun, TierChange
+from tiering.models import CustomerMetrics, RetierRun, TierChange
 
 UTC = dt.UTC
 
@@ -50,3 +52,46 @@ class FollowUpFactory(factory.django.DjangoModelFactory):
     priority = "high"
     tier = factory.SelfAttribute("lapse.tier_while_active")
     due_on = dt.date(2026, 11, 24)
+
+
+_planted = itertools.count()
+
+
+def plant_customers(
+    n: int,
+    *,
+    tier: int = 3,
+    first_order: dt.date = dt.date(2024, 1, 10),
+    last_order: dt.date = dt.date(2026, 10, 20),
+    bought=(),
+    bought_on: dt.date | None = None,
+    median_gap_days: int = 30,
+) -> list[Customer]:
+    """`n` customers as the nightly run leaves them (metrics: tier, first and last order, median gap),
+    each with one order of every product in `bought` on `bought_on`. Bulk inserts: a few queries
+    for hundreds of customers."""
+    at = lambda day: dt.datetime.combine(day, dt.time(12), tzinfo=UTC)  # noqa: E731
+    customers = Customer.objects.bulk_create(
+        Customer(external_id=f"P{(i := next(_planted)):06d}", name=f"Planted {i}") for _ in range(n)
+    )
+    CustomerMetrics.objects.bulk_create(
+        CustomerMetrics(
+            customer=c,
+            changed_as_of=dt.date(2026, 11, 1),
+            orders=10,
+            first_order_at=at(first_order),
+            last_order_at=at(last_order),
+            median_gap_days=median_gap_days,
+            tier=tier,
+        )
+        for c in customers
+    )
+    for product in bought:
+        orders = Order.objects.bulk_create(
+            Order(order_id=f"PO{next(_planted):07d}", customer=c, placed_at=at(bought_on)) for c in customers
+        )
+        OrderLine.objects.bulk_create(
+            OrderLine(order=o, product=product, customer=o.customer, placed_at=o.placed_at, quantity=1, amount=100)
+            for o in orders
+        )
+    return customers

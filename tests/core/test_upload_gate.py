@@ -6,7 +6,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.test import Client
 from django.urls import reverse
 
-from customers.models import Product
+from customers.models import ImportJob, Product
 
 pytestmark = pytest.mark.django_db
 URL = reverse("customers:import")
@@ -41,10 +41,10 @@ def real_client():
     return client
 
 
-def post_file(client, url=URL):
+def post_file(client, url=URL, follow=False):
     big = SimpleUploadedFile("products.csv", b"sku,name,category\n" + b"A1,Apple,fruit\n" * 100_000)
     token = client.cookies["csrftoken"].value
-    return client.post(url, {"csrfmiddlewaretoken": token, "kind": "products", "file": big})
+    return client.post(url, {"csrfmiddlewaretoken": token, "kind": "products", "file": big}, follow=follow)
 
 
 def test_an_anonymous_upload_is_sent_to_sign_in_without_the_file_being_read(real_client):
@@ -84,10 +84,12 @@ def test_a_file_sent_to_a_page_that_takes_none_is_never_read_even_from_an_admin(
     assert RECEIVED == []
 
 
-def test_an_admin_upload_is_read_and_imported(real_client, make_user):
+def test_an_admin_upload_is_read_and_imported(real_client, make_user, django_capture_on_commit_callbacks):
     real_client.force_login(make_user(role="Admin"))
     real_client.get(reverse("login"))
-    response = post_file(real_client)
+    with django_capture_on_commit_callbacks(execute=True):  # the import task, queued on commit
+        post_file(real_client)
+    response = real_client.get(reverse("customers:import_job", args=[ImportJob.objects.get().pk]))
     assert response.status_code == 200
     assert sum(RECEIVED) > 1_000_000
     assert "Nothing was imported" in response.content.decode()  # 100,000 copies of one key

@@ -61,3 +61,33 @@ def test_the_exit_status_is_non_zero_when_the_file_is_bad(tmp_path):
 
 def _url(db: dict) -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def test_every_bad_row_of_a_file_with_ten_percent_bad_rows_is_printed_in_line_order(tmp_path):
+    """3,000 lines, every tenth bad in one of five ways (two found in Python, three in SQL)."""
+    from customers.models import Order, OrderLine
+    from tests.factories import CustomerFactory, ProductFactory
+
+    CustomerFactory(external_id="C1")
+    ProductFactory(sku="A1")
+    ProductFactory(sku="B2")
+    faults = ["O{i},C9,2026-03-01,A1,1,1", "O{i},C1,yesterday,A1,1,1", "O{i},C1,2026-03-01,A1,0,1",
+              "O{i},C1,2026-03-01,Z9,1,1", "O{p},C1,2026-03-01,B2,1,1"]  # fmt: skip
+    rows = [
+        (faults[(i // 10) % 5] if i % 10 == 9 else "O{i},C1,2026-03-01,B2,1,1").format(i=i, p=i - 1)
+        for i in range(3000)
+    ]
+    err = StringIO()
+    path = write(tmp_path, "order_id,customer_id,placed_at,sku,quantity,amount\n" + "\n".join(rows) + "\n")
+    with pytest.raises(CommandError, match="300 error\\(s\\) in 3000 rows of orders; nothing was imported"):
+        call_command("import_data", "orders", path, stderr=err)
+    printed = err.getvalue().splitlines()
+    assert [int(error.split(":")[0].removeprefix("line ")) for error in printed] == list(range(11, 3002, 10))
+    assert printed[:5] == [
+        "line 11: customer_id: no customer has the external_id 'C9'",
+        "line 21: placed_at: 'yesterday' is not an ISO date-time like 2026-03-01T14:05:00",
+        "line 31: quantity: '0' must be a whole number of at least 1",
+        "line 41: sku: no product has the sku 'Z9'",
+        "line 51: sku: duplicate key 'O48 / B2' (order_id / sku), first seen on line 50",
+    ]
+    assert not Order.objects.exists() and not OrderLine.objects.exists()

@@ -4,8 +4,10 @@ import datetime as dt
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import ExtractYear
 from django.urls import reverse
 
+from config import embedded_pg
 from customers import demo
 from customers.models import Customer, Order, OrderLine, Product, Ticket
 from tests.factories import CustomerMetricsFactory
@@ -226,18 +229,27 @@ def test_reset_replaces_the_data_and_what_was_computed_from_it_and_keeps_indexes
     )
 
 
-def test_it_runs_on_sqlite_for_the_demo(tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-    }
+def test_it_runs_on_the_demos_embedded_postgresql():
+    """What `make demo` does first: migrate and seed a new embedded server (config.embedded_pg)."""
+    parent = Path(tempfile.mkdtemp(prefix="tierboard-pg-"))  # not tmp_path: see tests/test_embedded_pg.py
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
     env.pop("REDIS_URL", None)
-    for args in (["migrate", "-v0"], ["seed_demo", "--customers", "200", "--today", "2026-11-22"]):
+    manage = f"{sys.executable} manage.py"
+    steps = f"{manage} migrate -v0 && {manage} seed_demo --customers 200 --today 2026-11-22"
+    try:
         done = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+            [sys.executable, "-m", "config.embedded_pg", "--data-dir", str(parent / "postgres"), "run", "--"]
+            + ["sh", "-c", steps],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
-        assert done.returncode == 0, done.stderr
+    finally:
+        embedded_pg.stop(parent / "postgres")  # already stopped, unless the run timed out
+        shutil.rmtree(parent)
+    assert done.returncode == 0, done.stderr
     assert "Seeded 200 customers" in done.stdout and "tierboard-admin" in done.stdout
 
 

@@ -11,7 +11,8 @@ from django.db import connection
 from tests.factories import CustomerFactory
 from tests.tiering.retier_helpers import at, buy, other_connection, publish_rules, restore_migrated_data, tiers  # noqa: F401
 from tiering.models import CustomerMetrics, MetricsStage, RetierRun, TierChange
-from tiering.services import DEAD_RUN_ERROR, RETIER_LOCK_KEY, retier_all
+from tiering.runs import INTERRUPTED_ERROR
+from tiering.services import RETIER_LOCK_KEY, retier_all
 from tiering.signals import retier_applied
 
 pytestmark = [
@@ -84,13 +85,13 @@ def test_a_run_while_another_holds_the_lock_is_skipped_and_recorded(placed):
     assert not MetricsStage.objects.exists()
 
 
-def test_a_run_left_running_by_a_dead_worker_is_marked_failed_by_the_next_run(placed):
+def test_a_run_left_running_by_a_dead_worker_is_marked_interrupted_by_the_next_run(placed):
     dead = RetierRun.objects.create(as_of=AS_OF, status=RetierRun.Status.RUNNING)
 
     retier_all(as_of=AS_OF + dt.timedelta(days=1))
 
     dead.refresh_from_db()
-    assert (dead.status, dead.error) == (RetierRun.Status.FAILED, DEAD_RUN_ERROR)
+    assert (dead.status, dead.error) == (RetierRun.Status.INTERRUPTED, INTERRUPTED_ERROR)
     assert sorted(tiers().values()) == [2, 3]
 
 

@@ -3,7 +3,7 @@
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from tests.churn.factories import RetierRunFactory
 from tests.factories import CustomerFactory, CustomerMetricsFactory
@@ -25,7 +25,8 @@ def test_a_run_applies_the_rules_as_they_were_when_it_started(monkeypatch):
     real_stage = retier.run.stage_metrics
 
     def raise_the_bar_while_metrics_are_computed(plan, report):
-        Condition.objects.filter(group__ruleset=ruleset, metric="revenue").update(value=5000)
+        with pytest.raises(IntegrityError), transaction.atomic():  # refused: the rules in force are frozen
+            Condition.objects.filter(group__ruleset=ruleset, metric="revenue").update(value=5000)
         return real_stage(plan, report)
 
     monkeypatch.setattr(retier.run, "stage_metrics", raise_the_bar_while_metrics_are_computed)

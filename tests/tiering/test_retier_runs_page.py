@@ -67,13 +67,13 @@ def test_a_running_run_shows_its_progress_and_polls_for_more(client, make_user):
     assert f'hx-get="{reverse("tiering:run_progress", args=[run.pk])}"' in page
 
 
-def test_a_run_left_running_without_its_lock_is_shown_as_failed(client, make_user):
+def test_a_run_left_running_without_its_lock_is_shown_as_interrupted(client, make_user):
     client.force_login(make_user("Admin"))
     RetierRun.objects.create(as_of=dt.date(2026, 11, 22))
 
     page = client.get(reverse("tiering:runs")).content.decode()
 
-    assert "worker died or was killed" in page
+    assert "Interrupted" in page and "worker died or was killed" in page
 
 
 def test_progress_of_a_finished_run_tells_htmx_to_reload_the_page(client, make_user):

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from customers import changes
 
+from .. import runs
 from ..models import RetierRun, RuleSet
 from ..signals import RetierApplied, retier_applied
 from .apply import Applied, apply_tiers
@@ -38,10 +39,12 @@ def retier_all(
                 run, status=RetierRun.Status.SKIPPED, error="Another re-tier run was going; this one did nothing."
             )
         try:
-            plan, applied = _run(run, ruleset)
+            with runs.heartbeat(run):  # tiering.runs: a run whose process dies is seen at once
+                plan, applied = _run(run, ruleset)
         except BaseException as exc:
             _record_failure(run, exc)
             raise
+    runs.note_if_unchanged(run)  # tiering.runs: the same night run twice says it changed nothing
     if not dry_run:
         vacuum = refresh_planner_statistics(plan, applied)
         if vacuum:

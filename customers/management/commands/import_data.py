@@ -2,10 +2,11 @@
 
 Output (scripts and `make bench` read it; keep it stable):
   stdout, one line:  imported KIND: ROWS rows, CREATED created, UPDATED updated, UNCHANGED unchanged in SECONDS s
-  stderr on failure: one `line N: column: problem` per line, then a summary; exit status 1.
+  stderr on failure: every error, one `line N: column: problem` per line, then a summary; exit status 1.
 """
 
 import sys
+import tempfile
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -26,14 +27,16 @@ class Command(BaseCommand):
             stream = open(file, "rb")
         except OSError as exc:
             raise CommandError(f"cannot open {file}: {exc.strerror}") from None
-        with stream:
-            report = import_csv(kind=kind, stream=stream, progress=self._progress(started))
-        if self._progress_shown:
-            sys.stderr.write("\n")
+        # Every error goes to a file first: the progress line must end before the errors start.
+        with stream, tempfile.TemporaryFile("w+", encoding="utf-8") as every_error:
+            report = import_csv(kind=kind, stream=stream, progress=self._progress(started), errors_to=every_error)
+            if self._progress_shown:
+                sys.stderr.write("\n")
+            every_error.seek(0)
+            for error in every_error:
+                self.stderr.write(error.rstrip("\n"))
         seconds = time.monotonic() - started
         if not report.ok:
-            for error in report.errors:
-                self.stderr.write(error)
             raise CommandError(
                 f"{file}: {report.error_count} error(s) in {report.rows} rows of {kind}; nothing was imported."
             )

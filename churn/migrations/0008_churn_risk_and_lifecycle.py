@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("churn", "0006_team_lead_permission_and_group"),
+        ("churn", "0007_release_audience_and_suspect_analysis"),
         ("customers", "0003_data_changes"),
     ]
 
