@@ -72,7 +72,13 @@ def run_backtest(*, as_of: dt.date | None = None, horizon_days: int | None = Non
 
 
 def _judge(result: Result, model, policy: ChurnPolicy, judged_on: dt.date) -> None:
-    rows = risk.load_rows(cut_off=judged_on, horizon_days=result.horizon_days, population=F.BOUGHT)
+    # the truth over H days; the features as the model was trained (its trend period is its label window)
+    rows = risk.load_rows(
+        cut_off=judged_on,
+        horizon_days=result.horizon_days,
+        period_days=model.train_horizon_days,
+        population=F.BOUGHT,
+    )
     result.model = {
         "kind": model.kind,
         "train_horizon_days": model.train_horizon_days,

@@ -105,9 +105,18 @@ def _sample_per_10k(cut_offs: int) -> int:
     return max(1, math.floor(10_000 * MAX_TRAIN_ROWS / (customers * cut_offs)))
 
 
-def load_rows(*, cut_off: dt.date, horizon_days: int, sample: int = 10_000, population: str = F.BOUGHT_OR_SIGNED_UP):
-    """Labelled rows as of one cut-off (a sample of customers per 10,000)."""
-    params = F.features_params(cut_off=cut_off, horizon_days=horizon_days, period_days=horizon_days, sample=sample)
+def load_rows(
+    *,
+    cut_off: dt.date,
+    horizon_days: int,
+    period_days: int | None = None,
+    sample: int = 10_000,
+    population: str = F.BOUGHT_OR_SIGNED_UP,
+):
+    """Labelled rows as of one cut-off (a sample of customers per 10,000). `period_days` is the
+    trend's period: the model's label window (default: the horizon)."""
+    period = period_days or horizon_days
+    params = F.features_params(cut_off=cut_off, horizon_days=horizon_days, period_days=period, sample=sample)
     with connection.cursor() as cursor:
         cursor.execute(F.features_sql(labelled=True, population=population, sampled=sample < 10_000), params)
         return F.rows_from(cursor.fetchall(), labelled=True)
