@@ -32,6 +32,15 @@ class ChurnPolicy(models.Model):
         validators=[MinValueValidator(Decimal("1"))],
         help_text="Lapsed after this many times the customer's own median gap between orders, when that is longer.",
     )
+    horizon_days = models.PositiveIntegerField(
+        default=90,
+        validators=[MinValueValidator(7)],
+        help_text="Churn risk is the probability of no purchase in this many days.",
+    )
+    risk_threshold = models.FloatField(
+        default=0.5,
+        help_text="A customer counts as at risk from this churn risk (0 to 1); the backtest judges it.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -317,3 +326,6 @@ class SuspectAnalysis(models.Model):
 
     def __str__(self) -> str:
         return f"Suspects as of {self.as_of} (tiers {self.tiers})"
+
+
+from .risk_models import Backtest, CustomerRisk, RiskModel  # noqa: E402, F401  (churn risk: docs/churn-risk.md)

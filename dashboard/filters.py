@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from churn import policy as churn_policy
+from churn.lifecycle import STAGES
 from churn.models import FollowUp, Lapse
 from core.params import ID_RANGE, IntegerFilter
 from core.roles import ACCOUNT_MANAGER
@@ -85,6 +86,9 @@ class CustomerFilter(django_filters.FilterSet):
     last_order_to = _date_filter("last_order_on_or_before", "Last order to")
     churn = django_filters.ChoiceFilter(
         choices=CHURN_STATUSES, method="churn_status", label="Churn status", empty_label="Any"
+    )
+    stage = django_filters.ChoiceFilter(
+        choices=STAGES, field_name="customer__churn_risk__stage", label="Lifecycle stage", empty_label="Any"
     )
     run = IntegerFilter(method="moved_in_run", label="Moved in run", **ID_RANGE)
     moved_from = django_filters.CharFilter(

@@ -97,8 +97,8 @@ def _share(part, whole) -> float:
 
 
 def customer_rows():
-    """The tier lists' rows: metrics joined to their customer and account manager (one query per page)."""
-    return CustomerMetrics.objects.select_related("customer", "customer__account_manager")
+    """The tier lists' rows: metrics joined to their customer, account manager and churn risk (one query per page)."""
+    return CustomerMetrics.objects.select_related("customer", "customer__account_manager", "customer__churn_risk")
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def customer_for_page(pk: int) -> Customer:
     of the last successful run, read in the same query.
     """
     customer = (
-        Customer.objects.select_related("account_manager", "metrics")
+        Customer.objects.select_related("account_manager", "metrics", "churn_risk")
         .annotate(metrics_counted_to=Subquery(RetierRun.objects.in_force().values("as_of")[:1]))
         .get(pk=pk)
     )

@@ -22,6 +22,9 @@ def _money_column(verbose_name: str, field: str) -> tables.Column:
 class CustomerTable(tables.Table):
     name = tables.Column(verbose_name="Customer", accessor="customer__name", orderable=False)
     tier = tables.Column(verbose_name="Tier", order_by=("tier", "customer_id"))
+    stage = tables.Column(
+        verbose_name="Stage", accessor="customer__churn_risk__get_stage_display", orderable=False, default="—"
+    )
     manager = tables.Column(
         verbose_name="Account manager", accessor="customer__account_manager", orderable=False, default="—"
     )
@@ -52,6 +55,7 @@ class CustomerTable(tables.Table):
         sequence = (
             "name",
             "tier",
+            "stage",
             "manager",
             "revenue",
             "net_margin",

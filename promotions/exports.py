@@ -20,7 +20,14 @@ TEXT_COLUMNS = {  # CSV header name -> CustomerMetrics lookup; every one is neut
     "email": "customer__email",
     "company": "customer__company",
 }
-NUMBER_COLUMNS = {"tier": "tier"}  # left exactly as the database has them
+# Left exactly as the database has them. After `tier` (the column-order contract) come the churn
+# columns: the lifecycle stage (fixed words) and the churn risk, 0 to 1 (churn.risk; empty until
+# a first scoring).
+NUMBER_COLUMNS = {
+    "tier": "tier",
+    "lifecycle_stage": "customer__churn_risk__stage",
+    "churn_risk": "customer__churn_risk__risk",
+}
 HEADER = ",".join([*TEXT_COLUMNS, *NUMBER_COLUMNS]).encode() + b"\n"
 BOM = "\ufeff".encode()
 CHUNK_BYTES = 64 * 1024

@@ -24,6 +24,7 @@ class TargetFilters:
     account_manager_id: int | None = None
     exclude_open_complaint: bool = False
     exclude_open_follow_up: bool = False
+    lifecycle_stage: str = ""  # churn_customerrisk.stage (docs/churn-risk.md); "" = any
     extra: dict = field(default_factory=dict, compare=False)  # never filters; room for notes in the log
 
     def as_json(self) -> dict:
@@ -59,6 +60,7 @@ _WORDING = {
     "account_manager_id": "account manager #{}",
     "exclude_open_complaint": "no pending complaint",
     "exclude_open_follow_up": "no open follow-up",
+    "lifecycle_stage": "lifecycle stage {}",
 }
 
 

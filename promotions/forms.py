@@ -31,7 +31,7 @@ class PromotionForm(forms.ModelForm):
         fields = [
             "name", "starts_on", "ends_on", "tiers", "active_within_days", "lapsed_over_days",
             "bought_category", "not_bought_category", "bought_product", "not_bought_product",
-            "account_manager", "exclude_open_complaint", "exclude_open_follow_up",
+            "account_manager", "exclude_open_complaint", "exclude_open_follow_up", "lifecycle_stage",
         ]  # fmt: skip
         labels = {
             "starts_on": "Period starts", "ends_on": "Period ends",
@@ -60,6 +60,7 @@ class PromotionForm(forms.ModelForm):
         )
         if not follow_up_filter_available():
             del self.fields["exclude_open_follow_up"]  # the churn app is not installed here
+            del self.fields["lifecycle_stage"]
 
     def clean_tiers(self):
         tiers = sorted(set(self.cleaned_data["tiers"]))

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from churn.lifecycle import STAGES as LIFECYCLE_STAGES
+
 from .filters import DEFAULT_TIERS, TIER_LEVELS, TargetFilters, describe
 
 
@@ -38,6 +40,12 @@ class Promotion(models.Model):
     )
     exclude_open_follow_up = models.BooleanField(
         default=False, help_text="Leave out customers with an open churn follow-up."
+    )
+    lifecycle_stage = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=LIFECYCLE_STAGES,
+        help_text="Only customers in this lifecycle stage (e.g. new: a second-purchase campaign).",
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -75,6 +83,7 @@ class Promotion(models.Model):
             account_manager_id=self.account_manager_id,
             exclude_open_complaint=self.exclude_open_complaint,
             exclude_open_follow_up=self.exclude_open_follow_up,
+            lifecycle_stage=self.lifecycle_stage,
         )
 
 

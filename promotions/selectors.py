@@ -39,6 +39,8 @@ def targets_queryset(
         qs = qs.exclude(Exists(_open_complaints()))
     if filters.exclude_open_follow_up:
         qs = qs.exclude(Exists(_open_follow_ups()))
+    if filters.lifecycle_stage:
+        qs = qs.filter(customer__churn_risk__stage=filters.lifecycle_stage)
     return qs.order_by("customer_id")
 
 

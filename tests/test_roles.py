@@ -44,6 +44,7 @@ PAGES = [
     ("churn:team_queue", NOT_MARKETING),
     ("churn:item item", NOT_MARKETING),
     ("churn:insights", EVERYONE),
+    ("churn:backtest", ADMIN_ONLY),
     ("promotions:list", NOT_MANAGERS),
     ("promotions:create", NOT_MANAGERS),
     ("promotions:edit promotion", NOT_MANAGERS),
@@ -62,6 +63,7 @@ ACTIONS = [
     ("churn:claim item", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
     ("churn:change_status item", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
     ("churn:reassign item", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
+    ("churn:backtest", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": 403}),
     # Signing out lands on the sign-in page, for everyone.
     ("logout", {ANONYMOUS: 302, "Admin": 302, "Account manager": 302, "Marketing": 302}),
 ]

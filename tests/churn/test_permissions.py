@@ -72,7 +72,10 @@ def test_only_admins_may_edit_the_churn_and_follow_up_policies():
 def test_an_admin_edits_the_churn_policy_in_the_django_admin(client):
     admin = UserFactory(role="Admin", is_staff=True)
     client.force_login(admin)
-    response = client.post(reverse("admin:churn_churnpolicy_change", args=[1]), {"min_days": 60, "gap_multiple": "3"})
+    response = client.post(
+        reverse("admin:churn_churnpolicy_change", args=[1]),
+        {"min_days": 60, "gap_multiple": "3", "horizon_days": 90, "risk_threshold": "0.5"},
+    )
     assert response.status_code == 302
     from churn.models import ChurnPolicy
 

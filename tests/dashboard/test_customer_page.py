@@ -139,7 +139,7 @@ def test_its_query_count_does_not_grow_with_orders_or_history(
                 customer=metrics.customer, run=run, from_tier=1, to_tier=2, changed_at=at("2026-01-01T00:00:00")
             )
     for metrics in (quiet, busy):
-        # 1 session, 2 user, 3-4 permissions, 5 customer JOIN metrics JOIN manager, 6 tiers,
+        # 1 session, 2 user, 3-4 permissions, 5 customer JOIN metrics JOIN manager JOIN churn risk, 6 tiers,
         # 7 tier history (with its runs), 8 rule set in force, 9 its groups with tiers,
         # 10 their conditions, 11 recent orders with totals, 12 their lines with products
         # (skipped when there is no order), 13 tickets, 14 lapses with their follow-ups,

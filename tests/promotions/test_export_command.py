@@ -28,7 +28,15 @@ def test_it_writes_the_contract_columns_for_tiers_2_and_3_by_default(target):
     target(tier=3, external_id="LIFE")
     written = rows(export())
     assert [r["external_id"] for r in written] == ["LOYAL", "LIFE"]
-    assert written[0] == {"external_id": "LOYAL", "name": "Ada", "email": "ada@example.com", "company": "", "tier": "2"}
+    assert written[0] == {
+        "external_id": "LOYAL",
+        "name": "Ada",
+        "email": "ada@example.com",
+        "company": "",
+        "tier": "2",
+        "lifecycle_stage": "",  # not scored yet
+        "churn_risk": "",
+    }
 
 
 def test_tier_1_is_exported_only_when_named(target):
@@ -52,7 +60,7 @@ def test_numbers_are_left_intact(target):
     target(tier=2, name="-1")
     target(tier=3)
     lines = export().splitlines()
-    assert [line.rsplit(",", 1)[1] for line in lines[1:]] == ["2", "3"]  # unquoted, no leading quote
+    assert [line.split(",")[4] for line in lines[1:]] == ["2", "3"]  # the tier: unquoted, no leading quote
     assert lines[1].split(",")[1] == "'-1"  # text that looks like a number is still text: neutralised
 
 

@@ -1,0 +1,21 @@
+import datetime as dt
+
+from celery import shared_task
+
+from .risk import refresh_churn_risk
+
+
+@shared_task(soft_time_limit=30 * 60, time_limit=35 * 60, acks_late=True)
+def refresh_churn_risk_task(as_of: str) -> int | None:
+    """After a re-tier commits: train when the model is due, score every customer (churn.risk)."""
+    model = refresh_churn_risk(as_of=dt.date.fromisoformat(as_of))
+    return model.pk if model else None
+
+
+@shared_task(soft_time_limit=30 * 60, time_limit=35 * 60)
+def backtest_task() -> int:
+    """The admin page's "Run the backtest": the last complete period under the policy's H."""
+    from .backtest import run_backtest
+
+    run_backtest()
+    return 1

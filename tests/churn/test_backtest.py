@@ -1,0 +1,57 @@
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from churn.models import Backtest
+
+from . import synthetic
+
+pytestmark = pytest.mark.django_db
+
+
+def backtest(*args) -> str:
+    out = io.StringIO()
+    call_command("churn_backtest", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_it_puts_the_risk_the_lapse_rule_and_days_since_last_order_side_by_side_with_the_sizes():
+    rates, events = synthetic.poisson_buyers(customers=500, days=500, future_days=0, seed=3)
+    synthetic.load(events, customers=500)
+
+    output = backtest("--horizon-days", "90")
+
+    judged_on = synthetic.day(499) - dt.timedelta(days=90)
+    assert f"judged as of {judged_on}; the truth is who did not buy in the 90 days to {synthetic.day(499)}" in output
+    for group in ("all customers: ", "repeat buyers: "):
+        assert group in output
+    for score in ("churn risk (flag at ≥ 0.5)", "lapse rule", "days since last order (flag at > 90)"):
+        assert output.count(score) == 2
+    judged = {i for i, d in events if d <= 409}
+    came_back = {i for i, d in events if 409 < d <= 499}
+    assert f"all customers: {len(judged)} judged, {len(judged - came_back)} did not buy" in output
+    assert Backtest.objects.get().result["groups"][0]["customers"] == len(judged)
+
+
+def test_a_history_too_short_to_judge_says_so():
+    synthetic.load([(0, 0), (0, 20), (1, 35)], customers=2)
+
+    output = backtest("--as-of", synthetic.day(60).isoformat(), "--horizon-days", "30")
+
+    assert "The history is too short to judge a 30-day risk as of" in output
+    assert "ROC AUC" not in output
+
+
+def test_admins_see_the_latest_backtest_and_others_are_refused(client, make_user):
+    synthetic.load([(0, 0), (0, 20), (1, 35)], customers=2)
+    backtest("--horizon-days", "30")
+    client.force_login(make_user(role="Marketing"))
+    assert client.get(reverse("churn:backtest")).status_code == 403
+
+    client.force_login(make_user(role="Admin"))
+    page = client.get(reverse("churn:backtest")).content.decode()
+
+    assert "The history is too short to judge a 30-day risk" in page
