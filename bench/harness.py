@@ -46,6 +46,8 @@ class Context:
             "DATABASE_URL": self.database_url,
             "DJANGO_SETTINGS_MODULE": "config.settings.local",
             "DJANGO_DEBUG": "false",
+            # the re-tier alone: churn's follow-up tasks would run in-process after it (no broker)
+            "RETIER_FOLLOW_UP_TASKS": "false",
         }
 
     def manage(self, *args: str) -> list[str]:

@@ -395,6 +395,11 @@ def _curve(row: dict, subject: Subject, exposed: dict, counts: dict) -> dict:
     }
 
 
+# The tier choices of the insights page (and the follow-up pages: tier 3 and tier 2 items), which
+# the nightly task refreshes so that no page analyses in a request.
+PAGE_TIERS = ((3,), (2, 3), (2,))
+
+
 def latest(*, tiers=(3,)) -> SuspectAnalysis:
     """The stored analysis as of the run in force, for the tiers, computed and stored when there is
     none made since that run finished (a run after an import changes what the analysis reads, even

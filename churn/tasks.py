@@ -12,6 +12,16 @@ def refresh_churn_risk_task(as_of: str) -> int | None:
     return model.pk if model else None
 
 
+@shared_task(soft_time_limit=30 * 60, time_limit=35 * 60, acks_late=True)
+def refresh_suspects_task(as_of: str) -> int:
+    """After a re-tier commits: the suspects for every tier choice the pages offer (churn.suspects)."""
+    from .suspects import PAGE_TIERS, refresh
+
+    for tiers in PAGE_TIERS:
+        refresh(as_of=dt.date.fromisoformat(as_of), tiers=tiers)
+    return len(PAGE_TIERS)
+
+
 @shared_task(soft_time_limit=30 * 60, time_limit=35 * 60)
 def backtest_task() -> int:
     """The admin page's "Run the backtest": the last complete period under the policy's H."""

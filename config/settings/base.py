@@ -171,6 +171,9 @@ RETIER_PARALLEL = env_int("RETIER_PARALLEL", 2, minimum=1)  # ranges computed at
 RETIER_ON_WORKERS = env_bool("RETIER_ON_WORKERS", False)
 # Recompute only the customers whose metrics can have changed since the last run (PostgreSQL).
 RETIER_INCREMENTAL = env_bool("RETIER_INCREMENTAL", True)
+# After a run commits, queue churn's follow-up work: risk scoring and the suspects analysis.
+# The benchmark turns it off to time the re-tier alone (with no broker the tasks run in-process).
+RETIER_FOLLOW_UP_TASKS = env_bool("RETIER_FOLLOW_UP_TASKS", True)
 RETIER_SOFT_TIME_LIMIT = 45 * 60
 RETIER_HARD_TIME_LIMIT = 50 * 60
 # A running re-tier writes a heartbeat this often (s); a run silent for RETIER_HEARTBEAT_TIMEOUT is
