@@ -131,7 +131,7 @@ def test_an_integer_metric_against_a_fractional_threshold_compiles_to_whole_numb
     assert "NUMERIC" not in sql
 
 
-def test_a_float_from_sqlite_compares_as_the_decimal_it_prints_as():
+def test_a_plain_float_compares_as_the_decimal_it_prints_as():
     rules = Rules((Group(2, "all", (Cond("compensation_share", "eq", D("0.05")),)),))
     assert decide({"compensation_share": 0.05}, rules).level == 2
     assert decide({"compensation_share": 0.05}, rules).why()["groups"][0]["conditions"][0]["value"] == "0.05"

@@ -93,42 +93,6 @@ def test_sql_expression_and_decide_agree_on_every_customer(metrics_table, rows, 
     assert sql_tiers(metrics_table, rows, rules) == [decide(row, rules).level for row in rows]
 
 
-@pytest.fixture(scope="module")
-def sqlite_table():
-    """The demo database's engine: columns declared as Django declares them on SQLite, where
-    decimals get NUMERIC affinity (stored as floats) and Decimal parameters are bound as text."""
-    import sqlite3
-
-    db = sqlite3.connect(":memory:")
-    sqlite3.register_adapter(D, str)  # what Django's SQLite backend does
-    types = {
-        name: "integer" if METRICS[name].kind in ("count", "days") and name != "median_gap_days" else "decimal"
-        for name in METRICS
-    }
-    db.execute(f"CREATE TABLE m (row_id integer, {', '.join(f'{n} {t}' for n, t in types.items())})")
-    yield db
-    db.close()
-
-
-@settings(max_examples=100, deadline=None)
-@given(rows=st.lists(metrics_rows, min_size=1, max_size=8), rules=rule_sets)
-def test_sql_expression_and_decide_agree_on_sqlite_too(sqlite_table, rows, rules):
-    expression, params = tier_sql(rules)
-    columns = ["row_id", *METRICS]
-    sqlite_table.execute("DELETE FROM m")
-    sqlite_table.executemany(
-        f"INSERT INTO m ({', '.join(columns)}) VALUES ({', '.join(['?'] * len(columns))})",
-        [[i, *(row[name] for name in METRICS)] for i, row in enumerate(rows)],
-    )
-    got = [
-        tier
-        for _, tier in sqlite_table.execute(
-            f"SELECT row_id, {expression.replace('%s', '?')} FROM m ORDER BY row_id", params
-        )
-    ]
-    assert got == [decide(row, rules).level for row in rows]
-
-
 # --- relative thresholds and nested groups --------------------------------------------------------
 
 relative_conds = st.builds(

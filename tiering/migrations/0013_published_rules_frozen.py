@@ -10,7 +10,6 @@ refuses the same writes with a clearer message).
   Plain INSERTs into a published set no run used stay possible, as loading fixtures needs.
 
 TRUNCATE fires no row trigger: test flushes still empty the tables. Frozen SQL: never import code.
-PostgreSQL only; SQLite (the demo) relies on the model checks.
 """
 
 from django.db import migrations
@@ -109,14 +108,12 @@ DROP FUNCTION IF EXISTS tiering_ruleset_frozen();
 
 
 def freeze(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(RULESET_SQL, params=None)
-        schema_editor.execute(RULES_SQL, params=None)
+    schema_editor.execute(RULESET_SQL, params=None)
+    schema_editor.execute(RULES_SQL, params=None)
 
 
 def thaw(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(REVERSE_SQL, params=None)
+    schema_editor.execute(REVERSE_SQL, params=None)
 
 
 class Migration(migrations.Migration):
