@@ -183,5 +183,6 @@ RETIER_MAX_DELIVERIES = env_int("RETIER_MAX_DELIVERIES", 3, minimum=1)
 # Mail to the admins (an interrupted run). Tests use Django's in-memory outbox; local: the console.
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)  # s: a hanging SMTP server must not hang the Runs page
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "tierboard@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
