@@ -93,7 +93,8 @@ def stop(data_dir: Path = DATA_DIR, *, timeout: float = 30) -> bool:
 
 
 def run(command: list[str], data_dir: Path = DATA_DIR) -> int:
-    """Run `command` with the server up and DATABASE_URL pointing at it; stop the server afterwards.
+    """Run `command` with the server up and DATABASE_URL pointing at it; stop the server afterwards,
+    unless it was already running before (started by hand, or by another `make demo`): that one is left up.
 
     Ctrl-C reaches the command from the terminal (same process group), so this process only waits for
     it; SIGTERM and SIGHUP are passed on to it. Either way the server stops once the command has ended,
@@ -109,6 +110,7 @@ def run(command: list[str], data_dir: Path = DATA_DIR) -> int:
             running[0].send_signal(signum)
 
     previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
+    already_running = server_pid(data_dir) is not None
     try:
         url = start(data_dir)
         print(f"Embedded PostgreSQL ready in {time.monotonic() - started:.1f} s: data in {data_dir}, socket only.")
@@ -118,7 +120,7 @@ def run(command: list[str], data_dir: Path = DATA_DIR) -> int:
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
         status = running[0].wait()
     finally:
-        if stop(data_dir):
+        if not already_running and stop(data_dir):
             print("Embedded PostgreSQL stopped.")
         for signum, handler in previous.items():
             signal.signal(signum, handler)

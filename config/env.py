@@ -4,6 +4,7 @@ A deployment that sets a variable to something we cannot read must stop at start
 message naming the variable, rather than run with a silently different meaning.
 """
 
+import ipaddress
 import os
 from urllib.parse import urlparse
 
@@ -48,6 +49,17 @@ def env_list(name: str, default: list[str], *, environ=os.environ) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str, *, environ=os.environ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated IP addresses or networks (CIDR: 10.0.0.0/8); unset or empty: none."""
+    networks = []
+    for item in env_list(name, [], environ=environ):
+        try:
+            networks.append(ipaddress.ip_network(item))  # strict: 10.0.0.1/8 has host bits set, refused
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}={environ[name]!r}: {exc}.") from None
+    return tuple(networks)
 
 
 def env_database(name: str, *, environ=os.environ) -> dict:

@@ -23,6 +23,9 @@ from django.core.files.move import file_move_safe
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from config.celery import publish_once
 
 from .imports import ImportReport, import_csv
 from .models import ImportJob
@@ -32,6 +35,15 @@ logger = logging.getLogger(__name__)
 Status = ImportJob.Status
 HEARTBEAT_EVERY = dt.timedelta(seconds=3)
 STALE_AFTER = dt.timedelta(seconds=90)  # 30 missed beats: the worker is gone
+NEVER_STARTED_AFTER = dt.timedelta(hours=1)  # queued this long: its message is lost, or no worker runs
+QUEUE_DOWN = (
+    "The task queue (Redis) cannot be reached, so the import was not started and nothing was imported. "
+    "Upload the file again once the queue is back, or run “manage.py import_data” on the server."
+)
+NEVER_STARTED = (
+    "No worker started this import within an hour (is a Celery worker running?). Nothing was imported: "
+    "upload the file again."
+)
 KEEP_ERROR_FILES = dt.timedelta(days=30)
 
 
@@ -67,30 +79,53 @@ def _store(upload: UploadedFile, path: Path) -> None:
 
 
 def create_import_job(*, kind: str, upload: UploadedFile, user) -> ImportJob:
-    """Store the file, record the job and queue it once the record is committed."""
-    from .tasks import import_job_task  # tasks imports this module
-
+    """Store the file, record the job and queue it once the record is committed. A job whose task
+    cannot be queued fails at once, its page saying why."""
     forget_old_error_files()
     with transaction.atomic():
         job = ImportJob.objects.create(kind=kind, file_name=upload.name[:255], size=upload.size, created_by=user)
         _store(upload, upload_path(job))
-        transaction.on_commit(partial(import_job_task.delay, job.pk))
+        errors_path(job).unlink(missing_ok=True)  # a leftover of a database that was reset
+        transaction.on_commit(partial(_queue, job))
     return job
 
 
+def _queue(job: ImportJob) -> None:
+    from .tasks import import_job_task  # tasks imports this module
+
+    try:
+        publish_once(import_job_task, job_id=job.pk)
+    except OperationalError:
+        logger.warning("import job %s: the task queue cannot be reached", job.pk, exc_info=True)
+        _give_up(job, Status.QUEUED, Status.FAILED, QUEUE_DOWN)
+
+
+def _give_up(job: ImportJob, was: str, status: str, message: str) -> bool:
+    """Mark a job that is still `was` as over, and delete its files; False if it had moved on."""
+    marked = ImportJob.objects.filter(pk=job.pk, status=was).update(
+        status=status, finished_at=timezone.now(), step="", message=message
+    )
+    if marked:
+        upload_path(job).unlink(missing_ok=True)
+        errors_path(job).unlink(missing_ok=True)
+    return bool(marked)
+
+
 def mark_stale_jobs_interrupted() -> None:
-    """A job shown as running must really be going: one whose heartbeat stopped is interrupted."""
+    """A job shown as running must really be going: one whose heartbeat stopped is interrupted, and
+    one that no worker started within NEVER_STARTED_AFTER has failed."""
+    never_started = ImportJob.objects.filter(status=Status.QUEUED, created_at__lt=timezone.now() - NEVER_STARTED_AFTER)
+    for job in never_started:
+        _give_up(job, Status.QUEUED, Status.FAILED, NEVER_STARTED)
     stale = ImportJob.objects.filter(status=Status.RUNNING, heartbeat_at__lt=timezone.now() - STALE_AFTER)
     for job in stale:
-        marked = ImportJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
-            status=Status.INTERRUPTED,
-            finished_at=timezone.now(),
-            message="The worker running this import stopped (it was killed, restarted or ran out of time). "
+        _give_up(
+            job,
+            Status.RUNNING,
+            Status.INTERRUPTED,
+            "The worker running this import stopped (it was killed, restarted or ran out of time). "
             "Nothing was imported: upload the file again.",
         )
-        if marked:
-            upload_path(job).unlink(missing_ok=True)
-            errors_path(job).unlink(missing_ok=True)
 
 
 def forget_old_error_files() -> None:

@@ -16,3 +16,14 @@ def make_user(db):
         return UserFactory(role=role, **kwargs)
 
     return make
+
+
+@pytest.fixture
+def broker_down():
+    """The Celery app publishing to a real Redis URL on a closed local port (nothing listens on 1)."""
+    from config.celery import app
+
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url="redis://127.0.0.1:1/0", task_always_eager=False)
+    yield
+    app.conf.update(saved)

@@ -164,3 +164,9 @@ def test_the_env_example_secret_key_is_a_placeholder_production_refuses():
         timeout=120,
     )
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_gunicorn_is_published_on_the_loopback_only_for_the_reverse_proxy_in_front():
+    # On every interface, anyone could reach gunicorn past the proxy (docs/security.md).
+    assert SERVICES["web"]["ports"] == ["127.0.0.1:8000:8000"]
+    assert all("ports" not in SERVICES[name] for name in SERVICES if name != "web")

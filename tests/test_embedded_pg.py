@@ -96,3 +96,12 @@ def test_the_url_names_the_socket_in_the_data_directory_when_nothing_runs(tmp_pa
         embedded_pg.database_url(tmp_path / "pg")
         == f"postgres://postgres@{str(tmp_path / 'pg').replace('/', '%2F')}/tierboard"
     )
+
+
+def test_a_run_leaves_up_a_server_it_did_not_start(data_dir):
+    embedded_pg.start(data_dir)  # by hand, or by another `make demo`
+    pid = embedded_pg.server_pid(data_dir)
+    done = run(data_dir, sys.executable, "-c", "raise SystemExit(1)")  # e.g. runserver finds its port taken
+    assert done.returncode == 1
+    assert "Embedded PostgreSQL stopped." not in done.stdout
+    assert embedded_pg.server_pid(data_dir) == pid

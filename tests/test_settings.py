@@ -165,6 +165,8 @@ class TestStartUp:
             ("DJANGO_LOGIN_FAILURE_LIMIT", "five"),
             ("DJANGO_LOGIN_COOLOFF_MINUTES", "0"),
             ("DJANGO_TRUSTED_PROXY_COUNT", "-1"),
+            ("DJANGO_TRUSTED_PROXIES", "10.0.0.1/8"),  # host bits set: a typo, not a network
+            ("DJANGO_TRUSTED_PROXIES", "nginx"),
         ],
     )
     def test_a_malformed_value_stops_start_up_with_a_message_naming_it(self, variable, value):
@@ -177,18 +179,28 @@ class TestStartUp:
     def test_login_throttling_and_the_trusted_proxies_come_from_the_environment(self):
         code = (
             "import django; django.setup(); from django.conf import settings as s; "
-            "print(s.AXES_FAILURE_LIMIT, int(s.AXES_COOLOFF_TIME.total_seconds()), s.TRUSTED_PROXY_COUNT)"
+            "print(s.AXES_FAILURE_LIMIT, int(s.AXES_COOLOFF_TIME.total_seconds()), s.TRUSTED_PROXY_COUNT, "
+            "','.join(map(str, s.TRUSTED_PROXIES)) or '-')"
         )
         default = run_python(code, DJANGO_SETTINGS_MODULE="config.settings.local")
-        assert default.stdout.split() == ["5", "900", "0"], default.stderr
+        assert default.stdout.split() == ["5", "900", "0", "-"], default.stderr
         chosen = run_python(
             code,
             DJANGO_SETTINGS_MODULE="config.settings.local",
             DJANGO_LOGIN_FAILURE_LIMIT="3",
             DJANGO_LOGIN_COOLOFF_MINUTES="60",
             DJANGO_TRUSTED_PROXY_COUNT="1",
+            DJANGO_TRUSTED_PROXIES=" 172.16.0.0/12, 10.0.0.2 ,::1",
         )
-        assert chosen.stdout.split() == ["3", "3600", "1"], chosen.stderr
+        assert chosen.stdout.split() == ["3", "3600", "1", "172.16.0.0/12,10.0.0.2/32,::1/128"], chosen.stderr
+
+    def test_a_proxy_count_without_trusted_proxies_stops_start_up(self):
+        result = run_python(
+            "import django; django.setup()",
+            DJANGO_SETTINGS_MODULE="config.settings.local",
+            DJANGO_TRUSTED_PROXY_COUNT="1",
+        )
+        assert "DJANGO_TRUSTED_PROXY_COUNT is set but DJANGO_TRUSTED_PROXIES is empty" in result.stderr
 
 
 class TestProduction:

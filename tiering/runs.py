@@ -65,7 +65,7 @@ def heartbeat(run: RetierRun):
         yield
     finally:
         stop.set()
-        beat.join()
+        beat.join(timeout=settings.RETIER_HEARTBEAT_SECONDS + 30)  # a beat stuck on the database is let go
 
 
 def _beat(run_id: int, stop: threading.Event) -> None:
@@ -88,13 +88,17 @@ def reap_interrupted() -> list[RetierRun]:
     """Mark the runs recorded as running whose process is gone as interrupted; returns them.
 
     It only looks at the lock (pg_locks), never takes it, so a check cannot make a run that starts
-    at that moment be skipped. A run is recorded as running only while its lock is held.
+    at that moment be skipped. A run is recorded as running only while its lock is held, and records
+    itself after taking the lock: with the lock held, the newest running run is its holder and goes on
+    (its transaction may still commit whatever its heartbeat says), and only older ones are judged by
+    their heartbeat.
     """
     running = RetierRun.objects.filter(status=RetierRun.Status.RUNNING)
     if not running.exists():
         return []
     if not _lock_held():
         return mark_interrupted(running)
+    running = running.exclude(pk__in=running.order_by("-id").values("pk")[:1])
     silent_since = timezone.now() - dt.timedelta(seconds=settings.RETIER_HEARTBEAT_TIMEOUT)
     last_sign = Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True, started_at__lt=silent_since)
     return mark_interrupted(running.filter(last_sign))

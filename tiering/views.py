@@ -5,6 +5,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
+from config.celery import publish_once
+
 from .models import RetierRun
 from .runs import reap_interrupted
 from .tasks import retier_task
@@ -39,8 +41,9 @@ def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("tiering.run_retier", raise_exception=True)
 def run_now(request: HttpRequest) -> HttpResponse:
+    # Published at once, not on commit: the view writes nothing, and a refusal must reach the user.
     try:
-        _publish_once(retier_task, triggered_by=request.user.get_username())
+        publish_once(retier_task, triggered_by=request.user.get_username())
     except OperationalError:
         messages.error(
             request,
@@ -50,19 +53,6 @@ def run_now(request: HttpRequest) -> HttpResponse:
         return redirect("tiering:runs")
     messages.success(request, "Re-tier queued: it appears below as soon as a worker starts it.")
     return redirect("tiering:runs")
-
-
-# One attempt at the broker, a short connect timeout, and no result-backend subscription (the run
-# record is the result): with Redis down the default policies retried for 19 s before a 500.
-# Published at once, not on commit: the view writes nothing, and a refusal must reach the user.
-PUBLISH_ONCE = {"max_retries": 0, "socket_connect_timeout": 2, "socket_timeout": 2}
-
-
-def _publish_once(task, **kwargs) -> None:
-    app = task.app
-    options = {**(app.conf.broker_transport_options or {}), **PUBLISH_ONCE}
-    with app.connection_for_write(connect_timeout=2, transport_options=options) as connection:
-        task.apply_async(kwargs=kwargs, connection=connection, retry=False, ignore_result=True)
 
 
 def _matrix_rows(run: RetierRun) -> list[dict]:

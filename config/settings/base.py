@@ -3,7 +3,18 @@
 from datetime import timedelta
 from pathlib import Path
 
-from config.env import env_bool, env_choice, env_database, env_int, env_list, env_redis_url, env_str
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import (
+    env_bool,
+    env_choice,
+    env_database,
+    env_int,
+    env_list,
+    env_networks,
+    env_redis_url,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -111,9 +122,17 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("DJANGO_LOGIN_COOLOFF_MINUTES", 15
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_LOCKOUT_CALLABLE = "core.views.locked_out"
 AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip_address"
-# Proxies in front of Django that append to X-Forwarded-For (a TLS proxy, a load balancer). With
-# 0, the header is ignored: anyone can write it, so it cannot be used to escape a lockout.
+# Proxies in front of Django that append to X-Forwarded-For (a TLS proxy, a load balancer): how many
+# (hops peeled off the right of the header), and the addresses or networks the nearest one connects
+# from. The header is believed only on a connection from TRUSTED_PROXIES: anyone can write it, so a
+# client reaching gunicorn directly cannot use it to escape or aim a lockout. With 0 it is ignored.
 TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0, minimum=0)
+TRUSTED_PROXIES = env_networks("DJANGO_TRUSTED_PROXIES")
+if TRUSTED_PROXY_COUNT and not TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "DJANGO_TRUSTED_PROXY_COUNT is set but DJANGO_TRUSTED_PROXIES is empty: name the addresses or "
+        "networks the proxy connects from (comma-separated, e.g. 172.16.0.0/12), or X-Forwarded-For is never believed."
+    )
 
 # `manage.py seed_demo` (demo accounts with public passwords); production settings turn it off.
 DEMO_DATA_ALLOWED = True
@@ -186,5 +205,6 @@ RETIER_MAX_DELIVERIES = env_int("RETIER_MAX_DELIVERIES", 3, minimum=1)
 # Mail to the admins (an interrupted run). Tests use Django's in-memory outbox; local: the console.
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)  # s: a hanging SMTP server must not hang the Runs page
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "tierboard@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

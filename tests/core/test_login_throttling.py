@@ -1,6 +1,7 @@
 """Guessing passwords: an account, and an address, are locked after a few failures, on both sign-in pages."""
 
 import datetime as dt
+import ipaddress
 
 import pytest
 import time_machine
@@ -69,7 +70,7 @@ def test_a_made_up_x_forwarded_for_does_not_escape_the_lock(client, ada):
 
 @pytest.mark.django_db
 def test_behind_a_trusted_proxy_the_forwarded_address_is_locked_and_no_one_else(client, ada, settings):
-    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_COUNT, settings.TRUSTED_PROXIES = 1, (ipaddress.ip_network(PROXY),)
     for number in range(5):
         # The client may prepend anything; the proxy appends the address it really saw.
         via_proxy = {"REMOTE_ADDR": PROXY, "HTTP_X_FORWARDED_FOR": f"203.0.113.{number}, {ATTACKER}"}
@@ -78,6 +79,29 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_locked_and_no_one_else(
     assert attacker.status_code == 429
     colleague = sign_in(client, SITE_LOGIN, "ada", "pw", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="192.0.2.10")
     assert colleague.status_code == 302
+    assert is_signed_in(client)
+
+
+@pytest.mark.django_db
+def test_a_client_reaching_gunicorn_past_the_proxy_cannot_escape_the_lock_with_x_forwarded_for(client, ada, settings):
+    settings.TRUSTED_PROXY_COUNT, settings.TRUSTED_PROXIES = 1, (ipaddress.ip_network("10.0.0.0/8"),)
+    for number in range(50):
+        forged = {"REMOTE_ADDR": ATTACKER, "HTTP_X_FORWARDED_FOR": f"203.0.113.{number}"}
+        sign_in(client, SITE_LOGIN, f"guess{number}", "wrong", **forged)
+    response = sign_in(client, SITE_LOGIN, "ada", "pw", REMOTE_ADDR=ATTACKER, HTTP_X_FORWARDED_FOR="192.0.2.99")
+    assert response.status_code == 429
+    assert not is_signed_in(client)
+
+
+@pytest.mark.django_db
+def test_a_client_reaching_gunicorn_past_the_proxy_cannot_lock_out_someone_else_s_address(client, ada, settings):
+    settings.TRUSTED_PROXY_COUNT, settings.TRUSTED_PROXIES = 1, (ipaddress.ip_network("10.0.0.0/8"),)
+    colleague = "192.0.2.10"
+    for number in range(50):
+        aimed = {"REMOTE_ADDR": ATTACKER, "HTTP_X_FORWARDED_FOR": colleague}
+        sign_in(client, SITE_LOGIN, f"guess{number}", "wrong", **aimed)
+    via_proxy = sign_in(client, SITE_LOGIN, "ada", "pw", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR=colleague)
+    assert via_proxy.status_code == 302
     assert is_signed_in(client)
 
 

@@ -155,6 +155,48 @@ def test_a_running_import_whose_worker_stopped_beating_is_shown_as_interrupted(c
     assert list(import_dir.iterdir()) == []
 
 
+def test_an_upload_with_the_queue_down_fails_at_once_says_why_and_keeps_no_file(
+    client, admin, import_dir, broker_down, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(URL, {"kind": "products", "file": upload(GOOD)})
+    page = client.get(response["Location"]).content.decode()
+    assert "The task queue (Redis) cannot be reached" in page
+    assert "Waiting for a worker" not in page
+    assert ImportJob.objects.get().status == "failed"
+    assert list(import_dir.iterdir()) == []
+
+
+def test_an_import_no_worker_started_within_an_hour_is_shown_as_failed_and_its_file_deleted(client, admin, import_dir):
+    import_dir.mkdir()
+    job = ImportJob.objects.create(kind="products", file_name="p.csv", size=10, created_by=admin)
+    ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - dt.timedelta(minutes=61))
+    (import_dir / f"import-{job.pk}.csv").write_bytes(GOOD)
+    page = client.get(reverse("customers:import_job", args=[job.pk])).content.decode()
+    assert "No worker started this import within an hour" in page
+    assert ImportJob.objects.get().status == "failed"
+    assert list(import_dir.iterdir()) == []
+
+
+def test_an_import_queued_for_less_than_an_hour_still_waits(client, admin):
+    job = ImportJob.objects.create(kind="products", file_name="p.csv", size=10, created_by=admin)
+    ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - dt.timedelta(minutes=59))
+    assert (
+        "Waiting for a worker" in client.get(reverse("customers:import_job_progress", args=[job.pk])).content.decode()
+    )
+
+
+def test_an_error_list_left_by_a_reset_database_is_not_offered_for_a_new_upload(client, admin, import_dir):
+    earlier = ImportJob.objects.create(kind="products", file_name="p.csv", size=10, created_by=admin)
+    import_dir.mkdir()
+    for pk in range(earlier.pk + 1, earlier.pk + 4):  # the next ids, as a reset database hands them out again
+        (import_dir / f"import-{pk}-errors.txt").write_text("line 2: name: is required\n")
+    response = client.post(URL, {"kind": "products", "file": upload(GOOD)})
+    job = ImportJob.objects.latest("pk")
+    assert response["Location"] == reverse("customers:import_job", args=[job.pk])
+    assert client.get(reverse("customers:import_job_errors", args=[job.pk])).status_code == 404
+
+
 def test_a_running_import_that_beats_is_shown_with_its_progress(client, admin):
     job = ImportJob.objects.create(kind="orders", file_name="o.csv", size=1000, created_by=admin, status="running",
                                    heartbeat_at=timezone.now(), step="reading rows", rows_read=50_000, bytes_read=250)  # fmt: skip

@@ -127,17 +127,6 @@ def test_run_now_needs_the_permission_and_a_post(client, make_user):
     assert client.get(reverse("tiering:run_now")).status_code == 405
 
 
-@pytest.fixture
-def broker_down():
-    """The Celery app publishing to a real Redis URL on a closed local port (nothing listens on 1)."""
-    from config.celery import app
-
-    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
-    app.conf.update(broker_url="redis://127.0.0.1:1/0", task_always_eager=False)
-    yield
-    app.conf.update(saved)
-
-
 def test_run_now_with_the_queue_down_says_so_and_records_no_run(client, make_user, broker_down):
     client.force_login(make_user("Admin"))
 

@@ -5,12 +5,20 @@ import datetime as dt
 import time
 
 import pytest
+from django.db.models.signals import post_save
 from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from tests.factories import CustomerFactory
-from tests.tiering.retier_helpers import at, buy, other_connection, publish_rules, restore_migrated_data  # noqa: F401
+from tests.tiering.retier_helpers import (  # noqa: F401
+    at,
+    buy,
+    other_connection,
+    publish_rules,
+    restore_migrated_data,
+    tiers,
+)
 from tiering.models import RetierRun
 from tiering.runs import RETIER_LOCK_KEY, reap_interrupted
 from tiering.services import retier_all
@@ -47,6 +55,7 @@ def test_a_run_silent_for_longer_than_the_timeout_is_interrupted_and_the_admins_
     lock_held, admin_with_email, mailoutbox, settings
 ):
     run = running_run(silent_for=settings.RETIER_HEARTBEAT_TIMEOUT + 5)
+    running_run(silent_for=2)  # the lock's holder, recorded after it
 
     reap_interrupted()
 
@@ -56,6 +65,17 @@ def test_a_run_silent_for_longer_than_the_timeout_is_interrupted_and_the_admins_
     assert [m.to for m in mailoutbox] == [["ops@example.com"]]
     assert f"Re-tier run #{run.pk} was interrupted" == mailoutbox[0].subject
     assert "every customer kept their tier" in mailoutbox[0].body
+
+
+def test_the_run_holding_the_lock_is_left_running_however_long_its_heartbeat_is_silent(
+    lock_held, admin_with_email, mailoutbox, settings
+):
+    run = running_run(silent_for=settings.RETIER_HEARTBEAT_TIMEOUT + 5)
+
+    reap_interrupted()
+
+    run.refresh_from_db()
+    assert run.status == RetierRun.Status.RUNNING and mailoutbox == []
 
 
 def test_a_run_that_beats_is_left_running(lock_held, admin_with_email, mailoutbox):
@@ -122,3 +142,41 @@ def test_the_heartbeat_is_seen_by_others_while_the_runs_transaction_is_open(sett
     assert run.status == RetierRun.Status.SUCCEEDED
     beat, status = seen["later"]
     assert status == "running" and beat > seen["first"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("restore_migrated_data")
+def test_a_run_declared_interrupted_while_it_went_on_applies_nothing_and_stays_interrupted():
+    publish_rules()
+    buy(CustomerFactory(), at("2026-11-01"))
+
+    def declared_dead_meanwhile(sender, *, applied, **kwargs):  # inside the run's apply transaction
+        with other_connection() as reaper:
+            reaper.execute("UPDATE tiering_retierrun SET status = 'interrupted' WHERE id = %s", [applied.run_id])
+
+    retier_applied.connect(declared_dead_meanwhile, dispatch_uid="declared-dead-test")
+    try:
+        run = retier_all(as_of=dt.date(2026, 11, 22))
+    finally:
+        retier_applied.disconnect(dispatch_uid="declared-dead-test")
+
+    assert RetierRun.objects.get(pk=run.pk).status == RetierRun.Status.INTERRUPTED
+    assert tiers() == {}  # as the admins were told: every customer kept their tier
+
+
+def test_a_skipped_run_is_recorded_as_over_at_once_never_as_running(lock_held):
+    recorded = []
+
+    def on_record(sender, *, instance, created, **kwargs):
+        if created:
+            recorded.append(instance.status)
+
+    post_save.connect(on_record, sender=RetierRun, dispatch_uid="skipped-run-test")
+    try:
+        run = retier_all(as_of=dt.date(2026, 11, 22))
+    finally:
+        post_save.disconnect(sender=RetierRun, dispatch_uid="skipped-run-test")
+
+    assert recorded == [RetierRun.Status.SKIPPED]  # a reaper in between has no running run to report
+    run.refresh_from_db()
+    assert run.status == RetierRun.Status.SKIPPED and run.finished_at is not None

@@ -34,14 +34,20 @@ def retier_all(
     ruleset = ruleset or RuleSet.objects.filter(status=RuleSet.Status.PUBLISHED).first()
     record = {"as_of": as_of, "ruleset": ruleset, "dry_run": dry_run, "triggered_by": triggered_by[:100]}
     with single_flight() as acquired:
-        run = RetierRun.objects.create(**record)  # after the lock, so no one takes it for dead
-        if not acquired:
-            return _finish(
-                run, status=RetierRun.Status.SKIPPED, error="Another re-tier run was going; this one did nothing."
+        if not acquired:  # recorded as over at once: never "running", so never reported as interrupted
+            return RetierRun.objects.create(
+                **record,
+                status=RetierRun.Status.SKIPPED,
+                error="Another re-tier run was going; this one did nothing.",
+                finished_at=timezone.now(),
             )
+        run = RetierRun.objects.create(**record)  # after the lock, so no one takes it for dead
         try:
             with runs.heartbeat(run):  # tiering.runs: a run whose process dies is seen at once
                 plan, applied = _run(run, ruleset)
+        except RunLost:
+            run.refresh_from_db()  # interrupted, as the admins were told; nothing was applied
+            return run
         except BaseException as exc:
             _record_failure(run, exc)
             raise
@@ -84,9 +90,26 @@ def _save_progress(run: RetierRun, **values) -> None:
     RetierRun.objects.filter(pk=run.pk).update(progress=run.progress)
 
 
+class RunLost(Exception):
+    """The run was marked interrupted while it went on (the admins were told nothing was applied):
+    its apply transaction must roll back."""
+
+
 def _finish(run: RetierRun, *, status: str, error: str = "") -> RetierRun:
-    run.status, run.error, run.finished_at = status, error, timezone.now()
-    run.save(update_fields=["status", "error", "finished_at", "counts", "matrix", "moved", "progress", "cuts"])
+    """Record the outcome, only on a run still recorded as running (else RunLost)."""
+    now = timezone.now()
+    fields = {
+        "counts": run.counts,
+        "matrix": run.matrix,
+        "moved": run.moved,
+        "progress": run.progress,
+        "cuts": run.cuts,
+    }
+    if not RetierRun.objects.filter(pk=run.pk, status=RetierRun.Status.RUNNING).update(
+        status=status, error=error, finished_at=now, **fields
+    ):
+        raise RunLost(run.pk)
+    run.status, run.error, run.finished_at = status, error, now
     return run
 
 
