@@ -21,8 +21,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy.stats import false_discovery_control, fisher_exact
-
 FDR = 0.05
 MIN_EXPOSED = 30
 MIN_LAPSED = 5
@@ -88,11 +86,15 @@ def p_value(table: Table) -> float | None:
         [table.lapsed_exposed, table.exposed - table.lapsed_exposed],
         [table.lapsed_unexposed, table.unexposed - table.lapsed_unexposed],
     ]
+    from scipy.stats import fisher_exact  # here, not at start-up: scipy.stats costs ~1 s and ~100 MB
+
     return float(fisher_exact(rows, alternative="greater").pvalue)
 
 
 def verdicts(tables: list[Table], *, fdr: float = FDR) -> list[Verdict]:
     """One verdict per table, the false discovery rate controlled across all of them."""
+    from scipy.stats import false_discovery_control
+
     ps = [p_value(t) for t in tables]
     tested = [p for p in ps if p is not None]
     qs = iter(false_discovery_control(tested, method="bh").tolist() if tested else [])

@@ -2,12 +2,12 @@ import datetime as dt
 
 from celery import shared_task
 
-from .risk import refresh_churn_risk
-
 
 @shared_task(soft_time_limit=30 * 60, time_limit=35 * 60, acks_late=True)
 def refresh_churn_risk_task(as_of: str) -> int | None:
     """After a re-tier commits: train when the model is due, score every customer (churn.risk)."""
+    from .risk import refresh_churn_risk  # here: scikit-learn costs ~100 MB in every web process
+
     model = refresh_churn_risk(as_of=dt.date.fromisoformat(as_of))
     return model.pk if model else None
 
