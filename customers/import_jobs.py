@@ -221,7 +221,8 @@ class _Heartbeat:
 
     def __exit__(self, *exc) -> None:
         self.stopped.set()
-        self.thread.join()
+        # bounded, as the re-tier's: a beat stuck on a lost connection must not hold the import open
+        self.thread.join(timeout=HEARTBEAT_EVERY.total_seconds() + 30)
 
     def read(self, rows: int, offset: int) -> None:
         self.values = {**self.values, "rows_read": rows, "bytes_read": offset}
