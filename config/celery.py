@@ -13,8 +13,12 @@ app.autodiscover_tasks()
 PUBLISH_ONCE = {"max_retries": 0, "socket_connect_timeout": 2, "socket_timeout": 2}
 
 
-def publish_once(task, **kwargs) -> None:
-    """Queue `task` with one fast attempt; kombu's OperationalError if the broker cannot be reached."""
+def publish_once(task, **kwargs):
+    """Queue `task` with one fast attempt; kombu's OperationalError if the broker cannot be reached.
+
+    Returns the task's result handle. With eager tasks (the demo, no broker) the task has already run
+    when this returns and `result.result` is its return value, so a caller can say "done" rather than
+    "queued"."""
     options = {**(task.app.conf.broker_transport_options or {}), **PUBLISH_ONCE}
     with task.app.connection_for_write(connect_timeout=2, transport_options=options) as connection:
-        task.apply_async(kwargs=kwargs, connection=connection, retry=False, ignore_result=True)
+        return task.apply_async(kwargs=kwargs, connection=connection, retry=False, ignore_result=True)

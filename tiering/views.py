@@ -1,3 +1,5 @@
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
@@ -11,6 +13,8 @@ from .models import RetierRun
 from .runs import reap_interrupted
 from .tasks import retier_task
 from .tiers import LEVELS
+
+log = logging.getLogger(__name__)
 
 
 @permission_required("tiering.view_retierrun", raise_exception=True)
@@ -43,13 +47,26 @@ def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
 def run_now(request: HttpRequest) -> HttpResponse:
     # Published at once, not on commit: the view writes nothing, and a refusal must reach the user.
     try:
-        publish_once(retier_task, triggered_by=request.user.get_username())
+        result = publish_once(retier_task, triggered_by=request.user.get_username())
     except OperationalError:
         messages.error(
             request,
             "The task queue (Redis) cannot be reached, so the re-tier was not started and nothing was recorded. "
             "Try again once the queue is back, or run “manage.py retier” on the server.",
         )
+        return redirect("tiering:runs")
+    except Exception:
+        if not retier_task.app.conf.task_always_eager:
+            raise
+        log.exception("in-process re-tier failed")
+        messages.error(request, "The re-tier ran and failed; the newest run below says why. Everyone kept their tier.")
+        return redirect("tiering:runs")
+    if retier_task.app.conf.task_always_eager:  # tasks run in-process (the demo): it is over, say how it ended
+        run = RetierRun.objects.filter(pk=result.result).first() if result.successful() else None
+        if run is not None and run.status == RetierRun.Status.SUCCEEDED:
+            messages.success(request, f"Re-tier done: run {run.pk} finished.")
+            return redirect("tiering:run_detail", pk=run.pk)
+        messages.error(request, "The re-tier ran and failed; the newest run below says why. Everyone kept their tier.")
         return redirect("tiering:runs")
     messages.success(request, "Re-tier queued: it appears below as soon as a worker starts it.")
     return redirect("tiering:runs")

@@ -106,7 +106,7 @@ def test_the_detail_says_how_many_customers_a_run_recomputed(client, make_user):
     assert "every customer (1,000,000)" in first_page
 
 
-def test_run_now_queues_the_task_and_says_so(client, make_user, django_capture_on_commit_callbacks, settings):
+def test_run_now_in_process_says_done_and_shows_the_run(client, make_user, django_capture_on_commit_callbacks):
     client.force_login(make_user("Admin"))
     from tests.tiering.retier_helpers import publish_rules
 
@@ -115,9 +115,11 @@ def test_run_now_queues_the_task_and_says_so(client, make_user, django_capture_o
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("tiering:run_now"), follow=True)
 
-    assert "Re-tier queued" in response.content.decode()
-    run = RetierRun.objects.get()  # eager Celery in tests without REDIS_URL: it ran at commit
+    run = RetierRun.objects.get()  # eager Celery in tests without REDIS_URL: it has run already
     assert (run.triggered_by, run.status) == (response.wsgi_request.user.username, RetierRun.Status.SUCCEEDED)
+    page = response.content.decode()
+    assert f"Re-tier done: run {run.pk} finished." in page and "Re-tier queued" not in page
+    assert response.redirect_chain[-1][0] == reverse("tiering:run_detail", args=[run.pk])
 
 
 def test_run_now_needs_the_permission_and_a_post(client, make_user):
@@ -135,4 +137,27 @@ def test_run_now_with_the_queue_down_says_so_and_records_no_run(client, make_use
     page = response.content.decode()
     assert response.status_code == 200
     assert "The task queue (Redis) cannot be reached" in page and "Re-tier queued" not in page
+    assert not RetierRun.objects.exists()
+
+
+def test_run_now_with_a_worker_queue_says_queued_and_records_nothing_yet(client, make_user):
+    """With a real broker and no worker on it yet, the run has not started: "queued", not "done"."""
+    import os
+
+    from celery import Celery
+
+    from config.celery import app
+
+    redis_url = os.environ.get("RETIER_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=redis_url, task_always_eager=False)
+    try:
+        client.force_login(make_user("Admin"))
+        response = client.post(reverse("tiering:run_now"), follow=True)
+    finally:
+        app.conf.update(saved)
+        Celery(broker=redis_url).connection_for_write().default_channel.queue_purge("celery")
+
+    page = response.content.decode()
+    assert "Re-tier queued" in page and "Re-tier done" not in page
     assert not RetierRun.objects.exists()
