@@ -52,6 +52,7 @@ $(VENV)/.dev-installed: requirements-dev.txt requirements-demo.txt requirements.
 demo: export DJANGO_SETTINGS_MODULE = config.settings.local
 demo: export DATABASE_URL =
 demo: export REDIS_URL =
+demo: export DJANGO_DEBUG = false
 demo: $(VENV)/.demo-installed
 	@$(PY) -m config.embedded_pg --data-dir $(DEMO_PGDATA) run -- $(MAKE) --no-print-directory demo-steps
 
@@ -64,7 +65,10 @@ demo-steps:
 		echo "$(MANAGE) seed_demo"; $(MANAGE) seed_demo | tee $(DEMO_LOG); \
 	else echo "Demo data already in $(DEMO_PGDATA): not seeding again (stop the demo and delete $(DEMO_PGDATA) to start over)."; fi
 	@$(call require_command,retier,retier)
-	$(MANAGE) retier
+	@# Re-tiered once, after seeding; a restart shows the runs as they were (the dashboard's "Run re-tier now" adds one).
+	@if $(PY) -c 'import django, sys; django.setup(); from tiering.models import RetierRun; sys.exit(RetierRun.objects.filter(status="succeeded").exists())'; then \
+		echo "$(MANAGE) retier"; $(MANAGE) retier; \
+	else echo "Demo data already tiered: no new run on restart."; fi
 	@echo
 	@echo "Tierboard is starting: sign in at http://127.0.0.1:$(PORT)/accounts/login/"
 	@if [ -s $(DEMO_LOG) ]; then echo "Demo logins, as seed_demo printed them (also in $(DEMO_LOG)):"; cat $(DEMO_LOG); fi

@@ -26,3 +26,21 @@ def test_a_missing_page_says_so_and_links_home(client, make_user):
     body = response.content.decode()
     assert "There is nothing at this address" in body
     assert 'href="/tiers/"' in body
+
+
+def test_a_visitor_at_a_wrong_address_gets_the_designed_page_with_sign_in(client):
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "There is nothing at this address" in body and "Sign in" in body
+
+
+def test_a_server_error_gets_a_calm_page_in_the_sites_layout(rf):
+    from django.views.defaults import server_error
+
+    response = server_error(rf.get("/"))
+
+    assert response.status_code == 500
+    body = response.content.decode()
+    assert "Something went wrong on our side" in body and 'class="topbar"' in body
