@@ -1,0 +1,81 @@
+"""Every page each role opens fits a phone (390 px) and a laptop (1366 px): no sideways scrolling of
+the page itself (a wide table may scroll inside its own box). On seeded demo data, signed in as each
+demo user, in Debian's Chromium."""
+
+import datetime as dt
+import os
+
+import pytest
+from django.core.management import call_command
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+playwright = pytest.importorskip("playwright.sync_api")
+
+from tests.tiering.retier_helpers import restore_migrated_data  # noqa: E402, F401
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("restore_migrated_data"),
+]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+TODAY = dt.date(2026, 11, 30)
+
+# The pages of each demo user; {customer} and {run} are filled from the seeded data.
+PAGES = {
+    ("admin", "tierboard-admin"): [
+        "/", "/tiers/", "/tiers/3/", "/customer/{customer}/", "/churn/", "/churn/team/", "/churn/insights/",
+        "/churn/backtest/", "/promotions/", "/promotions/new/", "/promotions/exports/", "/tiering/runs/",
+        "/tiering/runs/{run}/", "/customers/import/", "/no-such-page/",
+    ],
+    ("manager", "tierboard-manager"): [
+        "/", "/tiers/", "/tiers/2/?sort=-net_margin", "/customer/{customer}/", "/churn/", "/churn/team/",
+        "/churn/insights/",
+    ],
+    ("marketing", "tierboard-marketing"): ["/", "/promotions/", "/promotions/new/", "/churn/insights/"],
+}  # fmt: skip
+
+OVERFLOW = """(width) => {
+  const page = document.documentElement.scrollWidth;
+  if (page <= width) return null;
+  const culprits = [];
+  for (const el of document.querySelectorAll("main *")) {
+    const r = el.getBoundingClientRect(), parent = el.parentElement.getBoundingClientRect();
+    if (r.right > width + 1 && parent.right <= width + 1) culprits.push(el.tagName + "." + el.className);
+  }
+  return page + " px wide: " + culprits.slice(0, 5).join(", ");
+}"""
+
+
+@pytest.fixture
+def seeded():
+    from tiering.models import RetierRun
+
+    call_command("seed_demo", "--customers", "150", "--today", TODAY.isoformat(), stdout=open(os.devnull, "w"))
+    call_command("retier", "--as-of", TODAY.isoformat(), stdout=open(os.devnull, "w"))
+    from tiering.models import CustomerMetrics
+
+    customer = CustomerMetrics.objects.order_by("-tier", "-net_margin").values_list("customer_id", flat=True)[0]
+    return {"customer": customer, "run": RetierRun.objects.latest("pk").pk}
+
+
+def test_no_page_of_any_role_scrolls_sideways_on_a_phone_or_a_laptop(live_server, seeded):
+    problems = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for (username, password), paths in PAGES.items():
+            for width in (390, 1366):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(live_server.url + "/accounts/login/")
+                page.fill("input[name=username]", username)
+                page.fill("input[name=password]", password)
+                page.click("button[type=submit]")
+                page.wait_for_url(lambda url: "/accounts/login/" not in url)
+                for path in paths:
+                    page.goto(live_server.url + path.format(**seeded))
+                    overflow = page.evaluate(OVERFLOW, width)
+                    if overflow:
+                        problems.append(f"{username} {path} at {width} px: {overflow}")
+                page.close()
+        browser.close()
+    assert problems == []
