@@ -69,7 +69,7 @@ def test_a_business_with_no_releases_and_no_launches_gets_an_empty_explained_pag
     ProductFactory(launched_on=dt.date(2019, 1, 1))
     html = client.get(reverse("churn:insights")).content.decode()
     assert 'id="no-suspects"' in html and "Nothing to analyse yet" in html
-    assert "No product was launched and no release was recorded between 2024-11-01 and 2026-05-05" in html
+    assert "No product was launched and no release was recorded between 1 Nov 2024 and 5 May 2026" in html
     assert 'id="suspect-ranking"' not in html
 
 

@@ -232,7 +232,7 @@ def test_the_preview_says_the_date_its_day_counts_count_to_the_run_in_force(admi
     RetierRunFactory(as_of=dt.date(2026, 11, 20))
     draft = make_ruleset(DRAFT)
     page = admin_client.get(reverse("admin:tiering_ruleset_preview", args=[draft.pk])).content.decode()
-    assert "(as of 2026-11-20)" in page
+    assert "(as of 20 Nov 2026)" in page
 
 
 def test_a_group_nested_in_a_draft_group_takes_its_rule_set_and_tier_and_reads_as_one_condition(admin_client):
