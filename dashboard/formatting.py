@@ -10,7 +10,7 @@ MINUS = "\u2212"
 
 
 def currency() -> str:
-    return getattr(settings, "TIERBOARD_CURRENCY_SYMBOL", "€")
+    return settings.TIERBOARD_CURRENCY_SYMBOL
 
 
 def money(value) -> str:

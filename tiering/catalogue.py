@@ -237,8 +237,20 @@ def plain(d: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+_currency = {"symbol": "€"}
+
+
+def set_currency(symbol: str) -> None:
+    """The sign money is written with (settings.TIERBOARD_CURRENCY_SYMBOL; set when the app starts)."""
+    _currency["symbol"] = symbol
+
+
+def currency() -> str:
+    return _currency["symbol"]
+
+
 def format_value(metric: str, value: object) -> str:
-    """A metric value as people read it: 5,000 / 12.5% / 730 days; "no value" for None."""
+    """A metric value as people read it: €5,000 / 12.5% / 730 days; "no value" for None."""
     if value is None:
         return "no value"
     d = Decimal(str(value))
@@ -246,7 +258,8 @@ def format_value(metric: str, value: object) -> str:
     if kind == "ratio":
         return f"{plain(d * 100)}%"
     if kind == "money":
-        return f"{d:,.2f}".removesuffix(".00")
+        sign = "\u2212" if d < 0 else ""
+        return f"{sign}{currency()}{abs(d):,.2f}".removesuffix(".00")
     text = f"{d:,f}"
     text = text.rstrip("0").rstrip(".") if "." in text else text
     return f"{text} days" if kind == "days" else text

@@ -103,6 +103,7 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
+TIERBOARD_CURRENCY_SYMBOL = env_str("TIERBOARD_CURRENCY_SYMBOL", "€")  # money on every page, the admin included
 FORMAT_MODULE_PATH = ["config.formats"]  # one date format everywhere (config/formats/en/formats.py)
 USE_TZ = True
 

@@ -47,7 +47,7 @@ def test_a_run_places_the_customers_at_or_above_the_percentile_and_keeps_the_cut
     assert [c.pk for c, tier in zip(customers, tiers_of(customers)) if tier == 3] == [c.pk for c in customers[97:]]
     why = TierChange.objects.get(run=run, customer=customers[-1]).why
     condition = describe_why(why)[0]["conditions"][0]
-    assert condition["text"] == "Revenue ≥ 98"
+    assert condition["text"] == "Revenue ≥ €98"
     assert condition["cut"] == "the 98th percentile of all customers in this run"
 
 
@@ -70,7 +70,7 @@ def test_below_the_minimum_population_the_floor_applies_and_the_why_says_so():
     assert run.cuts == [{"metric": "revenue", "population": "everyone", "percentile": "98", "cut": None, "eligible": 3}]
     assert tiers_of(customers) == [1, 3, 3]
     condition = describe_why(TierChange.objects.get(run=run, customer=customers[1]).why)[0]["conditions"][0]
-    assert condition["text"] == "Revenue ≥ 500"
+    assert condition["text"] == "Revenue ≥ €500"
     assert condition["cut"] == "the floor: only 3 eligible customers, too few for the 98th percentile of all customers"
     assert min_eligible(D(98)) == 50 > 3
 
@@ -85,7 +85,7 @@ def test_a_floor_above_the_cut_is_the_threshold():
     why = TierChange.objects.filter(run=run, to_tier=3).get().why
     assert (
         describe_why(why)[0]["conditions"][0]["cut"]
-        == "the floor: the 50th percentile of all customers in this run is 50"
+        == "the floor: the 50th percentile of all customers in this run is €50"
     )
 
 

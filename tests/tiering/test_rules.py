@@ -95,7 +95,7 @@ def test_why_reads_in_plain_words():
     why = decide({"net_margin": D("3120"), "categories": 4, "orders": 3, "active_months": 1}, RULES).why()
     tier3 = describe_why(why)[0]
     assert tier3["text"] == "Tier 3 needs ALL of:"
-    assert tier3["conditions"][0] == {"text": "Net margin ≥ 5,000", "has": "3,120", "held": False, "cut": ""}
+    assert tier3["conditions"][0] == {"text": "Net margin ≥ €5,000", "has": "€3,120", "held": False, "cut": ""}
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_why_reads_in_plain_words():
     [
         ("compensation_share", D("0.05"), "5%"),
         ("tenure_days", 730, "730 days"),
-        ("net_margin", D("-12.5"), "-12.50"),
+        ("net_margin", D("-12.5"), "−€12.50"),
         ("orders", 1200, "1,200"),
         ("days_since_last_order", None, "no value"),
     ],

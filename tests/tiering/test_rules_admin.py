@@ -56,7 +56,7 @@ def test_staff_without_the_publish_permission_cannot_publish(client, make_user):
 def test_the_published_version_reads_as_rules_in_plain_words_and_cannot_be_edited(admin_client):
     page = admin_client.get(change_url(v1())).content.decode()
     assert "Tier 3</b> needs ALL of:" in page
-    assert "Lifetime net margin ≥ the 90th percentile of customers with 2+ orders in the window (and ≥ 0)" in page
+    assert "Lifetime net margin ≥ the 90th percentile of customers with 2+ orders in the window (and ≥ €0)" in page
     assert "NONE of (Rejected complaints ≥ 3; Compensation share ≥ 5%)" in page
     assert "Read-only: to change the rules, create a draft from this version." in page
     assert "Publish v2" not in page
@@ -143,7 +143,7 @@ def test_changing_a_condition_is_recorded_with_who_did_it(admin_client):
     latest = cond.history.first()
     assert (latest.history_type, latest.history_user, latest.value) == ("~", admin_client.user, 6000)
     page = admin_client.get(change_url(group.ruleset)).content.decode()
-    assert "Tier 3: “Net margin ≥ 5,000” → “Net margin ≥ 6,000”" in page
+    assert "Tier 3: “Net margin ≥ €5,000” → “Net margin ≥ €6,000”" in page
     assert "<td>alice</td>" in page
 
 
@@ -246,7 +246,7 @@ def test_a_group_nested_in_a_draft_group_takes_its_rule_set_and_tier_and_reads_a
     assert (nested.ruleset_id, nested.tier_id, nested.match) == (group.ruleset_id, group.tier_id, "any")
     Condition.objects.create(group=nested, metric="categories", op="gte", value=3)
     page = admin_client.get(change_url(group.ruleset)).content.decode()
-    assert "Net margin ≥ 5,000 and ANY of (Categories bought ≥ 3)" in page
+    assert "Net margin ≥ €5,000 and ANY of (Categories bought ≥ 3)" in page
 
 
 def test_the_rule_set_page_warns_about_a_condition_that_holds_for_nobody(admin_client):
@@ -270,4 +270,4 @@ def test_a_relative_condition_is_saved_from_the_group_page_and_a_percentile_with
     data["conditions-0-op"] = "gte"
     assert admin_client.post(url, data).status_code == 302
     cond.refresh_from_db()
-    assert str(cond) == "Net margin ≥ the 98th percentile of customers with 2+ orders in the window (and ≥ 0)"
+    assert str(cond) == "Net margin ≥ the 98th percentile of customers with 2+ orders in the window (and ≥ €0)"
