@@ -15,7 +15,7 @@ from customers.models import OrderLine, Ticket
 from tiering.models import CustomerMetrics
 
 from .filters import TargetFilters
-from .followups import open_follow_ups
+from .followups import lost_customers, open_follow_ups
 from .models import Promotion
 
 
@@ -41,6 +41,9 @@ def targets_queryset(
         qs = qs.exclude(Exists(_open_follow_ups()))
     if filters.lifecycle_stage:
         qs = qs.filter(customer__churn_risk__stage=filters.lifecycle_stage)
+    if not filters.include_lost:
+        for lost in lost_customers() or []:
+            qs = qs.exclude(lost)
     return qs.order_by("customer_id")
 
 
