@@ -73,7 +73,9 @@ class Promotion(models.Model):
         ):
             errors["tiers"] = "Tiers are a list of levels 1, 2 or 3, e.g. [2, 3]."
         if self.lifecycle_stage == "lost" and not self.include_lost:
-            errors["include_lost"] = "Lost customers are left out unless you include them: tick this to target the lost stage."
+            errors["include_lost"] = (
+                "Lost customers are left out unless you include them: tick this to target the lost stage."
+            )
         if errors:
             raise ValidationError(errors)
 

@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('promotions', '0003_promotion_lifecycle_stage'),
+        ("promotions", "0003_promotion_lifecycle_stage"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='promotion',
-            name='include_lost',
-            field=models.BooleanField(default=False, help_text='Also target customers who are lost (lifecycle stage lost, or closed as lost on the churn queue).'),
+            model_name="promotion",
+            name="include_lost",
+            field=models.BooleanField(
+                default=False,
+                help_text="Also target customers who are lost (lifecycle stage lost, or closed as lost on the churn queue).",
+            ),
         ),
     ]
