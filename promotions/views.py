@@ -5,9 +5,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
+from .exports import HEADERS
 from .forms import PromotionForm
 from .models import ExportLog, Promotion
-from .exports import HEADERS
 from .selectors import FollowUpFilterUnavailable, count_by_tier, targets_queryset
 from .services import export_start, promotion_save
 

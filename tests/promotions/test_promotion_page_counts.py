@@ -23,7 +23,9 @@ def marketer(client, make_user):
 
 def per_tier(html: str) -> dict[int, int]:
     block = html.split('id="count-by-tier"')[1].split("</ul>")[0]
-    return {int(level): int(n.replace(",", "")) for level, n in re.findall(r"Tier (\d): <strong>([\d,]+)</strong>", block)}
+    return {
+        int(level): int(n.replace(",", "")) for level, n in re.findall(r"Tier (\d): <strong>([\d,]+)</strong>", block)
+    }
 
 
 def test_the_live_count_is_broken_down_per_chosen_tier(client, marketer, target):
@@ -56,4 +58,3 @@ def test_an_unsaved_promotion_shows_a_disabled_export_saying_why(client, markete
     assert re.search(r"<button[^>]*disabled[^>]*>Export CSV</button>", bar)
     assert "Save the promotion to export it" in bar
     assert "/export.csv" not in bar
-
