@@ -190,6 +190,10 @@ class Lapse(models.Model):
                 fields=["customer"], condition=models.Q(returned_at__isnull=True), name="lapse_unreturned_idx"
             ),
             models.Index(fields=["detected_at"], name="lapse_detected_idx"),
+            # win-backs per month (dashboard.trends): only the lapses that ended
+            models.Index(
+                fields=["returned_at"], condition=models.Q(returned_at__isnull=False), name="lapse_returned_idx"
+            ),
         ]
         permissions = [("view_insights", "Can view churn insights")]
 

@@ -9,8 +9,10 @@ NAVIGATION = [
     ("My queue", "churn:my_queue", "churn.work_followup"),
     ("Team queue", "churn:team_queue", "churn.work_followup"),
     ("Churn insights", "churn:insights", "churn.view_insights"),
+    ("Marketing", "dashboard:marketing", "promotions.view_promotion"),
     ("Promotions", "promotions:list", "promotions.view_promotion"),
-    ("Export log", "promotions:export_log", "promotions.view_exportlog"),
+    # Admins read every export, marketing its own (promotions.selectors.export_log_for).
+    ("Export log", "promotions:export_log", "promotions.export_targets"),
     ("Tier rules", "admin:tiering_ruleset_changelist", "tiering.change_ruleset"),
     ("Runs", "tiering:runs", "tiering.view_retierrun"),
     ("Import data", "customers:import", "customers.import_data"),

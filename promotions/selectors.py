@@ -16,7 +16,9 @@ from tiering.models import CustomerMetrics
 
 from .filters import TargetFilters
 from .followups import lost_customers, open_follow_ups
-from .models import Promotion
+from .models import ExportLog, Promotion
+
+EXPORT_LOG_ALL = "promotions.view_exportlog"  # admins: every export; anyone else: their own only
 
 
 class FollowUpFilterUnavailable(Exception):
@@ -86,3 +88,15 @@ def _open_follow_ups():
     if follow_ups is None:
         raise FollowUpFilterUnavailable("Excluding open follow-ups needs the churn app, which is not installed.")
     return follow_ups.filter(customer_id=OuterRef("customer_id"))
+
+
+def export_log_for(user, *, limit: int = 200) -> list[ExportLog]:
+    """The export log as `user` may read it: every entry for an admin, else only their own."""
+    entries = ExportLog.objects.select_related("promotion")
+    if not user.has_perm(EXPORT_LOG_ALL):
+        entries = entries.filter(user=user)
+    return list(entries[:limit])
+
+
+def recent_promotions(*, limit: int = 10) -> list[Promotion]:
+    return list(Promotion.objects.select_related("created_by")[:limit])

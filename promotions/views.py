@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from .exports import HEADERS
 from .forms import PromotionForm
 from .models import ExportLog, Promotion
-from .selectors import FollowUpFilterUnavailable, count_by_tier, targets_queryset
+from .selectors import EXPORT_LOG_ALL, FollowUpFilterUnavailable, count_by_tier, export_log_for, targets_queryset
 from .services import export_start, promotion_save
 
 PREVIEW_ROWS = 20
@@ -82,7 +82,8 @@ def promotion_export(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@permission_required("promotions.view_exportlog", raise_exception=True)
+@permission_required("promotions.export_targets", raise_exception=True)
 def export_log(request: HttpRequest) -> HttpResponse:
-    entries = ExportLog.objects.select_related("promotion")[:200]
-    return render(request, "promotions/export_log.html", {"entries": entries})
+    """Admins read every export; whoever else may export (marketing) reads their own."""
+    context = {"entries": export_log_for(request.user), "sees_all": request.user.has_perm(EXPORT_LOG_ALL)}
+    return render(request, "promotions/export_log.html", context)

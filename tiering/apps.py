@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class TieringConfig(AppConfig):
     name = "tiering"
     verbose_name = "Tiering"
+
+    def ready(self) -> None:
+        from .signals import retier_applied
+        from .summary import record_after_retier
+
+        # Each real run records its tier totals in its own transaction (tiering.summary).
+        retier_applied.connect(record_after_retier, dispatch_uid="tiering.record_tier_totals")
