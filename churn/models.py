@@ -332,4 +332,23 @@ class SuspectAnalysis(models.Model):
         return f"Suspects as of {self.as_of} (tiers {self.tiers})"
 
 
+class DigestSent(models.Model):
+    """One daily follow-up digest sent to one account manager (churn.digest). Unique per user and
+    day, so a digest job that runs twice sends nothing twice; the last one's time is where the
+    next one's "new" items begin."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sent_on = models.DateField()
+    sent_at = models.DateTimeField()
+    new_items = models.PositiveIntegerField(default=0)
+    overdue_items = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "sent_on"], name="one_digest_per_user_and_day")]
+        indexes = [models.Index(fields=["user", "-sent_at"], name="digest_user_sent_idx")]
+
+    def __str__(self) -> str:
+        return f"Digest to {self.user} on {self.sent_on}"
+
+
 from .risk_models import Backtest, CustomerRisk, RiskModel  # noqa: E402, F401  (churn risk: docs/churn-risk.md)

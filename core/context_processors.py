@@ -35,7 +35,7 @@ def navigation(request):
             url = reverse(url_name)
         except NoReverseMatch:  # a page not built yet stays out of the menu
             continue
-        items.append({"label": label, "url": url, "active": False, "tool": url_name in ADMIN_TOOLS})
+        items.append({"label": label, "url": url, "active": False, "tool": url_name in ADMIN_TOOLS, "name": url_name})
     # The current page is the LONGEST matching url: "/churn/team/" is not also "My queue" ("/churn/").
     current = max((i for i in items if request.path.startswith(i["url"])), key=lambda i: len(i["url"]), default=None)
     if current:
