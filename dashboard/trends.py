@@ -1,14 +1,19 @@
 """Trends per month: tier sizes, share of margin, lapses and win-backs (docs/dashboard.md, Trends).
 
-- Tier sizes at each month's end come from the tier history (TierChange, backfilled entries
-  included when a backfill wrote them): today's sizes (TierCount) minus the net moves recorded
-  after that month. Only the history inside the window is read, grouped per month in SQL.
-- Share of net margin per tier: from the per-run totals (RunTierTotal) of the month's last real
-  run (by as-of date); a month with no such run shows none.
+- Tier sizes and share of net margin at a month's end: from the per-run totals (RunTierTotal)
+  of the month's last real run (by as-of date), a few rows per run.
+- A month with no run of its own keeps the previous run's numbers (only a run moves customers).
+- A month before the first run with totals (history backfilled over months before the first
+  run, or runs from before the totals were recorded) takes its sizes from the tier history (TierChange,
+  backfilled entries included): the net moves recorded up to that month's end, summed from the
+  start, grouped per month in SQL and read only before the first month with run totals (an
+  index on changed_at bounds it). Such a month shows no margin share.
 - Lapses: customers found lapsed that month (Lapse.detected_at); win-backs: lapsed customers who
   ordered again, seen that month (Lapse.returned_at).
 
-Five grouped queries whatever the number of customers, cached under the last run.
+Four grouped queries whatever the number of customers, cached under the last run: at 1,000,000
+customers with 1,000,000 history rows the history query is empty once every month shown has a
+run, and the lapse counts are an index range (docs/dashboard.md, Trends, has the figures).
 """
 
 import datetime as dt
@@ -21,10 +26,10 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from churn.models import Lapse
-from tiering.models import RetierRun, RunTierTotal, TierChange, TierCount
+from tiering.models import RetierRun, RunTierTotal, TierChange
 
 MONTHS = 12
-CACHE_SECONDS = 600
+CACHE_SECONDS = 3600  # the numbers change with a run, which changes the key; the timeout bounds other writes
 
 
 @dataclass(frozen=True)
@@ -58,22 +63,30 @@ def monthly_trends(*, run: RetierRun | None, today: dt.date | None = None, month
 
 def _read(*, today: dt.date, months: int) -> list[MonthTrend]:
     first = month_starts(today, months)[0]
-    since = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
+    since = _midnight(first)
+    run_totals = _run_totals(first)
+    covered = {as_of.replace(day=1) for _, as_of, _, _, _ in run_totals}
+    # History is read only up to the first month that run totals cover (all of it with none).
+    history_until = _midnight(min(covered)) if covered else None
     return assemble(
         today=today,
         months=months,
-        current=dict(TierCount.objects.values_list("tier", "customers")),
-        flows=_flows(since),
-        run_totals=_run_totals(first),
+        flows=_flows(until=history_until),
+        run_totals=run_totals,
         lapses=_per_month(Lapse.objects.filter(detected_at__gte=since), "detected_at"),
         win_backs=_per_month(Lapse.objects.filter(returned_at__gte=since), "returned_at"),
     )
 
 
-def _flows(since: dt.datetime) -> list[tuple[dt.date, int | None, int, int]]:
+def _midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _flows(*, until: dt.datetime | None) -> list[tuple[dt.date, int | None, int, int]]:
+    """Net moves per month (from, to, customers) recorded before `until` (all with None)."""
+    changes = TierChange.objects.all() if until is None else TierChange.objects.filter(changed_at__lt=until)
     rows = (
-        TierChange.objects.filter(changed_at__gte=since)
-        .annotate(month=TruncMonth("changed_at"))
+        changes.annotate(month=TruncMonth("changed_at"))
         .values_list("month", "from_tier", "to_tier")
         .annotate(n=Count("id"))
         .order_by()
@@ -81,12 +94,12 @@ def _flows(since: dt.datetime) -> list[tuple[dt.date, int | None, int, int]]:
     return [(_day(month), source, target, n) for month, source, target, n in rows]
 
 
-def _run_totals(first: dt.date) -> list[tuple[int, dt.date, int, Decimal]]:
-    """(run, as_of, tier, net margin) of every real run since `first`: a few rows per run."""
+def _run_totals(first: dt.date) -> list[tuple[int, dt.date, int, int, Decimal]]:
+    """(run, as_of, tier, customers, net margin) of every real run since `first`: a few rows per run."""
     return list(
         RunTierTotal.objects.filter(
             run__as_of__gte=first, run__dry_run=False, run__status=RetierRun.Status.SUCCEEDED
-        ).values_list("run_id", "run__as_of", "tier", "net_margin")
+        ).values_list("run_id", "run__as_of", "tier", "customers", "net_margin")
     )
 
 
@@ -109,51 +122,72 @@ def month_starts(today: dt.date, months: int) -> list[dt.date]:
     return starts[::-1]
 
 
-def assemble(*, today, months, current, flows, run_totals, lapses, win_backs) -> list[MonthTrend]:
+def assemble(*, today, months, flows, run_totals, lapses, win_backs) -> list[MonthTrend]:
     """Pure: the months from plain rows (tested on hand-computed numbers)."""
     starts = month_starts(today, months)
-    levels = tuple(sorted(set(current) | {t for _, s, t, _ in flows} | {s for _, s, _, _ in flows if s is not None}))
+    last_runs = _last_run_per_month(run_totals)
+    from_history = _sizes_from_history(flows, starts)
+    levels = tuple(
+        sorted({level for _, (_, sizes, _) in last_runs.items() for level in sizes} | _levels_of(from_history))
+    )
+    trends = []
+    run_id, sizes, margins = None, None, None
+    for start in starts:
+        # A month with no run of its own keeps the last run's tiers (only a run moves customers);
+        # before the first run shown, the history says.
+        run_id, sizes, margins = last_runs.get(start, (run_id, sizes, margins))
+        trends.append(
+            MonthTrend(
+                month=start,
+                sizes={level: (sizes if sizes is not None else from_history[start]).get(level, 0) for level in levels},
+                margin_share=_shares(margins) if margins is not None else None,
+                run_id=run_id,
+                lapses=lapses.get(start, 0),
+                win_backs=win_backs.get(start, 0),
+                levels=levels,
+            )
+        )
+    while trends and not trends[0].customers and not trends[0].lapses and not trends[0].win_backs:
+        trends.pop(0)  # before any history: nothing to show
+    return trends
+
+
+def _sizes_from_history(flows, starts: list[dt.date]) -> dict[dt.date, dict[int, int]]:
+    """Customers per tier at each month's end: every net move recorded up to then, summed."""
     net: dict[dt.date, dict[int, int]] = {}
     for month, source, target, n in flows:
         moves = net.setdefault(month, {})
         moves[target] = moves.get(target, 0) + n
         if source is not None:
             moves[source] = moves.get(source, 0) - n
-    sizes = {level: current.get(level, 0) for level in levels}
-    by_month_sizes = {}
-    for start in reversed(starts):  # walk back from today: undo each later month's moves
-        by_month_sizes[start] = dict(sizes)
+    sizes: dict[int, int] = {}
+    for month in sorted(m for m in net if m < starts[0]):  # before the window: the starting point
+        for level, n in net[month].items():
+            sizes[level] = sizes.get(level, 0) + n
+    by_month = {}
+    for start in starts:
         for level, n in net.get(start, {}).items():
-            sizes[level] = sizes.get(level, 0) - n
-    last_runs = _last_run_per_month(run_totals)
-    trends = [
-        MonthTrend(
-            month=start,
-            sizes=by_month_sizes[start],
-            margin_share=_shares(last_runs[start][1]) if start in last_runs else None,
-            run_id=last_runs[start][0] if start in last_runs else None,
-            lapses=lapses.get(start, 0),
-            win_backs=win_backs.get(start, 0),
-            levels=levels,
-        )
-        for start in starts
-    ]
-    while trends and not trends[0].customers and not trends[0].lapses and not trends[0].win_backs:
-        trends.pop(0)  # before any history: nothing to show
-    return trends
+            sizes[level] = sizes.get(level, 0) + n
+        by_month[start] = dict(sizes)
+    return by_month
 
 
-def _last_run_per_month(run_totals) -> dict[dt.date, tuple[int, dict[int, Decimal]]]:
-    """Each month's last run (latest as-of, then highest id) and its margin per tier."""
-    runs: dict[int, tuple[dt.date, dict[int, Decimal]]] = {}
-    for run_id, as_of, tier, margin in run_totals:
-        runs.setdefault(run_id, (as_of, {}))[1][tier] = margin
-    last: dict[dt.date, tuple[dt.date, int, dict[int, Decimal]]] = {}
-    for run_id, (as_of, margins) in runs.items():
+def _levels_of(by_month: dict[dt.date, dict[int, int]]) -> set[int]:
+    return {level for sizes in by_month.values() for level, n in sizes.items() if n}
+
+
+def _last_run_per_month(run_totals) -> dict[dt.date, tuple[int, dict[int, int], dict[int, Decimal]]]:
+    """Each month's last run (latest as-of, then highest id): its customers and margin per tier."""
+    runs: dict[int, tuple[dt.date, dict[int, int], dict[int, Decimal]]] = {}
+    for run_id, as_of, tier, customers, margin in run_totals:
+        _, sizes, margins = runs.setdefault(run_id, (as_of, {}, {}))
+        sizes[tier], margins[tier] = customers, margin
+    last: dict[dt.date, tuple[dt.date, int]] = {}
+    for run_id, (as_of, _, _) in runs.items():
         month = as_of.replace(day=1)
-        if month not in last or (as_of, run_id) > last[month][:2]:
-            last[month] = (as_of, run_id, margins)
-    return {month: (run_id, margins) for month, (_, run_id, margins) in last.items()}
+        if month not in last or (as_of, run_id) > last[month]:
+            last[month] = (as_of, run_id)
+    return {month: (run_id, runs[run_id][1], runs[run_id][2]) for month, (_, run_id) in last.items()}
 
 
 def _shares(margins: dict[int, Decimal]) -> dict[int, float]:

@@ -409,7 +409,11 @@ class TierChange(models.Model):
 
     class Meta:
         ordering = ["-changed_at", "-id"]
-        indexes = [models.Index(fields=["customer", "-changed_at"], name="tierchange_customer_idx")]
+        indexes = [
+            models.Index(fields=["customer", "-changed_at"], name="tierchange_customer_idx"),
+            # the trends read the history of months no run totals cover (dashboard.trends), by date
+            models.Index(fields=["changed_at"], include=["from_tier", "to_tier"], name="tierchange_changed_at_idx"),
+        ]
 
 
 class MetricsStage(models.Model):

@@ -18,28 +18,31 @@ TODAY = dt.date(2026, 12, 2)
 SEP, OCT, NOV, DEC = (dt.date(2026, m, 1) for m in (9, 10, 11, 12))
 
 
-def run_on(as_of: dt.date, margins: dict[int, str] | None = None) -> RetierRun:
+def run_on(as_of: dt.date, totals: dict[int, tuple[int, str]] | None = None) -> RetierRun:
+    """A run, with its tier totals {tier: (customers, net margin)} when given."""
     run = RetierRunFactory(as_of=as_of)
-    for tier, margin in (margins or {}).items():
-        RunTierTotal.objects.create(run=run, tier=tier, customers=1, revenue=0, net_margin=Decimal(margin))
+    for tier, (customers, margin) in (totals or {}).items():
+        RunTierTotal.objects.create(run=run, tier=tier, customers=customers, revenue=0, net_margin=Decimal(margin))
     return run
 
 
 @pytest.fixture
 def history():
-    """A, B, C placed in September (C by a backfilled month-end entry: any history row counts);
-    B up to 3 and D new in October; A down to 1 in November. Today: A 1, B 3, C 1, D 2.
+    """A, B, C placed in September (C by a backfilled month-end entry: any history row counts) by a
+    run from before run totals were recorded; B up to 3 and D new in October; A down to 1 in
+    November; no run yet in December. Today: A 1, B 3, C 1, D 2.
 
     Month ends by hand:   tier 1   tier 2   tier 3
-        September           1        2        0      (A 2, B 2, C 1)
-        October             1        2        1      (A 2, D 2, B 3, C 1)
-        November            2        1        1      (A 1, C 1, D 2, B 3)
-        December (today)    2        1        1
+        September           1        2        0      (A 2, B 2, C 1: from the history)
+        October             1        2        1      (A 2, D 2, B 3, C 1: October's run totals)
+        November            2        1        1      (A 1, C 1, D 2, B 3: the 20th's run totals)
+        December (today)    2        1        1      (no run since: November's)
     """
     a, b, c, d = (CustomerFactory(name=n) for n in "ABCD")
-    sep, octo = run_on(dt.date(2026, 9, 15)), run_on(dt.date(2026, 10, 10), {1: "-50", 2: "300", 3: "700"})
-    nov = run_on(dt.date(2026, 11, 5), {1: "100", 2: "100", 3: "800"})
-    run_on(dt.date(2026, 11, 20), {1: "0", 2: "250", 3: "750"})  # November's last run: its totals count
+    sep = run_on(dt.date(2026, 9, 15))
+    octo = run_on(dt.date(2026, 10, 10), {1: (1, "-50"), 2: (2, "300"), 3: (1, "700")})
+    nov = run_on(dt.date(2026, 11, 5), {1: (2, "100"), 2: (1, "100"), 3: (1, "800")})
+    run_on(dt.date(2026, 11, 20), {1: (2, "0"), 2: (1, "250"), 3: (1, "750")})  # November's last run counts
     moves = [
         (a, sep, None, 2, "2026-09-15"),
         (b, sep, None, 2, "2026-09-15"),
@@ -51,7 +54,7 @@ def history():
     for customer, run, source, target, day in moves:
         TierChangeFactory(customer=customer, run=run, from_tier=source, to_tier=target, changed_at=at(day, "02:00:00"))
     for customer, tier in ((a, 1), (b, 3), (c, 1), (d, 2)):
-        CustomerMetricsFactory(customer=customer, tier=tier)  # TierCount follows (trigger)
+        CustomerMetricsFactory(customer=customer, tier=tier)
     for day in ("2026-10-03", "2026-10-20", "2026-11-01"):
         LapseFactory(detected_at=at(day, "02:00:00"), detected_on=dt.date.fromisoformat(day))
     LapseFactory(detected_at=at("2026-08-01"), returned_at=at("2026-11-15"))  # lapsed in August: outside sizes
@@ -71,6 +74,7 @@ def test_tier_sizes_margin_shares_lapses_and_win_backs_per_month_are_the_hand_co
     assert by_month[SEP].margin_share is None  # September's run recorded no totals
     assert by_month[OCT].margin_share == pytest.approx({1: 0.0, 2: 0.3, 3: 0.7})  # tier 1 lost money: 0
     assert by_month[NOV].margin_share == pytest.approx({1: 0.0, 2: 0.25, 3: 0.75})  # the 20th, not the 5th
+    assert by_month[DEC].margin_share == by_month[NOV].margin_share
     assert [(t.lapses, t.win_backs) for t in trends] == [(1, 0), (0, 0), (2, 0), (1, 1), (0, 0)]
 
 
