@@ -9,7 +9,7 @@ exclusion it asked for.
 """
 
 from django.apps import apps
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 
 def open_follow_ups() -> QuerySet | None:
@@ -31,8 +31,8 @@ def follow_up_filter_available() -> bool:
     return True
 
 
-def lost_customers() -> list[Exists] | None:
-    """A condition on CustomerMetrics rows that holds for a lost customer; None without churn.
+def exclude_lost(qs: QuerySet) -> QuerySet:
+    """CustomerMetrics rows `qs` without the lost customers (unchanged without the churn app).
 
     Lost is either of:
     - the lifecycle stage stored at the last scoring is `lost` (churn.lifecycle: closed as lost on
@@ -40,16 +40,16 @@ def lost_customers() -> list[Exists] | None:
     - a follow-up closed as lost whose lapse's last order is still the customer's last order: the
       queue's word counts at once, before the next scoring writes the stage, and a customer who
       bought since is no longer lost.
-    Two conditions, each excluded on its own: two NOT EXISTS that PostgreSQL runs as anti-joins
-    (an OR of the two would be probed row by row).
+    The stage is tested on the churn-risk row the export joins anyway; the follow-up is a NOT
+    EXISTS that PostgreSQL runs as an anti-join over the few follow-ups closed as lost.
     """
     if not follow_up_filter_available():
-        return None
+        return qs
     from churn.policy import LOST
 
     stage_lost = "lost"  # churn.lifecycle.STAGES
-    risk = apps.get_model("churn", "CustomerRisk").objects.filter(customer_id=OuterRef("customer_id"), stage=stage_lost)
     closed = apps.get_model("churn", "FollowUp").objects.filter(
         customer_id=OuterRef("customer_id"), status=LOST, lapse__last_order_at__gte=OuterRef("last_order_at")
     )
-    return [Exists(risk), Exists(closed)]
+    not_lost_stage = Q(customer__churn_risk__stage__isnull=True) | ~Q(customer__churn_risk__stage=stage_lost)
+    return qs.filter(not_lost_stage).exclude(Exists(closed))

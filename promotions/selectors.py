@@ -15,7 +15,7 @@ from customers.models import OrderLine, Ticket
 from tiering.models import CustomerMetrics
 
 from .filters import TargetFilters
-from .followups import lost_customers, open_follow_ups
+from .followups import exclude_lost, open_follow_ups
 from .models import ExportLog, Promotion
 
 EXPORT_LOG_ALL = "promotions.view_exportlog"  # admins: every export; anyone else: their own only
@@ -44,8 +44,7 @@ def targets_queryset(
     if filters.lifecycle_stage:
         qs = qs.filter(customer__churn_risk__stage=filters.lifecycle_stage)
     if not filters.include_lost:
-        for lost in lost_customers() or []:
-            qs = qs.exclude(lost)
+        qs = exclude_lost(qs)
     return qs.order_by("customer_id")
 
 
