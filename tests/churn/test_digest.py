@@ -90,6 +90,7 @@ def test_an_overdue_item_already_reported_sends_nothing_again_but_a_new_one_does
 def test_the_job_run_twice_on_one_day_sends_one_email(amira):
     item(assignee=amira)
     assert send_digests(now=NOW) == 1
+    item(assignee=amira, created=NOW + dt.timedelta(minutes=30))  # new, but today's digest is sent
     assert send_digests(now=NOW + dt.timedelta(hours=1)) == 0
     assert len(mail.outbox) == 1
 
