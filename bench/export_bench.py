@@ -87,10 +87,10 @@ def _drop_synthetic_metrics(ctx) -> None:
 def child(repeats: int) -> dict:
     from django.db import connection
 
-    from promotions.exports import NUMBER_COLUMNS, TEXT_COLUMNS
+    from promotions.exports import export_values
     from promotions.selectors import targets_queryset
 
-    bare_rows = targets_queryset().values_list(*TEXT_COLUMNS.values(), *NUMBER_COLUMNS.values())
+    bare_rows = export_values(targets_queryset(), neutralised=False)
     bare, stream, export = [], [], []
     for _ in range(repeats):
         rows, seconds = _bare_copy(connection, bare_rows)

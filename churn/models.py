@@ -190,6 +190,10 @@ class Lapse(models.Model):
                 fields=["customer"], condition=models.Q(returned_at__isnull=True), name="lapse_unreturned_idx"
             ),
             models.Index(fields=["detected_at"], name="lapse_detected_idx"),
+            # win-backs per month (dashboard.trends): only the lapses that ended
+            models.Index(
+                fields=["returned_at"], condition=models.Q(returned_at__isnull=False), name="lapse_returned_idx"
+            ),
         ]
         permissions = [("view_insights", "Can view churn insights")]
 
@@ -326,6 +330,25 @@ class SuspectAnalysis(models.Model):
 
     def __str__(self) -> str:
         return f"Suspects as of {self.as_of} (tiers {self.tiers})"
+
+
+class DigestSent(models.Model):
+    """One daily follow-up digest sent to one account manager (churn.digest). Unique per user and
+    day, so a digest job that runs twice sends nothing twice; the last one's time is where the
+    next one's "new" items begin."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sent_on = models.DateField()
+    sent_at = models.DateTimeField()
+    new_items = models.PositiveIntegerField(default=0)
+    overdue_items = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "sent_on"], name="one_digest_per_user_and_day")]
+        indexes = [models.Index(fields=["user", "-sent_at"], name="digest_user_sent_idx")]
+
+    def __str__(self) -> str:
+        return f"Digest to {self.user} on {self.sent_on}"
 
 
 from .risk_models import Backtest, CustomerRisk, RiskModel  # noqa: E402, F401  (churn risk: docs/churn-risk.md)

@@ -29,3 +29,11 @@ def backtest_task() -> int:
 
     run_backtest()
     return 1
+
+
+@shared_task(soft_time_limit=10 * 60, time_limit=12 * 60)
+def send_follow_up_digests_task() -> int:
+    """Every morning (beat): each account manager's new and overdue follow-ups (churn.digest)."""
+    from .digest import send_digests
+
+    return send_digests()

@@ -113,3 +113,12 @@ def env_choice(name: str, default: str, choices: set[str], *, environ=os.environ
     if raw.strip().upper() not in by_upper:
         raise ImproperlyConfigured(f"{name}={raw!r} is not one of: {', '.join(sorted(choices))}.")
     return by_upper[raw.strip().upper()]
+
+
+def env_site_url(name: str, default: str, *, environ=os.environ) -> str:
+    """The address people open the dashboard at (links in emails): http(s)://host[:port][/path]."""
+    raw = environ.get(name, default).strip()
+    parts = urlparse(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a site address: use e.g. https://tierboard.example.com.")
+    return raw.rstrip("/")

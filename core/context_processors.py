@@ -9,8 +9,10 @@ NAVIGATION = [
     ("My queue", "churn:my_queue", "churn.work_followup"),
     ("Team queue", "churn:team_queue", "churn.work_followup"),
     ("Churn insights", "churn:insights", "churn.view_insights"),
+    ("Marketing", "dashboard:marketing", "promotions.view_promotion"),
     ("Promotions", "promotions:list", "promotions.view_promotion"),
-    ("Export log", "promotions:export_log", "promotions.view_exportlog"),
+    # Admins read every export, marketing its own (promotions.selectors.export_log_for).
+    ("Export log", "promotions:export_log", "promotions.export_targets"),
     ("Tier rules", "admin:tiering_ruleset_changelist", "tiering.change_ruleset"),
     ("Runs", "tiering:runs", "tiering.view_retierrun"),
     ("Import data", "customers:import", "customers.import_data"),
@@ -33,7 +35,7 @@ def navigation(request):
             url = reverse(url_name)
         except NoReverseMatch:  # a page not built yet stays out of the menu
             continue
-        items.append({"label": label, "url": url, "active": False, "tool": url_name in ADMIN_TOOLS})
+        items.append({"label": label, "url": url, "active": False, "tool": url_name in ADMIN_TOOLS, "name": url_name})
     # The current page is the LONGEST matching url: "/churn/team/" is not also "My queue" ("/churn/").
     current = max((i for i in items if request.path.startswith(i["url"])), key=lambda i: len(i["url"]), default=None)
     if current:

@@ -4,6 +4,7 @@ from . import views
 
 app_name = "dashboard"
 urlpatterns = [
+    path("marketing/", views.marketing_home, name="marketing"),
     path("tiers/", views.tier_list, name="tier_list"),
     path("tiers/<int:level>/", views.tier_list, name="tier_list_level"),
     path("customer/<int:pk>/", views.customer_detail, name="customer"),

@@ -25,9 +25,13 @@ from . import selectors
 from .filters import CustomerFilter
 from .formatting import currency, metric_value
 from .tables import SORTABLE, CustomerTable, ordering
+from .trends import monthly_trends
+from .trends_view import trends_context
 from .why import describe_groups, summary
 
 VIEW_METRICS = "tiering.view_customermetrics"
+VIEW_PROMOTIONS = "promotions.view_promotion"  # marketing's home
+MARKETING_LIST = 10  # promotions and exports listed on the marketing home
 WORK_QUEUE = "churn.work_followup"  # the queue pages' permission: links to them only for who may open them
 HISTORY_LIMIT = 50  # a customer page shows at most this many tier changes
 HISTORY_INLINE_WHY = 8  # the why of older changes loads when opened (htmx): a long history stays fast
@@ -36,8 +40,35 @@ HISTORY_INLINE_WHY = 8  # the why of older changes loads when opened (htmx): a l
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.has_perm(VIEW_METRICS):
         return overview(request)
-    # Marketing (or a user with no role yet): a short page with the pages they may use.
+    if request.user.has_perm(VIEW_PROMOTIONS):
+        return marketing_home(request)
+    # A user with no role yet: a short page with the pages they may use.
     return render(request, "dashboard/no_pages.html", {"pages": navigation(request)["nav_items"]})
+
+
+@permission_required(VIEW_PROMOTIONS, raise_exception=True)
+def marketing_home(request: HttpRequest) -> HttpResponse:
+    """Marketing's home: tier sizes and shares, trends, its promotions and its own exports.
+
+    Only totals per tier, never a customer: marketing sees who is targeted through its promotions.
+    """
+    from promotions.selectors import EXPORT_LOG_ALL, export_log_for, recent_promotions
+
+    tiers = selectors.tiers_by_level()
+    succeeded = selectors.last_succeeded_run()
+    pyramid = selectors.tier_pyramid(tiers=tiers, totals=selectors.tier_totals(run=succeeded))
+    context = {
+        "tiers": tiers,
+        "movement_run": succeeded,
+        "pyramid": pyramid,
+        "total_customers": sum(t.customers for t in pyramid),
+        "chart_data": _chart_data(pyramid),
+        "promotions": recent_promotions(limit=MARKETING_LIST),
+        "exports": export_log_for(request.user, limit=MARKETING_LIST),
+        "sees_all_exports": request.user.has_perm(EXPORT_LOG_ALL),
+        **trends_context(monthly_trends(run=succeeded), tiers),
+    }
+    return render(request, "dashboard/marketing.html", context)
 
 
 @permission_required(VIEW_METRICS, raise_exception=True)
@@ -58,6 +89,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "chart_data": _chart_data(pyramid),
         "followups": selectors.follow_up_numbers(levels=sorted(tiers), user=request.user, today=timezone.localdate()),
         "can_work_queue": request.user.has_perm(WORK_QUEUE),
+        **trends_context(monthly_trends(run=succeeded), tiers),
     }
     return render(request, "dashboard/overview.html", context)
 

@@ -21,3 +21,10 @@ class Neutralised(Func):
         "THEN '''' || %(expressions)s ELSE NULLIF(%(expressions)s, '') END"
     )
     arity = 1
+
+
+def neutralise(text: str | None) -> str | None:
+    """The same rule in Python, for the few values known before the query (the tier names)."""
+    if not text:
+        return None
+    return "'" + text if text.startswith(FORMULA_STARTS) else text

@@ -6,29 +6,43 @@ messages into 64 KiB chunks. Memory stays flat: nothing holds more than one chun
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Case, CharField, F, Func, QuerySet, Value, When
 from django.utils import timezone
 
-from .csvsafe import Neutralised
+from tiering.models import Tier
+
+from .csvsafe import Neutralised, neutralise
 from .models import ExportLog
 
-TEXT_COLUMNS = {  # CSV header name -> CustomerMetrics lookup; every one is neutralised
-    "external_id": "customer__external_id",
-    "name": "customer__name",
-    "email": "customer__email",
-    "company": "customer__company",
-}
-# Left exactly as the database has them. After `tier` (the column-order contract) come the churn
-# columns: the lifecycle stage (fixed words) and the churn risk, 0 to 1 (churn.risk; empty until
-# a first scoring).
-NUMBER_COLUMNS = {
-    "tier": "tier",
-    "lifecycle_stage": "customer__churn_risk__stage",
-    "churn_risk": "customer__churn_risk__risk",
-}
-HEADER = ",".join([*TEXT_COLUMNS, *NUMBER_COLUMNS]).encode() + b"\n"
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    lookup: str  # a CustomerMetrics lookup, or a name that `_expression` builds
+    text: bool = False  # free text someone typed or imported: neutralised against formulas
+
+
+# The order is the contract: PRODUCT.md's columns first (external_id, name, email, company, tier),
+# then the churn columns (lifecycle_stage, churn_risk), then the columns added after them. Never
+# reorder; add new columns at the end.
+COLUMNS = (
+    Column("external_id", "customer__external_id", text=True),
+    Column("name", "customer__name", text=True),
+    Column("email", "customer__email", text=True),
+    Column("company", "customer__company", text=True),
+    Column("tier", "tier"),  # the level number
+    Column("lifecycle_stage", "customer__churn_risk__stage"),  # fixed words (churn.lifecycle)
+    Column("churn_risk", "customer__churn_risk__risk"),  # 0 to 1; empty until a first scoring
+    Column("tier_name", "tier_name", text=True),  # the Tier table's name, which admins edit
+    Column("account_manager", "customer__account_manager__username", text=True),  # empty with none
+    Column("last_order", "last_order"),  # the last order's UTC day, ISO 8601; empty with no order
+    Column("revenue_12m", "revenue"),  # revenue in the run's 12-month window, a plain decimal
+)
+HEADERS = tuple(column.header for column in COLUMNS)
+HEADER = ",".join(HEADERS).encode() + b"\n"
 BOM = "\ufeff".encode()
 CHUNK_BYTES = 64 * 1024
 
@@ -45,10 +59,32 @@ def csv_chunks(targets: QuerySet, *, excel: bool = False, counter: RowCount | No
     yield from _copy_chunks(targets, counter)
 
 
+def export_values(targets: QuerySet, *, neutralised: bool = True) -> QuerySet:
+    """The export's rows as a values_list in COLUMNS order (the benchmark's bare COPY: unneutralised)."""
+    tier_names = dict(Tier.objects.values_list("level", "name"))  # one small query per export
+    if neutralised:  # three names, known here: neutralised in Python, not per row
+        tier_names = {level: neutralise(name) for level, name in tier_names.items()}
+    expressions = []
+    for column in COLUMNS:
+        if column.lookup == "tier_name":
+            whens = [When(tier=level, then=Value(name)) for level, name in sorted(tier_names.items())]
+            expressions.append(Case(*whens, default=None, output_field=CharField()))
+        elif column.lookup == "last_order":
+            expressions.append(Func(F("last_order_at"), template=_UTC_DAY, output_field=CharField()))
+        elif column.text and neutralised:
+            expressions.append(Neutralised(column.lookup))
+        else:
+            expressions.append(F(column.lookup))
+    return targets.values_list(*expressions)
+
+
+# The UTC calendar day, as the metrics count days (tiering.metrics), written ISO 8601.
+_UTC_DAY = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
 def copy_sql_with_params(targets: QuerySet) -> tuple[str, tuple]:
     """The COPY statement for the neutralised export rows, with the QuerySet's own parameters."""
-    rows = targets.values_list(*[Neutralised(lookup) for lookup in TEXT_COLUMNS.values()], *NUMBER_COLUMNS.values())
-    sql, params = rows.query.sql_with_params()
+    sql, params = export_values(targets).query.sql_with_params()
     return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params
 
 

@@ -25,6 +25,7 @@ class TargetFilters:
     exclude_open_complaint: bool = False
     exclude_open_follow_up: bool = False
     lifecycle_stage: str = ""  # churn_customerrisk.stage (docs/churn-risk.md); "" = any
+    include_lost: bool = False  # lost customers (promotions.followups.lost_customers) are left out unless set
     extra: dict = field(default_factory=dict, compare=False)  # never filters; room for notes in the log
 
     def as_json(self) -> dict:
@@ -61,6 +62,7 @@ _WORDING = {
     "exclude_open_complaint": "no pending complaint",
     "exclude_open_follow_up": "no open follow-up",
     "lifecycle_stage": "lifecycle stage {}",
+    "include_lost": "lost customers included",
 }
 
 

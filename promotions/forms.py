@@ -31,7 +31,7 @@ class PromotionForm(forms.ModelForm):
         fields = [
             "name", "starts_on", "ends_on", "tiers", "active_within_days", "lapsed_over_days",
             "bought_category", "not_bought_category", "bought_product", "not_bought_product",
-            "account_manager", "exclude_open_complaint", "exclude_open_follow_up", "lifecycle_stage",
+            "account_manager", "exclude_open_complaint", "exclude_open_follow_up", "lifecycle_stage", "include_lost",
         ]  # fmt: skip
         labels = {
             "starts_on": "Period starts", "ends_on": "Period ends",
@@ -39,6 +39,7 @@ class PromotionForm(forms.ModelForm):
             "bought_product": "Bought product", "not_bought_product": "Never bought product",
             "exclude_open_complaint": "Leave out customers with a pending complaint",
             "exclude_open_follow_up": "Leave out customers with an open churn follow-up",
+            "include_lost": "Include lost customers",
         }  # fmt: skip
         help_texts = {"active_within_days": "", "lapsed_over_days": ""}  # the labels say it
         widgets = {
@@ -61,6 +62,7 @@ class PromotionForm(forms.ModelForm):
         if not follow_up_filter_available():
             del self.fields["exclude_open_follow_up"]  # the churn app is not installed here
             del self.fields["lifecycle_stage"]
+            del self.fields["include_lost"]  # nobody is lost without the churn app
 
     def clean_tiers(self):
         tiers = sorted(set(self.cleaned_data["tiers"]))

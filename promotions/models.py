@@ -47,6 +47,10 @@ class Promotion(models.Model):
         choices=LIFECYCLE_STAGES,
         help_text="Only customers in this lifecycle stage (e.g. new: a second-purchase campaign).",
     )
+    include_lost = models.BooleanField(
+        default=False,
+        help_text="Also target customers who are lost (lifecycle stage lost, or closed as lost on the churn queue).",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -68,6 +72,10 @@ class Promotion(models.Model):
             or any(type(t) is not int or t not in TIER_LEVELS for t in self.tiers)
         ):
             errors["tiers"] = "Tiers are a list of levels 1, 2 or 3, e.g. [2, 3]."
+        if self.lifecycle_stage == "lost" and not self.include_lost:
+            errors["include_lost"] = (
+                "Lost customers are left out unless you include them: tick this to target the lost stage."
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -84,6 +92,7 @@ class Promotion(models.Model):
             exclude_open_complaint=self.exclude_open_complaint,
             exclude_open_follow_up=self.exclude_open_follow_up,
             lifecycle_stage=self.lifecycle_stage,
+            include_lost=self.include_lost,
         )
 
 

@@ -8,15 +8,17 @@ and tickets (customer, opened_at INCLUDE kind, outcome) without joining or count
 
 import datetime as dt
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from customers.models import OrderLine, Ticket
 from tiering.models import CustomerMetrics
 
 from .filters import TargetFilters
-from .followups import open_follow_ups
-from .models import Promotion
+from .followups import exclude_lost, open_follow_ups
+from .models import ExportLog, Promotion
+
+EXPORT_LOG_ALL = "promotions.view_exportlog"  # admins: every export; anyone else: their own only
 
 
 class FollowUpFilterUnavailable(Exception):
@@ -41,7 +43,16 @@ def targets_queryset(
         qs = qs.exclude(Exists(_open_follow_ups()))
     if filters.lifecycle_stage:
         qs = qs.filter(customer__churn_risk__stage=filters.lifecycle_stage)
+    if not filters.include_lost:
+        qs = exclude_lost(qs)
     return qs.order_by("customer_id")
+
+
+def count_by_tier(targets: QuerySet[CustomerMetrics], *, tiers) -> list[dict]:
+    """The targets counted per chosen tier in ONE grouped query, highest tier first; a chosen
+    tier with nobody in it is there with 0, so "tiers 2 and 3" with no tier 3 shows."""
+    counts = dict(targets.order_by().values_list("tier").annotate(n=Count("pk")))
+    return [{"level": level, "n": counts.get(level, 0)} for level in sorted(tiers, reverse=True)]
 
 
 def _by_recency(qs, filters: TargetFilters, now: dt.datetime):
@@ -76,3 +87,15 @@ def _open_follow_ups():
     if follow_ups is None:
         raise FollowUpFilterUnavailable("Excluding open follow-ups needs the churn app, which is not installed.")
     return follow_ups.filter(customer_id=OuterRef("customer_id"))
+
+
+def export_log_for(user, *, limit: int = 200) -> list[ExportLog]:
+    """The export log as `user` may read it: every entry for an admin, else only their own."""
+    entries = ExportLog.objects.select_related("promotion")
+    if not user.has_perm(EXPORT_LOG_ALL):
+        entries = entries.filter(user=user)
+    return list(entries[:limit])
+
+
+def recent_promotions(*, limit: int = 10) -> list[Promotion]:
+    return list(Promotion.objects.select_related("created_by")[:limit])

@@ -5,9 +5,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
+from .exports import HEADERS
 from .forms import PromotionForm
 from .models import ExportLog, Promotion
-from .selectors import FollowUpFilterUnavailable, targets_queryset
+from .selectors import EXPORT_LOG_ALL, FollowUpFilterUnavailable, count_by_tier, export_log_for, targets_queryset
 from .services import export_start, promotion_save
 
 PREVIEW_ROWS = 20
@@ -36,7 +37,8 @@ def _edit(request: HttpRequest, promotion: Promotion) -> HttpResponse:
         promotion = promotion_save(promotion=form.save(commit=False), user=request.user)
         messages.success(request, f"Saved “{promotion.name}”.")
         return redirect("promotions:edit", pk=promotion.pk)
-    return render(request, "promotions/promotion_form.html", {"form": form, "promotion": promotion})
+    context = {"form": form, "promotion": promotion, "columns": HEADERS}
+    return render(request, "promotions/promotion_form.html", context)
 
 
 @permission_required("promotions.view_promotion", raise_exception=True)
@@ -48,8 +50,15 @@ def promotion_preview(request: HttpRequest) -> HttpResponse:
     errors = {name: errs for name, errs in form.errors.items() if name not in PERIOD_FIELDS}
     context = {"errors": [(form[n].label if n in form.fields else "", e) for n, errs in errors.items() for e in errs]}
     if not errors:
-        targets = targets_queryset(filters=form.instance.target_filters())
-        context |= {"count": targets.count(), "rows": list(targets[:PREVIEW_ROWS]), "preview_rows": PREVIEW_ROWS}
+        filters = form.instance.target_filters()
+        targets = targets_queryset(filters=filters)
+        by_tier = count_by_tier(targets, tiers=filters.tiers)
+        context |= {
+            "count": sum(row["n"] for row in by_tier),
+            "by_tier": by_tier,
+            "rows": list(targets[:PREVIEW_ROWS]),
+            "preview_rows": PREVIEW_ROWS,
+        }
     return render(request, "promotions/_preview.html", context)
 
 
@@ -73,7 +82,8 @@ def promotion_export(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@permission_required("promotions.view_exportlog", raise_exception=True)
+@permission_required("promotions.export_targets", raise_exception=True)
 def export_log(request: HttpRequest) -> HttpResponse:
-    entries = ExportLog.objects.select_related("promotion")[:200]
-    return render(request, "promotions/export_log.html", {"entries": entries})
+    """Admins read every export; whoever else may export (marketing) reads their own."""
+    context = {"entries": export_log_for(request.user), "sees_all": request.user.has_perm(EXPORT_LOG_ALL)}
+    return render(request, "promotions/export_log.html", context)

@@ -9,5 +9,10 @@ class TieringConfig(AppConfig):
         from django.conf import settings
 
         from . import catalogue
+        from .signals import retier_applied
+        from .summary import record_after_retier
 
         catalogue.set_currency(settings.TIERBOARD_CURRENCY_SYMBOL)
+
+        # Each real run records its tier totals in its own transaction (tiering.summary).
+        retier_applied.connect(record_after_retier, dispatch_uid="tiering.record_tier_totals")

@@ -409,7 +409,11 @@ class TierChange(models.Model):
 
     class Meta:
         ordering = ["-changed_at", "-id"]
-        indexes = [models.Index(fields=["customer", "-changed_at"], name="tierchange_customer_idx")]
+        indexes = [
+            models.Index(fields=["customer", "-changed_at"], name="tierchange_customer_idx"),
+            # the trends read the history of months no run totals cover (dashboard.trends), by date
+            models.Index(fields=["changed_at"], include=["from_tier", "to_tier"], name="tierchange_changed_at_idx"),
+        ]
 
 
 class MetricsStage(models.Model):
@@ -448,3 +452,21 @@ class MetricsStage(models.Model):
     prior_revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0, db_default=0)
     revenue_growth = models.DecimalField(max_digits=10, decimal_places=4, null=True)
     next_change_on = models.DateField(null=True)
+
+
+class RunTierTotal(models.Model):
+    """Each tier's size, revenue and net margin right after a real run applied its tiers: one row
+    per run and tier, written in the run's transaction (tiering.summary). The trends read these
+    few rows instead of aggregating a million metrics rows per month shown."""
+
+    run = models.ForeignKey(RetierRun, on_delete=models.CASCADE, related_name="tier_totals")
+    tier = models.PositiveSmallIntegerField()
+    customers = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=18, decimal_places=2)
+    net_margin = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "tier"], name="one_total_per_run_and_tier")]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id}, tier {self.tier}: {self.customers} customers"

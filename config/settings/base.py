@@ -13,6 +13,7 @@ from config.env import (
     env_list,
     env_networks,
     env_redis_url,
+    env_site_url,
     env_str,
 )
 
@@ -77,6 +78,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.navigation",
+                "churn.context_processors.open_items",
             ],
         },
     },
@@ -209,4 +211,6 @@ EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)  # s: a hanging SMTP server must not hang the Runs page
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "tierboard@localhost")
+# Where people open the dashboard: the links in emails (the daily follow-up digest) start here.
+TIERBOARD_URL = env_site_url("TIERBOARD_URL", "http://127.0.0.1:8000")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

@@ -79,8 +79,9 @@ def test_the_insights_page_is_a_fixed_number_of_queries(client, manager, planted
     suspects.refresh(as_of=AS_OF, tiers=(3,))
     # session, user, user permissions, group permissions, by cause, by product, lost tier-3 items,
     # products launched in their windows, changes released then, which products they bought,
-    # the run in force (the analysis' date), the stored analysis, the lost customers' exposures
-    with django_assert_num_queries(13):
+    # the run in force (the analysis' date), the stored analysis, the lost customers' exposures,
+    # the menu's open-item count
+    with django_assert_num_queries(14):
         assert client.get(reverse("churn:insights")).status_code == 200
 
 
@@ -102,8 +103,9 @@ def test_the_follow_up_page_is_a_fixed_number_of_queries(client, manager, plante
     item = FollowUpFactory(lapse__customer=stopped_buyer_of(planted["sync"]))
     suspects.refresh(as_of=AS_OF, tiers=(3,))
     # session, user, user permissions, group permissions, the item with customer, assignee, lapse and
-    # cause product, the run in force, the stored analysis, the customer's exposures
-    with django_assert_num_queries(8):
+    # cause product, the run in force, the stored analysis, the customer's exposures, the menu's
+    # open-item count
+    with django_assert_num_queries(9):
         assert client.get(reverse("churn:item", args=[item.pk])).status_code == 200
 
 

@@ -207,8 +207,9 @@ def test_the_query_count_does_not_grow_with_the_page_size(client, manager, make_
         # 6 the page of rows: metrics JOIN customer LEFT JOIN manager for the keys of
         #   (metrics ORDER BY margin, id LIMIT per_page + 1 OFFSET ...) in a subquery: no COUNT,
         # 7 the last succeeded run, whose per-tier counts give the list's total,
-        # 8 account managers for the filter's choices (rendered with the form).
-        with django_assert_num_queries(8):
+        # 8 account managers for the filter's choices (rendered with the form),
+        # 9 the menu's open-item count beside My queue.
+        with django_assert_num_queries(9):
             response = client.get(URL, {"per_page": per_page, "sort": "-net_margin"})
         assert len(names(response)) == per_page
 
@@ -218,8 +219,8 @@ def test_a_filtered_list_adds_no_count_query(client, manager, make_metrics, djan
     client.force_login(manager)
     # 1 session, 2 user, 3-4 permissions, 5 tiers,
     # 6 the page of rows with the filter (no total is shown for a filtered list, so no COUNT),
-    # 7 account managers for the filter's choices.
-    with django_assert_num_queries(7):
+    # 7 account managers for the filter's choices, 8 the menu's open-item count.
+    with django_assert_num_queries(8):
         client.get(URL, {"min_margin": "0", "q": "Customer", "per_page": 50})
 
 

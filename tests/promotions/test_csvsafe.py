@@ -42,7 +42,8 @@ def test_a_cell_that_is_not_a_formula_reads_back_exactly_as_stored(target, value
 def test_an_empty_cell_stays_empty_rather_than_a_quoted_empty_string(target):
     target(external_id="E1", name="Ada", email="ada@example.com", company="")
     row = b"".join(csv_chunks(targets_queryset())).splitlines()[1]
-    assert row == b"E1,Ada,ada@example.com,,2,,"  # no company; not scored yet: stage and risk empty too
+    # No company; not scored yet: stage and risk empty too; no manager, no order: empty as well.
+    assert row == b"E1,Ada,ada@example.com,,2,,,Loyal,,,1000.00"
 
 
 def test_the_stream_counts_the_rows_it_wrote(target):

@@ -36,6 +36,10 @@ def test_it_writes_the_contract_columns_for_tiers_2_and_3_by_default(target):
         "tier": "2",
         "lifecycle_stage": "",  # not scored yet
         "churn_risk": "",
+        "tier_name": "Loyal",
+        "account_manager": "",
+        "last_order": "",  # no order
+        "revenue_12m": "1000.00",
     }
 
 

@@ -47,7 +47,10 @@ def test_it_is_a_csv_attachment_named_after_the_promotion(client, make_user, pro
     response, body = download(client, promotion)
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="autumn-launch-targets.csv"'
-    assert body == b"external_id,name,email,company,tier,lifecycle_stage,churn_risk\n"
+    assert body == (
+        b"external_id,name,email,company,tier,lifecycle_stage,churn_risk,"
+        b"tier_name,account_manager,last_order,revenue_12m\n"
+    )
 
 
 @pytest.mark.parametrize("excel", [False, True])

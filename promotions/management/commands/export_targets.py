@@ -1,7 +1,8 @@
-"""python manage.py export_targets [--tiers 2,3] [--promotion ID] [--output FILE] [--excel]
+"""python manage.py export_targets [--tiers 2,3] [--promotion ID] [--include-lost] [--output FILE] [--excel]
 
 The same CSV the page's export button gives (PRODUCT.md, Export), recorded in the export log as
-"command line (os user)". Without --tiers the promotion default applies: tiers 2 and 3.
+"command line (os user)". Without --tiers the promotion default applies: tiers 2 and 3. Lost
+customers are left out unless --include-lost is given (or the promotion includes them).
 """
 
 import dataclasses
@@ -25,10 +26,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--promotion", type=int, help="Use a saved promotion's filters (--tiers overrides its tiers)."
         )
+        parser.add_argument(
+            "--include-lost",
+            action="store_true",
+            help="Also export lost customers (lifecycle stage lost, or closed as lost on the churn queue).",
+        )
         parser.add_argument("--output", help="File to write; stdout when left out.")
         parser.add_argument("--excel", action="store_true", help="UTF-8 with a BOM, so Excel reads accents right.")
 
-    def handle(self, *args, tiers, promotion, output, excel, **options):
+    def handle(self, *args, tiers, promotion, include_lost, output, excel, **options):
         promo = self._promotion(promotion)
         filters = promo.target_filters() if promo else TargetFilters()
         if tiers is not None:
@@ -36,6 +42,8 @@ class Command(BaseCommand):
                 filters = dataclasses.replace(filters, tiers=parse_tiers(tiers))
             except ValueError as error:
                 raise CommandError(f"--tiers: {error}") from None
+        if include_lost:
+            filters = dataclasses.replace(filters, include_lost=True)
         try:
             log, chunks = export_start(
                 actor=f"command line ({getpass.getuser()})",

@@ -1,0 +1,197 @@
+"""Trends per month: tier sizes, share of margin, lapses and win-backs (docs/dashboard.md, Trends).
+
+- Tier sizes and share of net margin at a month's end: from the per-run totals (RunTierTotal)
+  of the month's last real run (by as-of date), a few rows per run.
+- A month with no run of its own keeps the previous run's numbers (only a run moves customers).
+- A month before the first run with totals (history backfilled over months before the first
+  run, or runs from before the totals were recorded) takes its sizes from the tier history (TierChange,
+  backfilled entries included): the net moves recorded up to that month's end, summed from the
+  start, grouped per month in SQL and read only before the first month with run totals (an
+  index on changed_at bounds it). Such a month shows no margin share.
+- Lapses: customers found lapsed that month (Lapse.detected_at); win-backs: lapsed customers who
+  ordered again, seen that month (Lapse.returned_at).
+
+Four grouped queries whatever the number of customers, cached under the last run: at 1,000,000
+customers with 1,000,000 history rows the history query is empty once every month shown has a
+run, and the lapse counts are an index range (docs/dashboard.md, Trends, has the figures).
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db.models import Count
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from churn.models import Lapse
+from tiering.models import RetierRun, RunTierTotal, TierChange
+
+MONTHS = 12
+CACHE_SECONDS = 3600  # the numbers change with a run, which changes the key; the timeout bounds other writes
+
+
+@dataclass(frozen=True)
+class MonthTrend:
+    month: dt.date  # the first day of the month
+    sizes: dict[int, int]  # customers per tier at the month's end (today for this month)
+    margin_share: dict[int, float] | None  # of the positive net margin; None: no run that month
+    lapses: int
+    win_backs: int
+    run_id: int | None = None  # the run whose totals give the margin share
+    levels: tuple[int, ...] = field(default=(), compare=False)
+
+    @property
+    def customers(self) -> int:
+        return sum(self.sizes.values())
+
+
+def monthly_trends(*, run: RetierRun | None, today: dt.date | None = None, months: int = MONTHS) -> list[MonthTrend]:
+    """The last `months` months up to today's, oldest first; cached under the last run."""
+    today = today or timezone.localdate()
+    key = None
+    if run is not None and run.finished_at is not None:
+        key = f"dashboard:trends:{today.isoformat()}:{months}:{run.pk}:{run.finished_at.isoformat()}"
+        if (cached := cache.get(key)) is not None:
+            return cached
+    trends = _read(today=today, months=months)
+    if key:
+        cache.set(key, trends, CACHE_SECONDS)
+    return trends
+
+
+def _read(*, today: dt.date, months: int) -> list[MonthTrend]:
+    first = month_starts(today, months)[0]
+    since = _midnight(first)
+    run_totals = _run_totals(first)
+    covered = {as_of.replace(day=1) for _, as_of, _, _, _ in run_totals}
+    # History is read only up to the first month that run totals cover (all of it with none).
+    history_until = _midnight(min(covered)) if covered else None
+    return assemble(
+        today=today,
+        months=months,
+        flows=_flows(until=history_until),
+        run_totals=run_totals,
+        lapses=_per_month(Lapse.objects.filter(detected_at__gte=since), "detected_at"),
+        win_backs=_per_month(Lapse.objects.filter(returned_at__gte=since), "returned_at"),
+    )
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _flows(*, until: dt.datetime | None) -> list[tuple[dt.date, int | None, int, int]]:
+    """Net moves per month (from, to, customers) recorded before `until` (all with None)."""
+    changes = TierChange.objects.all() if until is None else TierChange.objects.filter(changed_at__lt=until)
+    rows = (
+        changes.annotate(month=TruncMonth("changed_at"))
+        .values_list("month", "from_tier", "to_tier")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [(_day(month), source, target, n) for month, source, target, n in rows]
+
+
+def _run_totals(first: dt.date) -> list[tuple[int, dt.date, int, int, Decimal]]:
+    """(run, as_of, tier, customers, net margin) of every real run since `first`: a few rows per run."""
+    return list(
+        RunTierTotal.objects.filter(
+            run__as_of__gte=first, run__dry_run=False, run__status=RetierRun.Status.SUCCEEDED
+        ).values_list("run_id", "run__as_of", "tier", "customers", "net_margin")
+    )
+
+
+def _per_month(queryset, field_name: str) -> dict[dt.date, int]:
+    rows = queryset.annotate(month=TruncMonth(field_name)).values_list("month").annotate(n=Count("id")).order_by()
+    return {_day(month): n for month, n in rows}
+
+
+def _day(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def month_starts(today: dt.date, months: int) -> list[dt.date]:
+    """The first days of the last `months` months, oldest first, this month last."""
+    year, month = today.year, today.month
+    starts = []
+    for _ in range(months):
+        starts.append(dt.date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return starts[::-1]
+
+
+def assemble(*, today, months, flows, run_totals, lapses, win_backs) -> list[MonthTrend]:
+    """Pure: the months from plain rows (tested on hand-computed numbers)."""
+    starts = month_starts(today, months)
+    last_runs = _last_run_per_month(run_totals)
+    from_history = _sizes_from_history(flows, starts)
+    levels = tuple(
+        sorted({level for _, (_, sizes, _) in last_runs.items() for level in sizes} | _levels_of(from_history))
+    )
+    trends = []
+    run_id, sizes, margins = None, None, None
+    for start in starts:
+        # A month with no run of its own keeps the last run's tiers (only a run moves customers);
+        # before the first run shown, the history says.
+        run_id, sizes, margins = last_runs.get(start, (run_id, sizes, margins))
+        trends.append(
+            MonthTrend(
+                month=start,
+                sizes={level: (sizes if sizes is not None else from_history[start]).get(level, 0) for level in levels},
+                margin_share=_shares(margins) if margins is not None else None,
+                run_id=run_id,
+                lapses=lapses.get(start, 0),
+                win_backs=win_backs.get(start, 0),
+                levels=levels,
+            )
+        )
+    while trends and not trends[0].customers and not trends[0].lapses and not trends[0].win_backs:
+        trends.pop(0)  # before any history: nothing to show
+    return trends
+
+
+def _sizes_from_history(flows, starts: list[dt.date]) -> dict[dt.date, dict[int, int]]:
+    """Customers per tier at each month's end: every net move recorded up to then, summed."""
+    net: dict[dt.date, dict[int, int]] = {}
+    for month, source, target, n in flows:
+        moves = net.setdefault(month, {})
+        moves[target] = moves.get(target, 0) + n
+        if source is not None:
+            moves[source] = moves.get(source, 0) - n
+    sizes: dict[int, int] = {}
+    for month in sorted(m for m in net if m < starts[0]):  # before the window: the starting point
+        for level, n in net[month].items():
+            sizes[level] = sizes.get(level, 0) + n
+    by_month = {}
+    for start in starts:
+        for level, n in net.get(start, {}).items():
+            sizes[level] = sizes.get(level, 0) + n
+        by_month[start] = dict(sizes)
+    return by_month
+
+
+def _levels_of(by_month: dict[dt.date, dict[int, int]]) -> set[int]:
+    return {level for sizes in by_month.values() for level, n in sizes.items() if n}
+
+
+def _last_run_per_month(run_totals) -> dict[dt.date, tuple[int, dict[int, int], dict[int, Decimal]]]:
+    """Each month's last run (latest as-of, then highest id): its customers and margin per tier."""
+    runs: dict[int, tuple[dt.date, dict[int, int], dict[int, Decimal]]] = {}
+    for run_id, as_of, tier, customers, margin in run_totals:
+        _, sizes, margins = runs.setdefault(run_id, (as_of, {}, {}))
+        sizes[tier], margins[tier] = customers, margin
+    last: dict[dt.date, tuple[dt.date, int]] = {}
+    for run_id, (as_of, _, _) in runs.items():
+        month = as_of.replace(day=1)
+        if month not in last or (as_of, run_id) > last[month]:
+            last[month] = (as_of, run_id)
+    return {month: (run_id, runs[run_id][1], runs[run_id][2]) for month, (_, run_id) in last.items()}
+
+
+def _shares(margins: dict[int, Decimal]) -> dict[int, float]:
+    """Of the positive margin, as the pyramid counts it: a tier that loses money has 0."""
+    positive = {tier: max(margin, Decimal(0)) for tier, margin in margins.items()}
+    whole = sum(positive.values(), Decimal(0))
+    return {tier: float(part / whole) if whole else 0.0 for tier, part in positive.items()}
