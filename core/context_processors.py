@@ -11,14 +11,14 @@ NAVIGATION = [
     ("Churn insights", "churn:insights", "churn.view_insights"),
     ("Promotions", "promotions:list", "promotions.view_promotion"),
     ("Export log", "promotions:export_log", "promotions.view_exportlog"),
-    ("Tier rules", "admin:tiering_ruleset_changelist", "tiering.change_ruleset"),
+    ("Tier rules", "tiering:rules", "tiering.change_ruleset"),
     ("Runs", "tiering:runs", "tiering.view_retierrun"),
     ("Import data", "customers:import", "customers.import_data"),
 ]
 
 
 # Admins' setup tools: grouped under one "Admin tools" menu so an admin's bar fits a laptop.
-ADMIN_TOOLS = {"admin:tiering_ruleset_changelist", "tiering:runs", "customers:import"}
+ADMIN_TOOLS = {"tiering:rules", "tiering:runs", "customers:import"}
 
 
 def navigation(request):
