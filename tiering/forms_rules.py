@@ -31,6 +31,13 @@ METRIC_CHOICES = [("", "Choose a metric")] + [
     (KIND_NAMES[kind], [(m.name, m.label) for m in METRICS.values() if m.kind == kind]) for kind in KIND_NAMES
 ]
 MATCH_CHOICES = [(key, text) for key, text in NEEDS.items()]
+# short enough for the editor's row; the same keys as catalogue.POPULATIONS
+POPULATION_LABELS = {
+    "everyone": "all customers",
+    "buyers": "buyers in the window",
+    "repeat": "repeat buyers (2+ orders)",
+}
+POPULATION_SELECT = [("", "—")] + [(key, POPULATION_LABELS.get(key, label)) for key, label in POPULATION_CHOICES]
 
 
 class GroupForm(forms.Form):
@@ -56,9 +63,7 @@ class ConditionForm(forms.Form):
         decimal_places=2,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "none"}),
     )
-    population = forms.CharField(
-        label="of", required=False, widget=forms.Select(choices=[("", "—")] + POPULATION_CHOICES)
-    )
+    population = forms.CharField(label="of", required=False, widget=forms.Select(choices=POPULATION_SELECT))
 
     def clean(self):
         data = super().clean()
@@ -84,6 +89,11 @@ class Node:
     depth: int
     conditions: list[ConditionForm] = field(default_factory=list)
     children: list[Node] = field(default_factory=list)
+    inside_removed: bool = False  # sits in a group marked for removal
+
+    @property
+    def removed(self) -> bool:
+        return self.deleted or self.inside_removed
 
     @property
     def can_nest(self) -> bool:
@@ -97,13 +107,19 @@ class Node:
 class DraftEditor:
     """The editor's forms for one draft, unbound (from the stored draft) or bound to a POST."""
 
-    def __init__(self, ruleset: RuleSet, data: QueryDict | None = None, *, focus: str = "") -> None:
+    def __init__(
+        self, ruleset: RuleSet, data: QueryDict | None = None, *, unsaved: QueryDict | None = None, focus: str = ""
+    ) -> None:
+        """`data`: a POST to check and save. `unsaved`: posted data to show again after an editing
+        step, as unbound forms (a row just added is not an error yet)."""
         self.ruleset = ruleset
         self.focus = focus  # the id of the field to focus (a row just added)
         self.tiers = list(Tier.objects.filter(level__gt=FALLBACK_LEVEL).order_by("-level"))
         self.errors: list[str] = []  # problems of the whole edit (save_draft's refusal)
         if data is None:
-            groups, conditions = _initial(ruleset)
+            groups, conditions = (
+                _initial(ruleset) if unsaved is None else (_posted(unsaved, GROUPS), _posted(unsaved, CONDITIONS))
+            )
             self.groups = GroupFormSet(initial=groups, prefix=GROUPS)
             self.conditions = ConditionFormSet(initial=conditions, prefix=CONDITIONS)
         else:
@@ -128,16 +144,16 @@ class DraftEditor:
             conditions.setdefault(str(f["group"].value()), []).append(f)
         nodes: list[Node] = []
 
-        def visit(f: GroupForm, depth: int) -> Node:
+        def visit(f: GroupForm, depth: int, inside_removed: bool) -> Node:
             key = str(f["key"].value())
-            node = Node(f, key, _int(f["level"].value()), depth, conditions.get(key, []))
+            node = Node(f, key, _int(f["level"].value()), depth, conditions.get(key, []), inside_removed=inside_removed)
             nodes.append(node)
             if depth <= MAX_NESTING + 1:  # a posted cycle or a too-deep chain stops here
-                node.children = [visit(child, depth + 1) for child in children.get(key, []) if child is not f]
+                node.children = [visit(c, depth + 1, node.removed) for c in children.get(key, []) if c is not f]
             return node
 
         for f in children.get("", []):
-            visit(f, 0)
+            visit(f, 0, False)
         return nodes
 
     @staticmethod
@@ -269,6 +285,14 @@ def _initial(ruleset: RuleSet) -> tuple[list[dict], list[dict]]:
         for c in Condition.objects.filter(group__ruleset=ruleset).order_by("group_id", "position", "id")
     ]
     return groups, conditions
+
+
+def _posted(data: QueryDict, prefix: str) -> list[dict]:
+    """A formset's posted rows as initial data, in their order; a ticked box as True."""
+    return [
+        {name: (True if name == "DELETE" else value) for name, value in row.items() if name != "DELETE" or value}
+        for _, row in sorted(_rows(data, prefix).items())
+    ]
 
 
 def apply_action(data: QueryDict, action: str) -> tuple[QueryDict, str]:

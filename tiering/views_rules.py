@@ -64,7 +64,7 @@ def rules_edit(request: HttpRequest, pk: int) -> HttpResponse:
         action = request.POST.get("action", "")
         if action:
             data, focus = apply_action(request.POST, action)
-            editor = DraftEditor(ruleset, data, focus=focus)
+            editor = DraftEditor(ruleset, unsaved=data, focus=focus)
         else:
             editor, show_errors = DraftEditor(ruleset, request.POST), True
             if _save(request, ruleset, editor):
