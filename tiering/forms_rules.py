@@ -17,6 +17,8 @@ from decimal import Decimal
 from django import forms
 from django.forms import formset_factory
 from django.http import QueryDict
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from .catalogue import METRICS, OPERATOR_CHOICES, POPULATION_CHOICES
 from .models import Condition, RuleGroup, RuleSet, Tier
@@ -40,19 +42,44 @@ POPULATION_LABELS = {
 POPULATION_SELECT = [("", "—")] + [(key, POPULATION_LABELS.get(key, label)) for key, label in POPULATION_CHOICES]
 
 
+class PlainSelect(forms.Select):
+    """A select written out in Python: the editor shows several hundred options, and rendering
+    each through the widget templates took most of the page's time (0.5 s for 17 conditions)."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = "" if value is None else str(value)
+        html = format_html(
+            "<select{}>", forms.utils.flatatt(self.build_attrs(self.attrs, {**(attrs or {}), "name": name}))
+        )
+        for key, label in self.choices:
+            if isinstance(label, (list, tuple)):
+                html += format_html('<optgroup label="{}">{}</optgroup>', key, self._options(label, chosen))
+            else:
+                html += self._options([(key, label)], chosen)
+        return html + mark_safe("</select>")
+
+    @staticmethod
+    def _options(choices, chosen: str) -> str:
+        return format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            ((key, " selected" if str(key) == chosen else "", label) for key, label in choices),
+        )
+
+
 class GroupForm(forms.Form):
     key = forms.CharField(widget=forms.HiddenInput)
     parent = forms.CharField(widget=forms.HiddenInput, required=False)
     level = forms.IntegerField(widget=forms.HiddenInput)
-    match = forms.ChoiceField(choices=MATCH_CHOICES, label="Holds when")
+    match = forms.ChoiceField(choices=MATCH_CHOICES, label="Holds when", widget=PlainSelect)
 
 
 class ConditionForm(forms.Form):
     key = forms.CharField(widget=forms.HiddenInput)
     group = forms.CharField(widget=forms.HiddenInput)
     # plain text fields behind the selects: an unknown metric or comparison gets rule_checks' message
-    metric = forms.CharField(label="Metric", widget=forms.Select(choices=METRIC_CHOICES))
-    op = forms.CharField(label="Comparison", widget=forms.Select(choices=OPERATOR_CHOICES))
+    metric = forms.CharField(label="Metric", widget=PlainSelect(choices=METRIC_CHOICES))
+    op = forms.CharField(label="Comparison", widget=PlainSelect(choices=OPERATOR_CHOICES))
     value = forms.DecimalField(
         label="Value", max_digits=14, decimal_places=4, widget=forms.TextInput(attrs={"inputmode": "decimal"})
     )
@@ -63,7 +90,7 @@ class ConditionForm(forms.Form):
         decimal_places=2,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "none"}),
     )
-    population = forms.CharField(label="of", required=False, widget=forms.Select(choices=POPULATION_SELECT))
+    population = forms.CharField(label="of", required=False, widget=PlainSelect(choices=POPULATION_SELECT))
 
     def clean(self):
         data = super().clean()
