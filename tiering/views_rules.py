@@ -68,7 +68,7 @@ def rules_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             editor, show_errors = DraftEditor(ruleset, request.POST), True
             if _save(request, ruleset, editor):
-                messages.success(request, f"Draft v{ruleset.version} saved. The preview below shows what it would do.")
+                messages.success(request, f"Draft v{ruleset.version} saved. The preview shows what it would do.")
                 return redirect("tiering:rules_edit", pk=pk)
     errors = list(editor.error_summary()) if show_errors else []
     context = {
