@@ -156,7 +156,8 @@ def save_draft(*, ruleset: RuleSet, user, groups: Sequence[GroupEdit], condition
     deleted, changed ones updated, new ones created. All or nothing: any problem (the same checks
     publishing makes, rule_checks) raises ValidationError and nothing is written.
 
-    Nine statements for any number of conditions, plus one history row per deleted object.
+    A fixed number of statements whatever the number of conditions (a read of each table, then one
+    or two per kind of write, history included), plus one history row per deleted object.
     """
     draft = RuleSet.objects.select_for_update().get(pk=ruleset.pk)
     if draft.status != RuleSet.Status.DRAFT:

@@ -341,3 +341,58 @@ def test_saving_one_change_takes_as_many_queries_for_3_conditions_as_for_30(admi
             assert admin_client.post(edit_url(draft), data).status_code == 302
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+# --- the service, called directly --------------------------------------------------------------------
+
+
+def edits_of(ruleset):
+    from tiering.services_rules import ConditionEdit, GroupEdit
+
+    groups = [
+        GroupEdit(f"g{g.pk}", f"g{g.parent_id}" if g.parent_id else None, g.tier.level, g.match, g.pk)
+        for g in RuleGroup.objects.filter(ruleset=ruleset).select_related("tier")
+    ]
+    conditions = [
+        ConditionEdit(f"g{c.group_id}", c.metric, c.op, c.value, c.percentile, c.population, c.position, c.pk)
+        for c in Condition.objects.filter(group__ruleset=ruleset)
+    ]
+    return groups, conditions
+
+
+def test_a_version_that_is_not_a_draft_cannot_be_saved(make_user):
+    from django.core.exceptions import ValidationError
+
+    from tiering.services_rules import save_draft
+
+    published = RuleSet.objects.get(status=RuleSet.Status.PUBLISHED)
+    groups, conditions = edits_of(published)
+    before = stored(published)
+    with pytest.raises(ValidationError, match="cannot be changed"):
+        save_draft(ruleset=published, user=make_user(role="Admin"), groups=groups, conditions=conditions)
+    assert stored(published) == before
+
+
+def test_a_condition_of_another_draft_is_refused_and_nothing_is_written(make_user):
+    from dataclasses import replace
+
+    from django.core.exceptions import ValidationError
+
+    from tiering.services_rules import save_draft
+
+    mine, other = make_ruleset(DRAFT), make_ruleset(DRAFT)
+    groups, conditions = edits_of(mine)
+    foreign = Condition.objects.filter(group__ruleset=other).first()
+    conditions = [replace(conditions[0], value=D("1")), *conditions[1:-1], replace(conditions[-1], pk=foreign.pk)]
+    before = stored(mine), stored(other)
+    with pytest.raises(ValidationError, match="changed while you edited it"):
+        save_draft(ruleset=mine, user=make_user(role="Admin"), groups=groups, conditions=conditions)
+    assert (stored(mine), stored(other)) == before
+
+
+def test_posting_to_a_published_version_changes_nothing(admin_client):
+    published = RuleSet.objects.get(status=RuleSet.Status.PUBLISHED)
+    before = stored(published)
+    response = admin_client.post(edit_url(published), {"action": "cond:g1"}, follow=True)
+    assert "start a draft from it" in response.content.decode()
+    assert stored(published) == before
