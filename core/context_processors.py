@@ -13,14 +13,14 @@ NAVIGATION = [
     ("Promotions", "promotions:list", "promotions.view_promotion"),
     # Admins read every export, marketing its own (promotions.selectors.export_log_for).
     ("Export log", "promotions:export_log", "promotions.export_targets"),
-    ("Tier rules", "admin:tiering_ruleset_changelist", "tiering.change_ruleset"),
+    ("Tier rules", "tiering:rules", "tiering.change_ruleset"),
     ("Runs", "tiering:runs", "tiering.view_retierrun"),
     ("Import data", "customers:import", "customers.import_data"),
 ]
 
 
 # Admins' setup tools: grouped under one "Admin tools" menu so an admin's bar fits a laptop.
-ADMIN_TOOLS = {"admin:tiering_ruleset_changelist", "tiering:runs", "customers:import"}
+ADMIN_TOOLS = {"tiering:rules", "tiering:runs", "customers:import"}
 
 
 def navigation(request):

@@ -26,7 +26,7 @@ PAGES = {
     ("admin", "tierboard-admin"): [
         "/", "/tiers/", "/tiers/3/", "/customer/{customer}/", "/churn/", "/churn/team/", "/churn/insights/",
         "/churn/backtest/", "/promotions/", "/promotions/new/", "/promotions/exports/", "/tiering/runs/",
-        "/tiering/runs/{run}/", "/customers/import/", "/no-such-page/",
+        "/tiering/runs/{run}/", "/customers/import/", "/tiering/rules/", "/tiering/rules/{ruleset}/", "/no-such-page/",
     ],
     ("manager", "tierboard-manager"): [
         "/", "/tiers/", "/tiers/2/?sort=-net_margin", "/customer/{customer}/", "/churn/", "/churn/team/",
@@ -56,7 +56,8 @@ def seeded():
     from tiering.models import CustomerMetrics
 
     customer = CustomerMetrics.objects.order_by("-tier", "-net_margin").values_list("customer_id", flat=True)[0]
-    return {"customer": customer, "run": RetierRun.objects.latest("pk").pk}
+    run = RetierRun.objects.latest("pk")
+    return {"customer": customer, "run": run.pk, "ruleset": run.ruleset_id}
 
 
 def test_no_page_of_any_role_scrolls_sideways_on_a_phone_or_a_laptop(live_server, seeded):

@@ -33,6 +33,11 @@ PAGES = [
     ("tiering:runs", ADMIN_ONLY),
     ("tiering:run_detail run", ADMIN_ONLY),
     ("tiering:run_progress run", ADMIN_ONLY),
+    # The rules editor: Admins only (account managers may read rule sets in the admin, not edit them).
+    ("tiering:rules", ADMIN_ONLY),
+    ("tiering:rules_edit ruleset", ADMIN_ONLY),
+    ("tiering:rules_edit draft", ADMIN_ONLY),
+    ("tiering:rules_preview draft", ADMIN_ONLY),
     # The Django admin sends anyone who is not staff to its own login page.
     ("admin:index", {ANONYMOUS: 302, "Admin": 200, "Account manager": 302, "Marketing": 302}),
     ("dashboard:tier_list", NOT_MARKETING),
@@ -61,6 +66,9 @@ PAGES = [
 ALLOWED = "allowed"
 ACTIONS = [
     ("tiering:run_now", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": 403}),
+    ("tiering:rules_edit draft", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": 403}),
+    ("tiering:rules_start_draft ruleset", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": 403}),
+    ("tiering:rules_publish draft", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": 403}),
     ("promotions:preview", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": ALLOWED}),
     ("churn:claim item", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
     ("churn:change_status item", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
@@ -86,6 +94,8 @@ def sample_objects(db):
     from customers.models import ImportJob
     from promotions.models import Promotion
     from tests.churn.factories import FollowUpFactory, TierChangeFactory
+    from tests.tiering.rulesets import make_ruleset
+    from tiering.models import RuleSet
 
     change = TierChangeFactory()
     item: FollowUp = FollowUpFactory(assignee=None)
@@ -103,6 +113,8 @@ def sample_objects(db):
         "item": item.pk,
         "promotion": promotion.pk,
         "import_job": job.pk,
+        "ruleset": RuleSet.objects.get(status=RuleSet.Status.PUBLISHED).pk,
+        "draft": make_ruleset({3: ("all", [("orders", "gte", "2")])}).pk,
     }
     errors.unlink(missing_ok=True)
 

@@ -182,10 +182,13 @@ class Condition(models.Model):
     population = models.CharField(
         max_length=16, choices=POPULATION_CHOICES, blank=True, help_text="Whom the percentile is taken over."
     )
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="Where the condition is listed in its group (the rules editor orders them)."
+    )
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["id"]
+        ordering = ["position", "id"]
 
     def __str__(self) -> str:
         from .rules import describe_condition

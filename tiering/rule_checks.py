@@ -15,6 +15,8 @@ Decisions (documented in docs/rules.md):
   orders < 3) can never match and is refused.
 - a group with no condition places nobody and is refused on publish; so is a group for tier 1,
   the fallback, which needs no conditions.
+- groups nest at most MAX_NESTING levels inside a tier's group: the property tests hold the
+  Python and SQL forms equal that deep, and a deeper rule is one nobody can read.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .tiers import FALLBACK_LEVEL
 
 RATIO_MAX = Decimal(10)
 PLACES = {"money": 2, "ratio": 4}
+MAX_NESTING = 3  # levels of groups inside a tier's group
 
 
 def condition_errors(
@@ -71,7 +74,9 @@ def group_problems(level: int, match: str, conditions: Sequence[Cond], groups: S
     return _problems(level, match, conditions, groups, where=f"Tier {level}")
 
 
-def _problems(level: int, match: str, conditions: Sequence[Cond], groups: Sequence[Group], *, where: str) -> list[str]:
+def _problems(
+    level: int, match: str, conditions: Sequence[Cond], groups: Sequence[Group], *, where: str, depth: int = 0
+) -> list[str]:
     if not conditions and not groups:
         return [
             f"The {where.lower()} group has no condition, so it would place nobody. Add a condition or delete the group."
@@ -80,10 +85,29 @@ def _problems(level: int, match: str, conditions: Sequence[Cond], groups: Sequen
     for cond in conditions:
         errors = condition_errors(cond.metric, cond.op, cond.value, cond.percentile, cond.population)
         problems += [f"{where}: {message}" for message in errors.values()]
-    if match == "all":
-        problems += [f"{where}: {m}" for m in _contradictions([c for c in conditions if not c.relative])]
+    problems += [
+        f"{where}: {message}" for message in own_group_problems(match, conditions, nested=len(groups), depth=depth)
+    ]
     for nested in groups:
-        problems += _problems(level, nested.match, nested.conditions, nested.groups, where=f"{where} (nested)")
+        problems += _problems(
+            level, nested.match, nested.conditions, nested.groups, where=f"{where} (nested)", depth=depth + 1
+        )
+    return problems
+
+
+def own_group_problems(match: str, conditions: Sequence[Cond], *, nested: int, depth: int) -> list[str]:
+    """What is wrong with one group itself, its `nested` groups' own problems aside: empty, nested
+    deeper than MAX_NESTING (`depth` 0 is a tier's group), or an ALL that can never match."""
+    problems = []
+    if depth > MAX_NESTING:
+        problems.append(
+            f"This group is nested {depth} levels deep; groups nest at most {MAX_NESTING} levels inside "
+            "a tier's group. Move its conditions up a level."
+        )
+    if not conditions and not nested:
+        problems.append("The group has no condition, so it would place nobody. Add a condition or delete the group.")
+    if match == "all":
+        problems += _contradictions([c for c in conditions if not c.relative])
     return problems
 
 
