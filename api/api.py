@@ -1,0 +1,174 @@
+"""The read API (django-ninja): /api/v1/…, bearer tokens with scopes, keyset cursors, and the
+OpenAPI schema at /api/v1/openapi.json (docs/api.md)."""
+
+import datetime as dt
+
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import NinjaAPI, Query
+from ninja.errors import Throttled
+
+from churn.models import FollowUp as FollowUpModel
+from promotions.models import ExportLog
+from promotions.models import Promotion as PromotionModel
+from promotions.selectors import FollowUpFilterUnavailable
+
+from . import cursors, schemas, selectors
+from .auth import TokenAuth
+from .scopes import READ_CHANGES, READ_CUSTOMERS, READ_FOLLOWUPS, READ_TARGETS
+
+MAX_PAGE = 1000
+REFUSALS = {400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 429: schemas.Error}
+
+api = NinjaAPI(
+    title="Tierboard API",
+    version="1",
+    description="Read access for machine clients: customers with tier, stage and churn risk; the tier-change "
+    "feed; follow-ups; promotion targets. Bearer tokens with scopes; see docs/api.md.",
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(cursors.BadCursor)
+def bad_cursor(request, error):
+    return api.create_response(request, {"detail": str(error)}, status=400)
+
+
+@api.exception_handler(Throttled)
+def throttled(request, error):
+    response = api.create_response(request, {"detail": "Too many calls: see Retry-After."}, status=429)
+    response["Retry-After"] = str(error.wait or 60)
+    return response
+
+
+def _page_size(limit: int) -> int:
+    return max(1, min(limit, MAX_PAGE))
+
+
+def _next(rows: list[dict], limit: int, key: str = "id", **extra: int) -> str | None:
+    return cursors.encode(rows[-1][key], **extra) if len(rows) == limit else None
+
+
+@api.get(
+    "/customers",
+    response={200: schemas.CustomerPage, **REFUSALS},
+    auth=TokenAuth(READ_CUSTOMERS),
+    url_name="customers",
+    summary="Customers with tier, lifecycle stage, churn risk and 12-month metrics",
+)
+def customers(
+    request,
+    tier: schemas.Level | None = None,
+    stage: schemas.Stage | None = None,
+    changed_since: dt.date | None = None,
+    cursor: str | None = None,
+    limit: int = Query(100, ge=1, le=MAX_PAGE),
+):
+    after = cursors.decode(cursor).get("after", 0)
+    rows = selectors.customers_page(after=after, limit=limit, tier=tier, stage=stage, changed_since=changed_since)
+    as_of = selectors.metrics_as_of()
+    for row in rows:
+        _derive(row, as_of)
+    request.api_rows = len(rows)
+    return {"items": rows, "next_cursor": _next(rows, limit), "metrics_as_of": as_of}
+
+
+def _derive(row: dict, as_of: dt.date | None) -> None:
+    metrics = row["metrics"]
+    last = metrics["last_order_at"]
+    metrics["days_since_last_order"] = (as_of - last.astimezone(dt.UTC).date()).days if last and as_of else None
+    row["lifecycle_stage"] = row["lifecycle_stage"] or None
+    row["email"] = row["email"] or ""
+
+
+@api.get(
+    "/tier-changes",
+    response={200: schemas.TierChangePage, **REFUSALS},
+    auth=TokenAuth(READ_CHANGES),
+    url_name="tier_changes",
+    summary="The tier-change feed, oldest first, after a cursor",
+)
+def tier_changes(
+    request, run: int | None = None, cursor: str | None = None, limit: int = Query(100, ge=1, le=MAX_PAGE)
+):
+    rows = selectors.changes_page(after=cursors.decode(cursor).get("after", 0), limit=limit, run=run)
+    request.api_rows = len(rows)
+    return {"items": rows, "next_cursor": _next(rows, limit)}
+
+
+@api.get(
+    "/follow-ups",
+    response={200: schemas.FollowUpPage, **REFUSALS},
+    auth=TokenAuth(READ_FOLLOWUPS),
+    url_name="follow_ups",
+    summary="Churn follow-ups, oldest first",
+)
+def follow_ups(
+    request,
+    status: FollowUpModel.Status | None = None,
+    updated_since: dt.datetime | None = None,
+    cursor: str | None = None,
+    limit: int = Query(100, ge=1, le=MAX_PAGE),
+):
+    rows = selectors.follow_ups_page(
+        after=cursors.decode(cursor).get("after", 0), limit=limit, status=status, updated_since=updated_since
+    )
+    request.api_rows = len(rows)
+    return {"items": rows, "next_cursor": _next(rows, limit)}
+
+
+@api.get(
+    "/promotions",
+    response={200: list[schemas.Promotion], **REFUSALS},
+    auth=TokenAuth(READ_TARGETS),
+    url_name="promotions",
+    summary="Saved promotions, newest first",
+)
+def promotions(request):
+    rows = list(PromotionModel.objects.values("id", "name", "starts_on", "ends_on", "tiers", "lifecycle_stage"))
+    request.api_rows = len(rows)
+    return rows
+
+
+@api.get(
+    "/promotions/{promotion_id}/targets",
+    response={200: schemas.TargetPage, **REFUSALS},
+    auth=TokenAuth(READ_TARGETS),
+    url_name="promotion_targets",
+    summary="A saved promotion's targets: the CSV export's audience, logged as an export",
+)
+def promotion_targets(
+    request, promotion_id: int, cursor: str | None = None, limit: int = Query(100, ge=1, le=MAX_PAGE)
+):
+    promotion = get_object_or_404(PromotionModel, pk=promotion_id)
+    position = cursors.decode(cursor)
+    try:
+        rows = selectors.targets_page(promotion=promotion, after=position.get("after", 0), limit=limit)
+    except FollowUpFilterUnavailable as error:
+        return 400, {"detail": str(error)}
+    for row in rows:
+        row["lifecycle_stage"] = row["lifecycle_stage"] or None
+    log_id = _log_export(request.auth, promotion, position.get("log"), rows=len(rows), done=len(rows) < limit)
+    request.api_rows = len(rows)
+    return {"items": rows, "next_cursor": _next(rows, limit, log=log_id), "export_log_id": log_id}
+
+
+def _log_export(token, promotion, log_id: int | None, *, rows: int, done: bool) -> int:
+    """One export-log entry per pull: created by its first page, counted up by each next one, and
+    finished by the last (an abandoned pull stays unfinished, as an interrupted download does)."""
+    finished = {"finished_at": timezone.now()} if done else {}
+    if log_id is not None:
+        entry = ExportLog.objects.filter(pk=log_id, promotion=promotion, actor=token.actor, finished_at__isnull=True)
+        if entry.update(row_count=Coalesce(F("row_count"), 0) + rows, **finished):
+            return log_id
+    entry = ExportLog.objects.create(
+        actor=token.actor,
+        source=ExportLog.Source.API,
+        promotion=promotion,
+        filters=promotion.target_filters().as_json(),
+        row_count=rows,
+        **finished,
+    )
+    return entry.pk
