@@ -60,7 +60,7 @@ def _next(rows: list[dict], limit: int, key: str = "id", **extra: int) -> str | 
 )
 def customers(
     request,
-    tier: schemas.Level | None = None,
+    tier: int | None = Query(None, ge=1, le=3, description="Tier level: 1, 2 or 3."),
     stage: schemas.Stage | None = None,
     changed_since: dt.date | None = None,
     cursor: str | None = None,

@@ -143,13 +143,13 @@ def targets_page(*, promotion: Promotion, after: int, limit: int) -> list[dict]:
         targets_queryset(promotion=promotion)
         .filter(customer_id__gt=after)
         .values(
-            id=F("customer_id"),
+            "tier",
+            target_id=F("customer_id"),
             external_id=F("customer__external_id"),
             name=F("customer__name"),
             email=F("customer__email"),
-            tier=F("tier"),
             lifecycle_stage=F("customer__churn_risk__stage"),
             churn_risk=F("customer__churn_risk__risk"),
         )
     )
-    return list(rows[:limit])
+    return [_renamed(row, target_id="id") for row in rows[:limit]]
