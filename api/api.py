@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import NinjaAPI, Query
-from ninja.errors import Throttled
+from ninja.errors import HttpError, Throttled
 
 from churn.models import FollowUp as FollowUpModel
 from promotions.models import ExportLog
@@ -20,7 +20,7 @@ from .auth import TokenAuth
 from .scopes import READ_CHANGES, READ_CUSTOMERS, READ_FOLLOWUPS, READ_TARGETS
 
 MAX_PAGE = 1000
-REFUSALS = {400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 429: schemas.Error}
+REFUSALS = {code: schemas.Error for code in (400, 401, 403, 404, 422, 429)}  # 422: a parameter of the wrong type
 
 api = NinjaAPI(
     title="Tierboard API",
@@ -43,8 +43,12 @@ def throttled(request, error):
     return response
 
 
-def _page_size(limit: int) -> int:
-    return max(1, min(limit, MAX_PAGE))
+def _only_known(request, *names: str) -> None:
+    """A misspelt filter must not quietly return everyone: unknown parameters are refused (422)."""
+    unknown = sorted(set(request.GET) - set(names))
+    if unknown:
+        known = ", ".join(names) or "none"
+        raise HttpError(422, f"Unknown query parameter(s): {', '.join(unknown)}. This endpoint takes: {known}.")
 
 
 def _next(rows: list[dict], limit: int, key: str = "id", **extra: int) -> str | None:
@@ -62,10 +66,11 @@ def customers(
     request,
     tier: int | None = Query(None, ge=1, le=3, description="Tier level: 1, 2 or 3."),
     stage: schemas.Stage | None = None,
-    changed_since: dt.date | None = None,
+    changed_since: schemas.IsoDate | None = None,
     cursor: str | None = None,
     limit: int = Query(100, ge=1, le=MAX_PAGE),
 ):
+    _only_known(request, "tier", "stage", "changed_since", "cursor", "limit")
     after = cursors.decode(cursor).get("after", 0)
     rows = selectors.customers_page(after=after, limit=limit, tier=tier, stage=stage, changed_since=changed_since)
     as_of = selectors.metrics_as_of()
@@ -93,6 +98,7 @@ def _derive(row: dict, as_of: dt.date | None) -> None:
 def tier_changes(
     request, run: int | None = None, cursor: str | None = None, limit: int = Query(100, ge=1, le=MAX_PAGE)
 ):
+    _only_known(request, "run", "cursor", "limit")
     rows = selectors.changes_page(after=cursors.decode(cursor).get("after", 0), limit=limit, run=run)
     request.api_rows = len(rows)
     return {"items": rows, "next_cursor": _next(rows, limit)}
@@ -108,10 +114,11 @@ def tier_changes(
 def follow_ups(
     request,
     status: FollowUpModel.Status | None = None,
-    updated_since: dt.datetime | None = None,
+    updated_since: schemas.IsoDateTime | None = None,
     cursor: str | None = None,
     limit: int = Query(100, ge=1, le=MAX_PAGE),
 ):
+    _only_known(request, "status", "updated_since", "cursor", "limit")
     rows = selectors.follow_ups_page(
         after=cursors.decode(cursor).get("after", 0), limit=limit, status=status, updated_since=updated_since
     )
@@ -127,6 +134,7 @@ def follow_ups(
     summary="Saved promotions, newest first",
 )
 def promotions(request):
+    _only_known(request)
     rows = list(PromotionModel.objects.values("id", "name", "starts_on", "ends_on", "tiers", "lifecycle_stage"))
     request.api_rows = len(rows)
     return rows
@@ -142,6 +150,7 @@ def promotions(request):
 def promotion_targets(
     request, promotion_id: int, cursor: str | None = None, limit: int = Query(100, ge=1, le=MAX_PAGE)
 ):
+    _only_known(request, "cursor", "limit")
     promotion = get_object_or_404(PromotionModel, pk=promotion_id)
     position = cursors.decode(cursor)
     try:

@@ -71,8 +71,11 @@ def audited(view):
             ApiCall.objects.create(
                 token=token,
                 method=request.method[:8],
-                path=request.path[:300],
-                query={key: request.GET.getlist(key) for key in list(request.GET)[:20]},
+                path=_loggable(request.path, 300),
+                query={
+                    _loggable(k, 100): [_loggable(v, 200) for v in request.GET.getlist(k)]
+                    for k in list(request.GET)[:20]
+                },
                 status=response.status_code,
                 row_count=getattr(request, "api_rows", None),
                 duration_ms=round((time.monotonic() - started) * 1000),
@@ -81,3 +84,8 @@ def audited(view):
 
     call.login_required = False  # django.contrib.auth.middleware.LoginRequiredMiddleware
     return call
+
+
+def _loggable(text: str, limit: int) -> str:
+    """As sent, cut to `limit` characters, without the NUL characters PostgreSQL's text refuses."""
+    return text.replace("\x00", "")[:limit]

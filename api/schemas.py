@@ -2,11 +2,25 @@
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
+
+def _iso_text(value: Any) -> Any:
+    """Dates and times in query strings as ISO 8601 text only: a bare number is not a date."""
+    if (
+        not isinstance(value, str | dt.date)
+        or (isinstance(value, str) and not value[:4].isdigit())
+        or (isinstance(value, str) and len(value) < 10)
+    ):
+        raise ValueError("expected an ISO 8601 date, e.g. 2026-11-20 (or date and time, 2026-11-20T02:00:00Z)")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_text)]
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_text)]
 Stage = Literal["new", "active", "at_risk", "lapsed", "lost", "won_back"]
 Level = Literal[1, 2, 3]
 
