@@ -71,13 +71,29 @@ def customers(
     limit: int = Query(100, ge=1, le=MAX_PAGE),
 ):
     _only_known(request, "tier", "stage", "changed_since", "cursor", "limit")
-    after = cursors.decode(cursor).get("after", 0)
-    rows = selectors.customers_page(after=after, limit=limit, tier=tier, stage=stage, changed_since=changed_since)
+    position = cursors.decode(cursor)
+    after_changed = _date_of(position["changed"]) if "changed" in position else None
+    rows = selectors.customers_page(
+        after=position.get("after", 0),
+        limit=limit,
+        tier=tier,
+        stage=stage,
+        changed_since=changed_since,
+        after_changed=after_changed,
+    )
     as_of = selectors.metrics_as_of()
     for row in rows:
         _derive(row, as_of)
     request.api_rows = len(rows)
-    return {"items": rows, "next_cursor": _next(rows, limit), "metrics_as_of": as_of}
+    extra = {"changed": rows[-1]["changed_as_of"].toordinal()} if rows and changed_since else {}
+    return {"items": rows, "next_cursor": _next(rows, limit, **extra), "metrics_as_of": as_of}
+
+
+def _date_of(ordinal: int) -> dt.date:
+    try:
+        return dt.date.fromordinal(ordinal)
+    except (ValueError, OverflowError):
+        raise cursors.BadCursor("cursor: not a cursor this API gave; start without one") from None
 
 
 def _derive(row: dict, as_of: dt.date | None) -> None:

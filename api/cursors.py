@@ -6,6 +6,9 @@ import binascii
 import json
 
 
+MAX_KEY = 2**63  # PostgreSQL's bigint
+
+
 class BadCursor(ValueError):
     pass
 
@@ -24,7 +27,7 @@ def decode(cursor: str | None) -> dict[str, int]:
         values = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError) as error:
         raise BadCursor("cursor: not a cursor this API gave; start without one") from error
-    if not isinstance(values, dict) or not all(type(v) is int and v >= 0 for v in values.values()):
+    if not isinstance(values, dict) or not all(type(v) is int and 0 <= v < MAX_KEY for v in values.values()):
         raise BadCursor("cursor: not a cursor this API gave; start without one")
     if type(values.get("after")) is not int:
         raise BadCursor("cursor: not a cursor this API gave; start without one")

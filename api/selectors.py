@@ -50,17 +50,43 @@ METRIC_FIELDS = [
 
 
 def customers_page(
-    *, after: int, limit: int, tier: int | None = None, stage: str | None = None, changed_since: dt.date | None = None
+    *,
+    after: int,
+    limit: int,
+    tier: int | None = None,
+    stage: str | None = None,
+    changed_since: dt.date | None = None,
+    after_changed: dt.date | None = None,
 ) -> list[dict]:
-    qs = CustomerMetrics.objects.filter(customer_id__gt=after)
+    """A page in customer order; with `changed_since`, in (changed_as_of, customer) order instead, so
+    that a sync of yesterday's changes walks an index range rather than filtering everyone. Each
+    filter has an index that leads with it and ends with the customer (tiering and churn migrations)."""
+    qs = CustomerMetrics.objects.all()
     if tier is not None:
         qs = qs.filter(tier=tier)
     if stage is not None:
         qs = qs.filter(customer__churn_risk__stage=stage)
-    if changed_since is not None:
-        qs = qs.filter(changed_as_of__gte=changed_since)
+    if changed_since is None:
+        # Ordered by the filter's index columns (equal to customer order, the filter being one value),
+        # so PostgreSQL walks that index from the cursor and stops after `limit` rows; ordered by the
+        # customer alone, it often walked everyone filtering instead. A stage is narrower than a
+        # tier for all but tier 3 in most shapes; both given, the stage's index leads.
+        if stage is not None:
+            order = ("customer__churn_risk__stage", "customer__churn_risk__customer_id")
+        elif tier is not None:
+            order = ("tier", "customer_id")
+        else:
+            order = ("customer_id",)
+        qs = qs.filter(customer_id__gt=after).order_by(*order)
+    else:
+        qs = qs.filter(changed_as_of__gte=changed_since).order_by("changed_as_of", "customer_id")
+        if after_changed is not None:  # a row comparison, so the (changed_as_of, customer) index range serves
+            qs = qs.extra(
+                where=['("tiering_customermetrics"."changed_as_of", "tiering_customermetrics"."customer_id") > (%s, %s)'],
+                params=[after_changed, after],
+            )
     named = {f"c_{name}": F(lookup) for name, lookup in CUSTOMER_FIELDS.items()}
-    rows = qs.order_by("customer_id").values(*METRIC_FIELDS, **named)[:limit]
+    rows = qs.values(*METRIC_FIELDS, **named)[:limit]
     return [_customer(row) for row in rows]
 
 
