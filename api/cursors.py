@@ -5,7 +5,6 @@ import base64
 import binascii
 import json
 
-
 MAX_KEY = 2**63  # PostgreSQL's bigint
 
 

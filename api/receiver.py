@@ -34,9 +34,7 @@ class Receiver:
 
     def receive(self, headers, body: bytes) -> int:
         try:
-            signing.verify(
-                secret=self.secret_for(), header=headers.get(signing.HEADER, ""), body=body, now=time.time()
-            )
+            signing.verify(secret=self.secret_for(), header=headers.get(signing.HEADER, ""), body=body, now=time.time())
             verdict = ""
         except signing.SignatureError as error:
             verdict = str(error)

@@ -82,7 +82,9 @@ def customers_page(
         qs = qs.filter(changed_as_of__gte=changed_since).order_by("changed_as_of", "customer_id")
         if after_changed is not None:  # a row comparison, so the (changed_as_of, customer) index range serves
             qs = qs.extra(
-                where=['("tiering_customermetrics"."changed_as_of", "tiering_customermetrics"."customer_id") > (%s, %s)'],
+                where=[
+                    '("tiering_customermetrics"."changed_as_of", "tiering_customermetrics"."customer_id") > (%s, %s)'
+                ],
                 params=[after_changed, after],
             )
     named = {f"c_{name}": F(lookup) for name, lookup in CUSTOMER_FIELDS.items()}

@@ -114,7 +114,9 @@ def _urls() -> dict[str, str]:
         return cursors.encode(row[0] if row else 0)
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT stage FROM churn_customerrisk WHERE stage <> '' GROUP BY stage ORDER BY count(*) LIMIT 1")
+        cursor.execute(
+            "SELECT stage FROM churn_customerrisk WHERE stage <> '' GROUP BY stage ORDER BY count(*) LIMIT 1"
+        )
         stage = (cursor.fetchone() or ["new"])[0]
         cursor.execute("SELECT max(changed_as_of) FROM tiering_customermetrics")
         since = cursor.fetchone()[0]

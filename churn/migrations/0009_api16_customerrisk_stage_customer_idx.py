@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('churn', '0008_churn_risk_and_lifecycle'),
-        ('customers', '0005_import_speed_order_lines'),
+        ("churn", "0008_churn_risk_and_lifecycle"),
+        ("customers", "0005_import_speed_order_lines"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='customerrisk',
-            index=models.Index(fields=['stage', 'customer'], name='customerrisk_stage_cust_idx'),
+            model_name="customerrisk",
+            index=models.Index(fields=["stage", "customer"], name="customerrisk_stage_cust_idx"),
         ),
     ]

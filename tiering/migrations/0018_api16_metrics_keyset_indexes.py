@@ -4,19 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0005_import_speed_order_lines'),
-        ('tiering', '0017_metrics_lifetime_margin_index'),
+        ("customers", "0005_import_speed_order_lines"),
+        ("tiering", "0017_metrics_lifetime_margin_index"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='customermetrics',
-            index=models.Index(fields=['tier', 'customer'], name='metrics_tier_customer_idx'),
+            model_name="customermetrics",
+            index=models.Index(fields=["tier", "customer"], name="metrics_tier_customer_idx"),
         ),
         migrations.AddIndex(
-            model_name='customermetrics',
-            index=models.Index(fields=['changed_as_of', 'customer'], name='metrics_changed_customer_idx'),
+            model_name="customermetrics",
+            index=models.Index(fields=["changed_as_of", "customer"], name="metrics_changed_customer_idx"),
         ),
     ]
