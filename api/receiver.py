@@ -49,7 +49,9 @@ class Receiver:
                 if 200 <= status < 300:
                     self.items += len(json.loads(body)["data"])
             if self.keep:
-                self.requests.append({"headers": dict(headers), "body": body, "status": status, "refused": verdict})
+                self.requests.append(
+                    {"headers": dict(headers), "body": body, "status": status, "refused": verdict, "at": time.time()}
+                )
         return status
 
     def _handler(self):
