@@ -2,9 +2,12 @@
 OpenAPI schema at /api/v1/openapi.json (docs/api.md)."""
 
 import datetime as dt
+import json
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import F
 from django.db.models.functions import Coalesce
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import NinjaAPI, Query
@@ -86,7 +89,20 @@ def customers(
         _derive(row, as_of)
     request.api_rows = len(rows)
     extra = {"changed": rows[-1]["changed_as_of"].toordinal()} if rows and changed_since else {}
-    return {"items": rows, "next_cursor": _next(rows, limit, **extra), "metrics_as_of": as_of}
+    return _rendered({"items": rows, "next_cursor": _next(rows, limit, **extra), "metrics_as_of": as_of})
+
+
+def _rendered(data) -> HttpResponse:
+    """The page as JSON, straight from the selectors' plain values: ninja's response validation
+    costs about a millisecond a row, 1 s for a 1,000-row page. The schema still documents the shape,
+    and tests/api/test_schema.py holds these answers to it."""
+    return HttpResponse(json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")), content_type="application/json")
+
+
+def _json(row: dict, *, raw: dict[str, str]) -> str:
+    """One object: `row` encoded, then each of `raw`'s values (already JSON text) added as it is."""
+    encoded = json.dumps(row, cls=DjangoJSONEncoder, separators=(",", ":"))
+    return encoded[:-1] + "".join(f",{json.dumps(key)}:{text}" for key, text in raw.items()) + "}"
 
 
 def _date_of(ordinal: int) -> dt.date:
@@ -100,7 +116,6 @@ def _derive(row: dict, as_of: dt.date | None) -> None:
     metrics = row["metrics"]
     last = metrics["last_order_at"]
     metrics["days_since_last_order"] = (as_of - last.astimezone(dt.UTC).date()).days if last and as_of else None
-    row["lifecycle_stage"] = row["lifecycle_stage"] or None
     row["email"] = row["email"] or ""
 
 
@@ -117,7 +132,11 @@ def tier_changes(
     _only_known(request, "run", "cursor", "limit")
     rows = selectors.changes_page(after=cursors.decode(cursor).get("after", 0), limit=limit, run=run)
     request.api_rows = len(rows)
-    return {"items": rows, "next_cursor": _next(rows, limit)}
+    # `why` comes as the database's JSON text and is placed into the page as it is: parsing and
+    # re-encoding 1,000 of them (about 3 KB each) took most of the call's time.
+    items = ",".join(_json(row, raw={"why": row.pop("why_json")}) for row in rows)
+    next_cursor = json.dumps(_next(rows, limit))
+    return HttpResponse(f'{{"items":[{items}],"next_cursor":{next_cursor}}}', content_type="application/json")
 
 
 @api.get(
@@ -139,7 +158,7 @@ def follow_ups(
         after=cursors.decode(cursor).get("after", 0), limit=limit, status=status, updated_since=updated_since
     )
     request.api_rows = len(rows)
-    return {"items": rows, "next_cursor": _next(rows, limit)}
+    return _rendered({"items": rows, "next_cursor": _next(rows, limit)})
 
 
 @api.get(
@@ -177,7 +196,7 @@ def promotion_targets(
         row["lifecycle_stage"] = row["lifecycle_stage"] or None
     log_id = _log_export(request.auth, promotion, position.get("log"), rows=len(rows), done=len(rows) < limit)
     request.api_rows = len(rows)
-    return {"items": rows, "next_cursor": _next(rows, limit, log=log_id), "export_log_id": log_id}
+    return _rendered({"items": rows, "next_cursor": _next(rows, limit, log=log_id), "export_log_id": log_id})
 
 
 def _log_export(token, promotion, log_id: int | None, *, rows: int, done: bool) -> int:

@@ -3,14 +3,15 @@ thousandth page costs what the first does. Each returns plain dicts (`.values()`
 
 import datetime as dt
 
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, TextField
+from django.db.models.functions import Cast
 
-from churn.models import FollowUp
+from churn.models import CustomerRisk, FollowUp
 from promotions.models import Promotion
 from promotions.selectors import targets_queryset
 from tiering.models import CustomerMetrics, RetierRun, TierChange
 
-CUSTOMER_FIELDS = {  # API name -> lookup
+CUSTOMER_FIELDS = {  # API name -> lookup from CustomerMetrics
     "id": "customer_id",
     "external_id": "customer__external_id",
     "name": "customer__name",
@@ -20,9 +21,6 @@ CUSTOMER_FIELDS = {  # API name -> lookup
     "tier": "tier",
     "tier_since": "tier_since",
     "changed_as_of": "changed_as_of",
-    "lifecycle_stage": "customer__churn_risk__stage",
-    "churn_risk": "customer__churn_risk__risk",
-    "churn_risk_as_of": "customer__churn_risk__as_of",
 }
 # The 12-month window's metrics (tiering.metrics), then the lifetime ones and the dates.
 METRIC_FIELDS = [
@@ -58,28 +56,42 @@ def customers_page(
     changed_since: dt.date | None = None,
     after_changed: dt.date | None = None,
 ) -> list[dict]:
-    """A page in customer order; with `changed_since`, in (changed_as_of, customer) order instead, so
-    that a sync of yesterday's changes walks an index range rather than filtering everyone. Each
-    filter has an index that leads with it and ends with the customer (tiering and churn migrations)."""
-    qs = CustomerMetrics.objects.all()
-    if tier is not None:
-        qs = qs.filter(tier=tier)
-    if stage is not None:
-        qs = qs.filter(customer__churn_risk__stage=stage)
-    if changed_since is None:
-        # Ordered by the filter's index columns (equal to customer order, the filter being one value),
-        # so PostgreSQL walks that index from the cursor and stops after `limit` rows; ordered by the
-        # customer alone, it often walked everyone filtering instead. A stage is narrower than a
-        # tier for all but tier 3 in most shapes; both given, the stage's index leads.
-        if stage is not None:
-            order = ("customer__churn_risk__stage", "customer__churn_risk__customer_id")
-        elif tier is not None:
-            order = ("tier", "customer_id")
-        else:
-            order = ("customer_id",)
-        qs = qs.filter(customer_id__gt=after).order_by(*order)
-    else:
-        qs = qs.filter(changed_as_of__gte=changed_since).order_by("changed_as_of", "customer_id")
+    """One page in two steps: the page's customer ids from the filter's own index (an index-only
+    walk from the cursor that stops after `limit`), then their rows by id. In one statement the
+    planner joined the customers and risk tables by merging their whole primary keys from the start
+    (a cursor condition on one table does not reach the others): 3 s at 900,000 deep instead of ms."""
+    ids = page_ids(
+        after=after, limit=limit, tier=tier, stage=stage, changed_since=changed_since, after_changed=after_changed
+    )
+    named = {f"c_{name}": F(lookup) for name, lookup in CUSTOMER_FIELDS.items()}
+    rows = {
+        row["c_id"]: row
+        for row in CustomerMetrics.objects.filter(customer_id__in=ids, customer__id__in=ids).values(
+            *METRIC_FIELDS, **named
+        )
+    }
+    risks = {
+        risk["customer_id"]: risk
+        for risk in CustomerRisk.objects.filter(customer_id__in=ids).values("customer_id", "risk", "stage", "as_of")
+    }
+    return [_customer(rows[i], risks.get(i)) for i in ids if i in rows]
+
+
+def page_ids(
+    *,
+    after: int,
+    limit: int,
+    tier: int | None,
+    stage: str | None,
+    changed_since: dt.date | None,
+    after_changed: dt.date | None,
+) -> list[int]:
+    """The ids of one page, in page order. Each filter walks an index that leads with it and ends
+    with the customer (tiering and churn migrations); with a stage, the stage's index leads (the
+    tier, if given, is checked per row). With `changed_since` the order is (changed_as_of, customer):
+    a sync of yesterday's changes reads an index range instead of filtering everyone."""
+    if changed_since is not None:
+        qs = CustomerMetrics.objects.filter(changed_as_of__gte=changed_since)
         if after_changed is not None:  # a row comparison, so the (changed_as_of, customer) index range serves
             qs = qs.extra(
                 where=[
@@ -87,13 +99,27 @@ def customers_page(
                 ],
                 params=[after_changed, after],
             )
-    named = {f"c_{name}": F(lookup) for name, lookup in CUSTOMER_FIELDS.items()}
-    rows = qs.values(*METRIC_FIELDS, **named)[:limit]
-    return [_customer(row) for row in rows]
+        if tier is not None:
+            qs = qs.filter(tier=tier)
+        if stage is not None:
+            qs = qs.filter(customer__churn_risk__stage=stage)
+        return list(qs.order_by("changed_as_of", "customer_id").values_list("customer_id", flat=True)[:limit])
+    if stage is not None:
+        qs = CustomerRisk.objects.filter(stage=stage, customer_id__gt=after, customer__metrics__isnull=False)
+        if tier is not None:
+            qs = qs.filter(customer__metrics__tier=tier)
+        return list(qs.order_by("stage", "customer_id").values_list("customer_id", flat=True)[:limit])
+    qs = CustomerMetrics.objects.filter(customer_id__gt=after)
+    if tier is not None:
+        qs = qs.filter(tier=tier)
+    return list(qs.order_by("customer_id").values_list("customer_id", flat=True)[:limit])
 
 
-def _customer(row: dict) -> dict:
+def _customer(row: dict, risk: dict | None) -> dict:
     customer = {name: row.pop(f"c_{name}") for name in CUSTOMER_FIELDS}
+    customer["lifecycle_stage"] = (risk["stage"] or None) if risk else None
+    customer["churn_risk"] = risk["risk"] if risk else None
+    customer["churn_risk_as_of"] = risk["as_of"] if risk else None
     customer["metrics"] = row
     return customer
 
@@ -113,11 +139,11 @@ def changes_page(*, after: int, limit: int, run: int | None = None) -> list[dict
             "changed_at",
             "from_tier",
             "to_tier",
-            "why",
             "run_id",
             "customer_id",
             run_as_of=F("run__as_of"),
             external_id=F("customer__external_id"),
+            why_json=Cast("why", TextField()),
         )[:limit]
     )
 
