@@ -7,21 +7,11 @@ from django.db.models import F, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from churn.models import CustomerRisk, FollowUp
+from customers.models import Customer
 from promotions.models import Promotion
 from promotions.selectors import targets_queryset
 from tiering.models import CustomerMetrics, RetierRun, TierChange
 
-CUSTOMER_FIELDS = {  # API name -> lookup from CustomerMetrics
-    "id": "customer_id",
-    "external_id": "customer__external_id",
-    "name": "customer__name",
-    "email": "customer__email",
-    "company": "customer__company",
-    "account_manager": "customer__account_manager__username",
-    "tier": "tier",
-    "tier_since": "tier_since",
-    "changed_as_of": "changed_as_of",
-}
 # The 12-month window's metrics (tiering.metrics), then the lifetime ones and the dates.
 METRIC_FIELDS = [
     "revenue",
@@ -63,18 +53,24 @@ def customers_page(
     ids = page_ids(
         after=after, limit=limit, tier=tier, stage=stage, changed_since=changed_since, after_changed=after_changed
     )
-    named = {f"c_{name}": F(lookup) for name, lookup in CUSTOMER_FIELDS.items()}
-    rows = {
-        row["c_id"]: row
-        for row in CustomerMetrics.objects.filter(customer_id__in=ids, customer__id__in=ids).values(
-            *METRIC_FIELDS, **named
+    # One table a query, each by primary key: joined, the planner misjudged the id lists and scanned.
+    metrics = {
+        row["customer_id"]: row
+        for row in CustomerMetrics.objects.filter(customer_id__in=ids).values(
+            "customer_id", "tier", "tier_since", "changed_as_of", *METRIC_FIELDS
+        )
+    }
+    customers = {
+        row["id"]: row
+        for row in Customer.objects.filter(id__in=ids).values(
+            "id", "external_id", "name", "email", "company", account_manager_name=F("account_manager__username")
         )
     }
     risks = {
         risk["customer_id"]: risk
         for risk in CustomerRisk.objects.filter(customer_id__in=ids).values("customer_id", "risk", "stage", "as_of")
     }
-    return [_customer(rows[i], risks.get(i)) for i in ids if i in rows]
+    return [_customer(customers[i], metrics[i], risks.get(i)) for i in ids if i in metrics and i in customers]
 
 
 def page_ids(
@@ -115,12 +111,14 @@ def page_ids(
     return list(qs.order_by("customer_id").values_list("customer_id", flat=True)[:limit])
 
 
-def _customer(row: dict, risk: dict | None) -> dict:
-    customer = {name: row.pop(f"c_{name}") for name in CUSTOMER_FIELDS}
+def _customer(customer: dict, metrics: dict, risk: dict | None) -> dict:
+    customer["account_manager"] = customer.pop("account_manager_name")
+    customer.update({name: metrics.pop(name) for name in ("tier", "tier_since", "changed_as_of")})
+    metrics.pop("customer_id")
     customer["lifecycle_stage"] = (risk["stage"] or None) if risk else None
     customer["churn_risk"] = risk["risk"] if risk else None
     customer["churn_risk_as_of"] = risk["as_of"] if risk else None
-    customer["metrics"] = row
+    customer["metrics"] = metrics
     return customer
 
 
