@@ -3,11 +3,11 @@ thousandth page costs what the first does. Each returns plain dicts (`.values()`
 
 import datetime as dt
 
+from django.db import connection
 from django.db.models import F, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from churn.models import CustomerRisk, FollowUp
-from customers.models import Customer
 from promotions.models import Promotion
 from promotions.selectors import targets_queryset
 from tiering.models import CustomerMetrics, RetierRun, TierChange
@@ -37,40 +37,54 @@ METRIC_FIELDS = [
 ]
 
 
+# Each customer of a page as the JSON item the API returns, built by PostgreSQL: in Python,
+# converting and encoding 1,000 rows of decimals and timestamps took most of a call's time. Money
+# and ratios as decimal strings ("1200.50"), times as ISO 8601 with the offset (the session is UTC).
+_MONEY = [name for name in METRIC_FIELDS if name not in {"orders", "active_months", "categories", "new_products",
+          "complaints", "rejected_complaints", "lifetime_orders", "first_order_at", "last_order_at", "tenure_start"}]  # fmt: skip
+ITEMS_SQL = f"""
+    SELECT m.customer_id, m.changed_as_of, json_build_object(
+        'id', m.customer_id, 'external_id', c.external_id, 'name', c.name, 'email', c.email,
+        'company', c.company, 'account_manager', u.username, 'tier', m.tier, 'tier_since', m.tier_since,
+        'changed_as_of', m.changed_as_of, 'lifecycle_stage', NULLIF(r.stage, ''), 'churn_risk', r.risk,
+        'churn_risk_as_of', r.as_of,
+        'metrics', json_build_object(
+            {", ".join(f"'{name}', m.{name}{'::text' if name in _MONEY else ''}" for name in METRIC_FIELDS)},
+            'days_since_last_order', %(as_of)s::date - (m.last_order_at AT TIME ZONE 'UTC')::date
+        )
+    )::text
+      FROM tiering_customermetrics m
+      JOIN customers_customer c ON c.id = m.customer_id
+      LEFT JOIN auth_user u ON u.id = c.account_manager_id
+      LEFT JOIN churn_customerrisk r ON r.customer_id = m.customer_id
+     WHERE m.customer_id = ANY(%(ids)s)
+"""
+
+
 def customers_page(
     *,
     after: int,
     limit: int,
+    as_of: dt.date | None,
     tier: int | None = None,
     stage: str | None = None,
     changed_since: dt.date | None = None,
     after_changed: dt.date | None = None,
-) -> list[dict]:
-    """One page in two steps: the page's customer ids from the filter's own index (an index-only
-    walk from the cursor that stops after `limit`), then their rows by id. In one statement the
-    planner joined the customers and risk tables by merging their whole primary keys from the start
-    (a cursor condition on one table does not reach the others): 3 s at 900,000 deep instead of ms."""
+) -> list[tuple[int, dt.date, str]]:
+    """(customer id, changed_as_of, JSON item) for one page, in page order, in two steps: the page's
+    ids from the filter's own index (an index-only walk from the cursor that stops after `limit`),
+    then their items by id, the ids as one array parameter. In one statement with the cursor, the
+    planner merged the customers' and risks' whole primary keys from the start (a cursor condition on
+    one table does not reach the others): 3 s at 900,000 deep."""
     ids = page_ids(
         after=after, limit=limit, tier=tier, stage=stage, changed_since=changed_since, after_changed=after_changed
     )
-    # One table a query, each by primary key: joined, the planner misjudged the id lists and scanned.
-    metrics = {
-        row["customer_id"]: row
-        for row in CustomerMetrics.objects.filter(customer_id__in=ids).values(
-            "customer_id", "tier", "tier_since", "changed_as_of", *METRIC_FIELDS
-        )
-    }
-    customers = {
-        row["id"]: row
-        for row in Customer.objects.filter(id__in=ids).values(
-            "id", "external_id", "name", "email", "company", account_manager_name=F("account_manager__username")
-        )
-    }
-    risks = {
-        risk["customer_id"]: risk
-        for risk in CustomerRisk.objects.filter(customer_id__in=ids).values("customer_id", "risk", "stage", "as_of")
-    }
-    return [_customer(customers[i], metrics[i], risks.get(i)) for i in ids if i in metrics and i in customers]
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(ITEMS_SQL, {"ids": ids, "as_of": as_of})
+        items = {row[0]: row for row in cursor.fetchall()}
+    return [items[i] for i in ids if i in items]
 
 
 def page_ids(
@@ -109,17 +123,6 @@ def page_ids(
     if tier is not None:
         qs = qs.filter(tier=tier)
     return list(qs.order_by("customer_id").values_list("customer_id", flat=True)[:limit])
-
-
-def _customer(customer: dict, metrics: dict, risk: dict | None) -> dict:
-    customer["account_manager"] = customer.pop("account_manager_name")
-    customer.update({name: metrics.pop(name) for name in ("tier", "tier_since", "changed_as_of")})
-    metrics.pop("customer_id")
-    customer["lifecycle_stage"] = (risk["stage"] or None) if risk else None
-    customer["churn_risk"] = risk["risk"] if risk else None
-    customer["churn_risk_as_of"] = risk["as_of"] if risk else None
-    customer["metrics"] = metrics
-    return customer
 
 
 def metrics_as_of() -> dt.date | None:

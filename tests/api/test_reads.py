@@ -73,9 +73,9 @@ def test_a_page_costs_the_same_queries_whatever_its_size_and_depth_and_never_use
         assert response.status_code == 200
         assert not any("OFFSET" in q["sql"] for q in queries.captured_queries)
         counts.append(len(queries))
-    # token look-up, last use, the page's ids, their metrics, their customers with managers, their
-    # churn risk, the run in force, the call log entry
-    assert counts[0] == counts[1] == counts[2] == 8
+    # token look-up, last use, the run in force, the page's ids, their items (metrics, customer,
+    # manager and risk by id), the call log entry
+    assert counts[0] == counts[1] == counts[2] == 6
 
 
 def test_a_cursor_the_api_did_not_give_is_refused_plainly(api_get, make_token, api_data):
