@@ -60,7 +60,8 @@ def _copy_a_night(ctx, share: float) -> int:
     """A run record holding `share` of the customers' tier changes, copied from the run in force."""
     with ctx.connect() as conn:
         source, as_of = conn.execute(
-            "SELECT id, as_of FROM tiering_retierrun WHERE status = 'succeeded' AND NOT dry_run ORDER BY id DESC LIMIT 1"
+            "SELECT id, as_of FROM tiering_retierrun WHERE status = 'succeeded' AND NOT dry_run"
+            " AND triggered_by <> 'bench: a copied night' ORDER BY id DESC LIMIT 1"
         ).fetchone()
         night = conn.execute(
             """INSERT INTO tiering_retierrun (started_at, finished_at, status, as_of, dry_run, triggered_by, counts,
