@@ -73,4 +73,6 @@ class CustomerRisk(models.Model):
         indexes = [
             models.Index(fields=["-risk"], name="customerrisk_risk_idx"),
             models.Index(fields=["stage"], name="customerrisk_stage_idx"),
+            # the API's keyset pages of one stage, in customer order
+            models.Index(fields=["stage", "customer"], name="customerrisk_stage_cust_idx"),
         ]

@@ -20,6 +20,7 @@ from tiering.signals import RetierApplied
 
 from . import policy
 from .models import ChurnPolicy, FollowUp, FollowUpPolicy, LapseWatchState
+from .signals import FollowUpClosed, follow_up_closed
 
 ANALYZE_AFTER = 1000  # new lapses in one run (the first run finds every historical lapse)
 
@@ -401,6 +402,8 @@ def change_follow_up_status(
     if to_status not in policy.ACTIVE_STATUSES:
         changes["closed_at"] = now
     _apply(follow_up_id=follow_up_id, version=version, expected={"status": item.status}, changes=changes)
+    if to_status not in policy.ACTIVE_STATUSES:
+        follow_up_closed.send(sender=FollowUp, closed=FollowUpClosed(follow_up_id=follow_up_id, status=to_status))
     return FollowUp.objects.get(pk=follow_up_id)
 
 

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.urls import urls as api_urls
 from core import views as core_views
 from dashboard import views as dashboard_views
 
@@ -15,5 +16,6 @@ urlpatterns = [
     path("promotions/", include("promotions.urls")),
     path("", include("dashboard.urls")),
     path("churn/", include("churn.urls")),
+    path("api/v1/", api_urls),
     path("admin/", admin.site.urls),
 ]

@@ -106,6 +106,7 @@ class ExportLog(models.Model):
     class Source(models.TextChoices):
         WEB = "web", "web page"
         COMMAND = "command", "command line"
+        API = "api", "API token"
 
     created_at = models.DateTimeField(auto_now_add=True)
     user = models.ForeignKey(

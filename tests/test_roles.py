@@ -23,6 +23,9 @@ ADMIN_ONLY = {ANONYMOUS: 302, "Admin": 200, "Account manager": 403, "Marketing":
 PUBLIC = {ANONYMOUS: 200, "Admin": 200, "Account manager": 200, "Marketing": 200}
 NOT_MARKETING = {ANONYMOUS: 302, "Admin": 200, "Account manager": 200, "Marketing": 403}
 NOT_MANAGERS = {ANONYMOUS: 302, "Admin": 200, "Account manager": 403, "Marketing": 200}
+# The API's operations take a bearer token and nothing else: a session, any role's, gets 401 like
+# no one at all (tests/api/test_tokens.py checks tokens, scopes and revocation on each).
+TOKEN_ONLY = {ANONYMOUS: 401, "Admin": 401, "Account manager": 401, "Marketing": 401}
 
 PAGES = [
     ("home", EVERYONE),
@@ -57,6 +60,15 @@ PAGES = [
     # Admins read every export, marketing only its own (tests/promotions/test_export_log_view.py).
     ("promotions:export_log", NOT_MANAGERS),
     ("dashboard:marketing", NOT_MANAGERS),
+    ("api:customers", TOKEN_ONLY),
+    ("api:tier_changes", TOKEN_ONLY),
+    ("api:follow_ups", TOKEN_ONLY),
+    ("api:promotions", TOKEN_ONLY),
+    ("api:promotion_targets promotion", TOKEN_ONLY),
+    # The schema and its browsable page hold no customer data; still, only signed-in people read them.
+    ("api:openapi-json", EVERYONE),
+    ("api:openapi-view", EVERYONE),
+    ("api:api-root", {ANONYMOUS: 302, "Admin": 404, "Account manager": 404, "Marketing": 404}),
     ("healthz", PUBLIC),
     ("login", PUBLIC),
 ]

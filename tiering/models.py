@@ -364,6 +364,9 @@ class CustomerMetrics(models.Model):
             models.Index(fields=["below_runs"], condition=models.Q(below_runs__gt=0), name="metrics_in_grace_idx"),
             # the customers between a moving cut's old and new value (the default rules' lifetime margin)
             models.Index(fields=["lifetime_net_margin"], name="metrics_lifetime_margin_idx"),
+            # the API's keyset pages: one tier, or the records changed since a date, in customer order
+            models.Index(fields=["tier", "customer"], name="metrics_tier_customer_idx"),
+            models.Index(fields=["changed_as_of", "customer"], name="metrics_changed_customer_idx"),
         ]
 
     objects = CustomerMetricsQuerySet.as_manager()

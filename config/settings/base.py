@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "dashboard",
     "promotions",
     "churn",
+    "ninja",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -214,3 +216,15 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "tierboard@localhost")
 # Where people open the dashboard: the links in emails (the daily follow-up digest) start here.
 TIERBOARD_URL = env_site_url("TIERBOARD_URL", "http://127.0.0.1:8000")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# The API (docs/api.md): calls a minute per token, counted in Redis (API_RATE_LIMIT_REDIS_URL, else
+# REDIS_URL; with neither, in each process's memory). Webhooks: items per delivery, attempts before a
+# delivery is given up (back-off doubling from WEBHOOK_RETRY_SECONDS), and failed attempts in a row
+# after which an endpoint is paused and the admins are told.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
+API_RATE_LIMIT_REDIS_URL = env_redis_url("API_RATE_LIMIT_REDIS_URL") or REDIS_URL
+WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 500, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+WEBHOOK_RETRY_SECONDS = env_int("WEBHOOK_RETRY_SECONDS", 30, minimum=1)
+WEBHOOK_PAUSE_AFTER = env_int("WEBHOOK_PAUSE_AFTER", 15, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)

@@ -19,3 +19,5 @@ WHITENOISE_USE_FINDERS = True
 # A test's uploads wait in its own directory; a Celery worker started by a test is told where.
 if os.environ.get("TEST_IMPORT_DIR"):
     IMPORT_DIR = os.environ["TEST_IMPORT_DIR"]
+# The API's per-token rate limit counts in the real Redis (keys carry each token's random prefix).
+API_RATE_LIMIT_REDIS_URL = os.environ.get("RETIER_TEST_REDIS_URL", "redis://127.0.0.1:6379/10")

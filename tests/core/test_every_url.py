@@ -13,6 +13,10 @@ from tests.core.every_url import every_url
 # before any URL is resolved) are public too: CSS, JavaScript and icons, nothing about customers.
 PUBLIC = {"login", "healthz", "admin:login"}
 URLS = every_url()
+# The API's operations answer machine clients with a bearer token, never a session: no sign-in
+# redirect (401 instead), and no CSRF check (a token in a header is not sent by a browser on its own;
+# they take GET only). tests/api/test_tokens.py holds each to its token and scope.
+TOKEN_ONLY = {"api:customers", "api:tier_changes", "api:follow_ups", "api:promotions", "api:promotion_targets"}
 
 
 def by_name(urls):
@@ -20,7 +24,7 @@ def by_name(urls):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url", by_name(u for u in URLS if u.name not in PUBLIC))
+@pytest.mark.parametrize("url", by_name(u for u in URLS if u.name not in PUBLIC | TOKEN_ONLY))
 def test_no_url_opens_without_signing_in(client, url):
     response = client.get(url.path)
     assert response.status_code == 302, f"{url.path} answered {response.status_code} to an anonymous visitor"
@@ -33,6 +37,21 @@ def test_no_url_opens_without_signing_in(client, url):
 
 def test_the_public_urls_are_still_there():
     assert PUBLIC <= {url.name for url in URLS}
+
+
+def test_every_api_operation_is_token_only():
+    """A new operation under /api/ must be listed above (and so get its token tests), or be a page."""
+    api_urls = {url.name for url in URLS if url.path.startswith("/api/")}
+    assert api_urls - TOKEN_ONLY == {"api:openapi-json", "api:openapi-view", "api:api-root"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", by_name(u for u in URLS if u.name in TOKEN_ONLY))
+def test_no_api_operation_opens_without_a_token_or_takes_a_post(client, make_user, url):
+    assert client.get(url.path).status_code == 401
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+    assert client.get(url.path).status_code == 401
+    assert client.post(url.path, {"anything": "1"}).status_code == 405
 
 
 @pytest.fixture
@@ -50,7 +69,7 @@ def test_no_url_accepts_a_post_without_a_csrf_token(csrf_checked_client, make_us
     if signed_in:
         csrf_checked_client.force_login(make_user(is_staff=True, is_superuser=True))
     accepted = {}
-    for url in URLS:
+    for url in (u for u in URLS if u.name not in TOKEN_ONLY):
         response = csrf_checked_client.post(url.path, {"anything": "1"})
         if response.status_code != 403 or b"CSRF" not in response.content:
             accepted[url.path] = response.status_code
