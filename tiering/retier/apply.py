@@ -229,8 +229,9 @@ def _may_move_sql(plan: Plan) -> str | None:
     change since the last run when their metrics did not: one whose grace count runs, one for whom
     a condition on a day count (which grows by one a day) crosses its threshold between the two
     as-of dates, or one whose value lies between a relative threshold's old and new cut. None
-    (everyone) when the rules are not those of the last run. Each part is an index range, so a
-    quiet night reads a few thousand rows instead of scanning all of them."""
+    (everyone) when the rules are not those of the last run. The tier is evaluated only for the
+    rows it names; they are found in one scan of the metrics (24,000 pages at 1M customers): an
+    index per date or cut column cost more to keep, on every row a night rewrites (tiering 0018)."""
     if plan.last is None or not plan.same_rules_as_last:
         return None
     predicates = ["m.below_runs > 0"]
