@@ -361,6 +361,8 @@ class CustomerMetrics(models.Model):
             models.Index(fields=["below_runs"], condition=models.Q(below_runs__gt=0), name="metrics_in_grace_idx"),
             # the customers between a moving cut's old and new value (the default rules' lifetime margin)
             models.Index(fields=["lifetime_net_margin"], name="metrics_lifetime_margin_idx"),
+            # the all-customers list sorted by tier (then customer id: a total, keyset-safe order)
+            models.Index(fields=["tier", "customer"], name="metrics_tier_customer_idx"),
         ]
 
     objects = CustomerMetricsQuerySet.as_manager()

@@ -1,0 +1,48 @@
+"""Search and sort at 1,000,000 customers: pg_trgm, a trigram index on the search expression
+(customers.models.search_document, written out here so that the migration never changes), and
+(name, id) / (account manager, name, id) indexes for the lists' sorts.
+
+Built CONCURRENTLY (hence not atomic): a deployment with a million customers keeps importing and
+serving pages while the indexes build.
+"""
+
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.operations import AddIndexConcurrently, TrigramExtension
+from django.db import migrations, models
+
+SEARCH_DOCUMENT = models.Func(
+    models.F("name"),
+    models.Value(" "),
+    models.F("email"),
+    models.Value(" "),
+    models.F("company"),
+    models.Value(" "),
+    models.F("external_id"),
+    template="UPPER((%(expressions)s))",
+    arg_joiner=" || ",
+    output_field=models.TextField(),
+)
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [
+        ("customers", "0005_import_speed_order_lines"),
+    ]
+
+    operations = [
+        TrigramExtension(),
+        AddIndexConcurrently(
+            model_name="customer",
+            index=GinIndex(OpClass(SEARCH_DOCUMENT, name="gin_trgm_ops"), name="customer_search_trgm_idx"),
+        ),
+        AddIndexConcurrently(
+            model_name="customer",
+            index=models.Index(fields=["name", "id"], name="customer_name_idx"),
+        ),
+        AddIndexConcurrently(
+            model_name="customer",
+            index=models.Index(fields=["account_manager", "name", "id"], name="customer_manager_name_idx"),
+        ),
+    ]
