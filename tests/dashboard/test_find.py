@@ -249,20 +249,30 @@ def _cut(value):
     return {"metric": "lifetime_net_margin", "population": "repeat", "percentile": "98", "cut": value, "eligible": 900}
 
 
-WHY = {
-    "tier": 3,
-    "version": 2,
-    "groups": [
-        {
-            "level": 3,
-            "match": "all",
-            "held": True,
-            "conditions": [
-                {"metric": "lifetime_net_margin", "op": "gte", "threshold": "1500", "value": "1600", "held": True}
-            ],
-        }
-    ],
-}
+def _why(value, *, cut, held):
+    """A stored why whose tier-3 group compares lifetime net margin with the run's 98th percentile."""
+    condition = {
+        "metric": "lifetime_net_margin",
+        "op": "gte",
+        "threshold": cut,
+        "value": value,
+        "held": held,
+        "percentile": "98",
+        "population": "repeat",
+        "floor": "500",
+        "cut": cut,
+        "eligible": 900,
+    }
+    return {
+        "tier": 3 if held else 2,
+        "version": 2,
+        "groups": [{"level": 3, "match": "all", "held": held, "conditions": [condition]}],
+    }
+
+
+def _history(client, metrics) -> str:
+    body = text(client.get(reverse("dashboard:customer", args=[metrics.customer_id])))
+    return body.split("Tier history")[1].split("</ol>")[0]
 
 
 def test_the_history_says_a_rule_set_change_moved_the_customer(as_manager, make_metrics):
@@ -270,39 +280,57 @@ def test_the_history_says_a_rule_set_change_moved_the_customer(as_manager, make_
     _run(101, day="2026-09-01")
     run = _run(102, day="2026-10-01")
     TierChange.objects.create(
-        customer=metrics.customer, run=run, from_tier=2, to_tier=3, changed_at=at("2026-10-01T01:00:00"), why=WHY
+        customer=metrics.customer, run=run, from_tier=2, to_tier=3, changed_at=at("2026-10-01T01:00:00"), why={}
     )
-
-    body = text(as_manager.get(reverse("dashboard:customer", args=[metrics.customer_id])))
-    assert "Rule set v101 → v102." in body
+    assert "Rule set v101 → v102." in _history(as_manager, metrics)
 
 
-def test_the_history_says_which_threshold_moved_and_from_what_to_what(as_manager, make_metrics):
+def test_the_history_says_which_threshold_moved_the_customer_and_from_what_to_what(as_manager, make_metrics):
     metrics = make_metrics(tier=2)
     _run(103, cuts=[_cut("1200.00")], day="2026-09-01")
     run = _run(103, cuts=[_cut("1500.00")], day="2026-10-01")
+    why = _why("1300.00", cut="1500", held=False)  # 1,300 cleared 1,200, not 1,500
     TierChange.objects.create(
-        customer=metrics.customer, run=run, from_tier=3, to_tier=2, changed_at=at("2026-10-01T01:00:00"), why=WHY
+        customer=metrics.customer, run=run, from_tier=3, to_tier=2, changed_at=at("2026-10-01T01:00:00"), why=why
     )
-
-    body = text(as_manager.get(reverse("dashboard:customer", args=[metrics.customer_id])))
+    history = _history(as_manager, metrics)
     assert (
-        "Threshold Lifetime net margin (98th percentile of customers with 2+ orders in the window) moved from 1,200 to 1,500."
-        in body
+        "Threshold Lifetime net margin (98th percentile of customers with 2+ orders in the window) "
+        "moved from 1,200 to 1,500, which decided it for their 1,300." in history
     )
-    assert "Rule set v" not in body.split("Tier history")[1].split("</ol>")[0]
+    assert "Rule set v" not in history
 
 
-def test_the_history_says_the_customers_own_figures_moved_them_when_rules_and_cuts_stood(as_manager, make_metrics):
+def test_a_threshold_that_moved_without_deciding_is_not_blamed(as_manager, make_metrics):
     metrics = make_metrics(tier=2)
     before = _run(104, cuts=[_cut("1200.00")], day="2026-09-01")
-    run = _run(104, cuts=[_cut("1200")], day="2026-10-01")
+    run = _run(104, cuts=[_cut("1500")], day="2026-10-01")
+    why = _why("900.00", cut="1500", held=False)  # below both: their own figure fell
     TierChange.objects.create(
-        customer=metrics.customer, run=run, from_tier=3, to_tier=2, changed_at=at("2026-10-01T01:00:00"), why=WHY
+        customer=metrics.customer, run=run, from_tier=3, to_tier=2, changed_at=at("2026-10-01T01:00:00"), why=why
     )
+    history = _history(as_manager, metrics)
+    assert (
+        f"Same rules (rule set v104) as run {before.pk}, and no threshold that moved decided it: "
+        "their own figures moved them." in history
+    )
+    assert "Threshold" not in history
 
-    body = text(as_manager.get(reverse("dashboard:customer", args=[metrics.customer_id])))
-    assert f"Same rules (rule set v104) and thresholds as run {before.pk}: their own figures moved them." in body
+
+def test_with_rules_and_thresholds_unchanged_the_customers_figures_moved_them(as_manager, make_metrics):
+    metrics = make_metrics(tier=2)
+    before = _run(106, cuts=[_cut("1200.00")], day="2026-09-01")
+    run = _run(106, cuts=[_cut("1200")], day="2026-10-01")
+    TierChange.objects.create(
+        customer=metrics.customer,
+        run=run,
+        from_tier=3,
+        to_tier=2,
+        changed_at=at("2026-10-01T01:00:00"),
+        why=_why("900", cut="1200", held=False),
+    )
+    history = _history(as_manager, metrics)
+    assert f"Same rules (rule set v106) and thresholds as run {before.pk}: their own figures moved them." in history
 
 
 def test_each_cell_of_the_run_matrix_links_to_the_customers_it_counts(client, admin_user, make_metrics):
