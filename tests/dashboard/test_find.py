@@ -132,6 +132,16 @@ def test_a_sorted_header_link_is_offered_for_name_tier_and_manager(as_manager, m
         assert f"sort={key}" in body
 
 
+@pytest.mark.parametrize("path", [URL, reverse("dashboard:tier_list_level", args=[2])])
+def test_every_row_has_one_cell_under_each_header(as_manager, make_metrics, path):
+    make_metrics(tier=2)
+    body = as_manager.get(path).content.decode()
+    table = body.split('<table class="table customers"')[1].split("</table>")[0]
+    headers = table.count("<th ")
+    rows = table.split("<tbody>")[1].split("</tr>")[:-1]
+    assert rows and all(row.count("<td") == headers for row in rows), (headers, rows)
+
+
 # --- saved views ---
 
 
