@@ -86,14 +86,30 @@ def test_a_filtered_list_says_how_many_customers_match(as_manager, make_metrics)
     assert "1 customer matches" in body
 
 
+def _analyze():
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tiering_customermetrics")
+
+
 def test_above_the_cap_the_total_is_the_planners_estimate_and_says_about(as_manager, make_metrics, monkeypatch):
     monkeypatch.setattr(selectors, "COUNT_CAP", 5)
     for _ in range(8):
         make_metrics(net_margin="10")
+    _analyze()  # the planner now expects 8 rows: above the cap, no COUNT is run
     response = as_manager.get(URL, {"min_margin": "0"})
     total = response.context["total"]
-    assert not total.exact and total.n >= 6
-    assert f"about {total.shown} customers match" in text(response)
+    assert (total.exact, total.n) == (False, 8)
+    assert "about 8 customers match" in text(response)
+
+
+def test_when_the_estimate_is_low_the_bounded_count_says_more_than_the_cap(as_manager, make_metrics, monkeypatch):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 5)
+    make_metrics(net_margin="10")
+    _analyze()  # the planner expects 1 row...
+    for _ in range(9):  # ...and there are 10
+        make_metrics(net_margin="10")
+    response = as_manager.get(URL, {"min_margin": "0"})
+    assert "more than 5 customers match" in text(response)
 
 
 # --- sorting ---
@@ -207,8 +223,9 @@ def test_the_list_query_count_does_not_grow_with_saved_views(client, manager, ma
     for n in (1, 6):
         for i in range(n):
             SavedView.objects.get_or_create(user=manager, name=f"View {i}", query=f"q=x{i}")
-        # session, user, 2 permissions, tiers, page, last run, not placed yet, saved views, managers
-        with django_assert_num_queries(10):
+        # session, user, 2 permissions, tiers, page, last run, highest placed id, not placed yet,
+        # saved views, managers
+        with django_assert_num_queries(11):
             client.get(URL)
 
 
