@@ -251,8 +251,10 @@ def count_rows(rows) -> Total:
 
 
 def _estimated_rows(queryset) -> int:
-    plan = json.loads(queryset.explain(format="json"))
-    return int(plan[0]["Plan"]["Plan Rows"])
+    text = queryset.explain(format="json")
+    if not text:  # a filter that can match nothing (a search with no hit: customer_id IN ()) is not even run
+        return 0
+    return int(json.loads(text)[0]["Plan"]["Plan Rows"])
 
 
 NOT_PLACED_LIMIT = 20  # rows of customers not placed yet shown above a list

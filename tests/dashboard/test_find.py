@@ -43,6 +43,18 @@ def test_search_finds_a_customer_by_company_email_or_id_anywhere_in_them(as_mana
     assert names(as_manager.get(URL, {"q": query})) == ["Jane Roe"]
 
 
+def test_a_broad_search_gives_the_same_rows_as_a_narrow_one(as_manager, make_metrics, monkeypatch):
+    """Above SEARCH_IDS matches the filter stays a semi-join on the index: same answer."""
+    from dashboard import filters
+
+    for i in range(4):
+        make_metrics(name=f"Harbour {i}", net_margin=str(100 + i))
+    make_metrics(name="Elsewhere")
+    narrow = names(as_manager.get(URL, {"q": "harbour"}))
+    monkeypatch.setattr(filters, "SEARCH_IDS", 2)
+    assert names(as_manager.get(URL, {"q": "harbour"})) == narrow == [f"Harbour {i}" for i in (3, 2, 1, 0)]
+
+
 def test_search_takes_like_wildcards_literally(as_manager, make_metrics):
     make_metrics(name="Half_Moon Bakery")
     make_metrics(name="HalfXMoon Bakery")
