@@ -40,7 +40,8 @@ def explain(*, why: Json, version: int | None, cuts: Json, previous: Json) -> li
 
 
 def moved_cuts(before: Json, after: Json, why: Json = None) -> list[dict[str, Any]]:
-    """The thresholds whose resolved number differs between two runs' `cuts` records, among the
+    """The thresholds whose resolved number differs between two runs' `cuts` records (both runs
+    having them), among the
     metrics the change's `why` checked (all, when it names none). Each says whether it `decided`
     the move: the customer's value (as this run saw it) holds against one number and not the
     other; None when the why does not carry what that takes."""
@@ -48,7 +49,8 @@ def moved_cuts(before: Json, after: Json, why: Json = None) -> list[dict[str, An
     conditions = _relative_conditions(why)
     checked = {key[0] for key in conditions} | _metrics_in(why)
     moved = []
-    for key in sorted(old.keys() | new.keys()):
+    # A threshold only one of the runs has came or went with a rule set change, said on its own.
+    for key in sorted(old.keys() & new.keys()):
         if checked and key[0] not in checked:
             continue
         a, b = old.get(key), new.get(key)

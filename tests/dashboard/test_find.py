@@ -321,7 +321,22 @@ def test_the_history_says_a_rule_set_change_moved_the_customer(as_manager, make_
     TierChange.objects.create(
         customer=metrics.customer, run=run, from_tier=2, to_tier=3, changed_at=at("2026-10-01T01:00:00"), why={}
     )
-    assert "Rule set v101 → v102." in _history(as_manager, metrics)
+    history = _history(as_manager, metrics)
+    assert "Rule set v101 → v102." in history
+    assert "Threshold" not in history
+
+
+def test_a_threshold_the_new_rule_set_replaced_is_not_said_to_have_moved(as_manager, make_metrics):
+    metrics = make_metrics(tier=3)
+    _run(107, cuts=[_cut("1200.00")], day="2026-09-01")
+    replaced = {**_cut("1100.00"), "percentile": "85"}
+    run = _run(108, cuts=[replaced], day="2026-10-01")
+    TierChange.objects.create(
+        customer=metrics.customer, run=run, from_tier=2, to_tier=3, changed_at=at("2026-10-01T01:00:00"), why={}
+    )
+    history = _history(as_manager, metrics)
+    assert "Rule set v107 → v108." in history
+    assert "Threshold" not in history and "floor" not in history
 
 
 def test_the_history_says_which_threshold_moved_the_customer_and_from_what_to_what(as_manager, make_metrics):
