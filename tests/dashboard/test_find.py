@@ -142,15 +142,17 @@ def test_it_sorts_by_tier_with_the_customer_id_breaking_ties(as_manager, make_me
     assert names(as_manager.get(URL, {"sort": "-tier"})) == list(reversed(expected))
 
 
-def test_it_sorts_by_account_manager_then_name_and_pages_without_repeats(as_manager, make_metrics, make_user):
+def test_it_sorts_by_account_manager_then_name_both_ways(as_manager, make_metrics, make_user):
     first, second = make_user("Account manager"), make_user("Account manager")
     for i in range(5):
-        make_metrics(name=f"B{i}", account_manager=second)
-        make_metrics(name=f"A{i}", account_manager=first)
+        make_metrics(name=f"A{i}", account_manager=second)  # first by name, not by manager
+        make_metrics(name=f"Z{i}", account_manager=first)
     response = as_manager.get(URL, {"sort": "manager", "per_page": 25})
     managers = [row.customer.account_manager_id for row in response.context["page"].rows]
-    assert managers == sorted(managers)
-    assert names(response)[:5] == [f"A{i}" for i in range(5)]  # within a manager, by name
+    assert managers == [first.pk] * 5 + [second.pk] * 5
+    assert names(response) == [f"Z{i}" for i in range(5)] + [f"A{i}" for i in range(5)]  # within a manager, by name
+    descending = as_manager.get(URL, {"sort": "-manager", "per_page": 25})
+    assert names(descending) == list(reversed(names(response)))
 
 
 def test_a_sorted_header_link_is_offered_for_name_tier_and_manager(as_manager, make_metrics):
