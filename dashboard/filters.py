@@ -15,6 +15,7 @@ from churn.models import FollowUp, Lapse
 from core.params import ID_RANGE, IntegerFilter
 from core.roles import ACCOUNT_MANAGER
 from customers import search as customer_search
+from customers.models import Customer
 from tiering.models import CustomerMetrics, TierChange
 
 # Churn status → the customer's follow-ups or lapses that must exist (each an EXISTS probe by
@@ -46,8 +47,8 @@ DATE_RANGE = [
     MaxValueValidator(LAST_DAY, "Enter a date up to %(limit_value)s."),
 ]
 MONEY = {"max_digits": 14, "decimal_places": 2}  # CustomerMetrics' money columns
-LEVEL_RANGE = {"min_value": 0, "max_value": 32767}
-SEARCH_IDS = 5_000  # a search matching at most this many customers is narrowed to their ids  # a tier level column (PositiveSmallIntegerField)
+LEVEL_RANGE = {"min_value": 0, "max_value": 32767}  # a tier level column (PositiveSmallIntegerField)
+SEARCH_IDS = 5_000  # a search matching at most this many customers is narrowed to their ids
 
 
 def _date_filter(method: str, label: str) -> django_filters.DateFilter:
@@ -163,8 +164,9 @@ class CustomerFilter(django_filters.FilterSet):
     def customer_filters_only(self) -> bool:
         return self.used() <= self.CUSTOMER_FIELDS
 
-    def customers(self, customers):
-        """`customers` (a Customer queryset) narrowed by this filter's customer-level filters."""
+    def customers(self):
+        """Customers (with or without metrics) narrowed by this filter's customer-level filters."""
+        customers = Customer.objects.all()
         data = self.form.cleaned_data
         if (term := (data.get("q") or "").strip()) != "":
             customers = customers.filter(customer_search.matches(term))

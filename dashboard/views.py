@@ -158,7 +158,7 @@ def _not_placed(filterset: CustomerFilter) -> dict | None:
     customer itself can hold for them: they have no metrics)."""
     if not filterset.customer_filters_only():
         return None
-    rows, total = selectors.not_placed(filterset.customers(selectors.Customer.objects.all()))
+    rows, total = selectors.not_placed(filterset.customers())
     return {"rows": rows, "total": total} if rows else None
 
 
