@@ -1,10 +1,11 @@
 """Reads behind the dashboard pages. Each function is one query (or a fixed few), never a loop over customers."""
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count, Prefetch, Q, Subquery, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, Subquery, Sum
 
 from churn import policy as churn_policy
 from churn.models import FollowUp, Lapse
@@ -135,7 +136,8 @@ def page_of_customers(rows, *, order: list[str], number: int, size: int) -> Page
 
 
 def customer_for_page(pk: int) -> Customer:
-    """The customer with their metrics and account manager in one query (metrics may be missing).
+    """The customer with their metrics and account manager in one query (metrics may be missing:
+    a customer imported since the last re-tier is "not placed yet").
 
     The metrics' derived day counts (tenure, days since the last order) count to the as-of date
     of the last successful run, read in the same query.
@@ -205,3 +207,105 @@ def customer_lapses(*, customer: Customer, limit: int = FOLLOW_UP_HISTORY_LIMIT)
         .select_related("follow_up__assignee", "follow_up__cause_product")
         .order_by("-detected_at", "-id")[:limit]
     )
+
+
+# --- totals of filtered lists, and customers the re-tier has not placed yet ---
+
+COUNT_CAP = 10_000  # above this many rows a total is the planner's estimate ("about"), not a count
+
+
+@dataclass(frozen=True)
+class Total:
+    """How many rows a filtered list holds: exact, at least (`n` is a floor), or about (an estimate)."""
+
+    n: int
+    exact: bool
+    at_least: bool = False
+
+    @property
+    def prefix(self) -> str:
+        return "" if self.exact else "more than " if self.at_least else "about "
+
+    @property
+    def shown(self) -> int:
+        """An estimate rounded to two significant digits: "about 52,000", not "about 52,317"."""
+        if self.exact or self.at_least or self.n < 100:
+            return self.n
+        digits = len(str(self.n)) - 2
+        return round(self.n, -digits)
+
+
+def count_rows(rows) -> Total:
+    """The planner's estimate first (EXPLAIN: no rows read); above COUNT_CAP it is the total,
+    "about N", since counting 40,000 search matches at 1M costs more than the page itself. At or
+    below it, ONE bounded COUNT that stops after COUNT_CAP + 1 rows: exact, or "more than
+    10,000" when the estimate was too low."""
+    keys = rows.order_by().values("pk")
+    estimate = _estimated_rows(keys)
+    if estimate > COUNT_CAP:
+        return Total(n=estimate, exact=False)
+    n = keys[: COUNT_CAP + 1].count()
+    if n > COUNT_CAP:
+        return Total(n=COUNT_CAP, exact=False, at_least=True)
+    return Total(n=n, exact=True)
+
+
+def _estimated_rows(queryset) -> int:
+    text = queryset.explain(format="json")
+    if not text:  # a filter that can match nothing (a search with no hit: customer_id IN ()) is not even run
+        return 0
+    return int(json.loads(text)[0]["Plan"]["Plan Rows"])
+
+
+NOT_PLACED_LIMIT = 20  # rows of customers not placed yet shown above a list
+
+
+def not_placed(customers=None, *, limit: int = NOT_PLACED_LIMIT) -> tuple[list[Customer], Total]:
+    """Customers with no metrics row yet (imported since the last re-tier), newest first, with
+    their account manager: TWO small queries, and a bounded count only when there are more.
+
+    A re-tier places every customer it sees, and ids only grow, so they are the customers above
+    the highest id the metrics hold: a look-up at the end of two primary keys, not an anti-join of
+    a million rows. (A customer whose insert committed while a run was placing a higher id is
+    left out here until the next run places it; its own page says "not placed yet" meanwhile.)
+    The bound is read first and passed as a number: inside the same statement the planner could
+    not see it, and hashed all million metrics rows for an anti-join (~700 ms at 1M).
+    """
+    newest_placed = CustomerMetrics.objects.aggregate(newest=Max("customer_id"))["newest"] or 0
+    rows = (
+        (customers if customers is not None else Customer.objects.all())
+        .filter(pk__gt=newest_placed)
+        .exclude(Exists(CustomerMetrics.objects.filter(customer_id=OuterRef("pk"))))
+    )
+    found = list(rows.select_related("account_manager").order_by("-pk")[: limit + 1])
+    if len(found) <= limit:
+        return found, Total(n=len(found), exact=True)
+    return found[:limit], count_rows(rows)
+
+
+def runs_with_previous(run_ids) -> dict[int, dict]:
+    """For each of these runs: its rule set version and cuts, and the real succeeded run before it
+    (id, version, cuts) or None: ONE query, two correlated look-ups per run (runs are few)."""
+    before = RetierRun.objects.filter(status=RetierRun.Status.SUCCEEDED, dry_run=False).filter(
+        Q(started_at__lt=OuterRef("started_at")) | Q(started_at=OuterRef("started_at"), pk__lt=OuterRef("pk"))
+    )
+    before = before.order_by("-started_at", "-id")
+    rows = (
+        RetierRun.objects.filter(pk__in=set(run_ids))
+        .annotate(
+            prev_id=Subquery(before.values("pk")[:1]),
+            prev_version=Subquery(before.values("ruleset__version")[:1]),
+            prev_cuts=Subquery(before.values("cuts")[:1]),
+        )
+        .values("pk", "ruleset__version", "cuts", "prev_id", "prev_version", "prev_cuts")
+    )
+    return {
+        row["pk"]: {
+            "version": row["ruleset__version"],
+            "cuts": row["cuts"],
+            "previous": None
+            if row["prev_id"] is None
+            else {"id": row["prev_id"], "version": row["prev_version"], "cuts": row["prev_cuts"]},
+        }
+        for row in rows
+    }

@@ -19,14 +19,18 @@ def _money_column(verbose_name: str, field: str) -> tables.Column:
     )
 
 
+# By account manager, then customer name: customer_manager_name_idx (account manager, name, id).
+MANAGER_ORDER = ("customer__account_manager_id", "customer__name", "customer_id")
+
+
 class CustomerTable(tables.Table):
-    name = tables.Column(verbose_name="Customer", accessor="customer__name", orderable=False)
+    name = tables.Column(verbose_name="Customer", accessor="customer__name", order_by=("customer__name", "customer_id"))
     tier = tables.Column(verbose_name="Tier", order_by=("tier", "customer_id"))
     stage = tables.Column(
         verbose_name="Stage", accessor="customer__churn_risk__get_stage_display", orderable=False, default="—"
     )
     manager = tables.Column(
-        verbose_name="Account manager", accessor="customer__account_manager", orderable=False, default="—"
+        verbose_name="Account manager", accessor="customer__account_manager", order_by=MANAGER_ORDER, default="—"
     )
     revenue = _money_column("Revenue", "revenue")
     net_margin = _money_column("Net margin", "net_margin")
@@ -117,8 +121,12 @@ SORTABLE = {name for name, column in CustomerTable.base_columns.items() if colum
 
 
 def ordering(sort: str) -> list[str]:
-    """ORDER BY fields of a sort alias: the metric, then the customer id in the same direction,
-    so the order is total and matches the (tier, metric, customer) indexes read backwards."""
+    """ORDER BY fields of a sort alias, every one in the same direction and ending with the
+    customer id: a total order (keyset-safe, pages never repeat or skip a row) that an index reads
+    forwards or backwards: (tier, metric, customer), (tier, customer), customer (name, id) and
+    (account manager, name, id)."""
     name = sort.removeprefix("-")
     prefix = "-" if sort.startswith("-") else ""
-    return [f"{prefix}{name}", f"{prefix}customer_id"]
+    column = CustomerTable.base_columns.get(name)
+    fields = list(column.order_by) if column is not None and column.order_by else [name, "customer_id"]
+    return [prefix + field for field in fields]

@@ -9,21 +9,26 @@ the one to look at; "Only my customers" narrows a list to theirs. Marketing gets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from core.context_processors import navigation
-from core.params import PER_PAGE_CHOICES, clean_list_params, valid_filterset
+from core.params import PER_PAGE_CHOICES, clean_list_params, small_int, valid_filterset
+from customers import search as customer_search
 from tiering.metrics import METRICS
 from tiering.models import TierChange
 from tiering.preview import rules_as_applied
 from tiering.rules import decide
 from tiering.runs import reap_interrupted
 
-from . import selectors
+from . import moves, saved_views, selectors
 from .filters import CustomerFilter
 from .formatting import currency, metric_value
+from .models import SavedView
 from .tables import SORTABLE, CustomerTable, ordering
 from .trends import monthly_trends
 from .trends_view import trends_context
@@ -32,6 +37,7 @@ from .why import describe_groups, summary
 VIEW_METRICS = "tiering.view_customermetrics"
 VIEW_PROMOTIONS = "promotions.view_promotion"  # marketing's home
 MARKETING_LIST = 10  # promotions and exports listed on the marketing home
+RUN_RETIER = "tiering.run_retier"  # the runs page's "Run re-tier now": offered where new customers wait for it
 WORK_QUEUE = "churn.work_followup"  # the queue pages' permission: links to them only for who may open them
 HISTORY_LIMIT = 50  # a customer page shows at most this many tier changes
 HISTORY_INLINE_WHY = 8  # the why of older changes loads when opened (htmx): a long history stays fast
@@ -138,12 +144,18 @@ def tier_list(request: HttpRequest, level: int | None = None) -> HttpResponse:
     if not page.rows and page.number > 1:
         params.problems.append(f"There is no page {params.page} for this list; showing the first page.")
         page = selectors.page_of_customers(rows, order=order, number=1, size=params.per_page)
+    if customer_search.too_short(term := (filterset.form.cleaned_data.get("q") or "").strip()):
+        params.problems.append(
+            f"“{term}” is shorter than {customer_search.MIN_SUBSTRING} characters: "
+            "only an exact customer id matches it. Type more to search names, emails and companies."
+        )
     for problem in params.problems:
         messages.warning(request, problem)
     # The rows come already sorted and cut to the page; the table only draws them (and its
     # header links, which flip the sort and keep every other parameter).
     # On one tier's list every badge would be the same: the column goes.
     table = CustomerTable(page.rows, tiers=tiers, order_by=params.sort, exclude=("tier",) if level else ())
+    filtered = filterset.is_filtered()
     context = {
         "page": page,
         "tiers": tiers,
@@ -151,13 +163,35 @@ def tier_list(request: HttpRequest, level: int | None = None) -> HttpResponse:
         "tier": tiers.get(level),
         "table": table,
         "filter": filterset,
-        "filtered": filterset.is_filtered(),
+        "filtered": filtered,
         "params": params,
         "per_page_choices": PER_PAGE_CHOICES,
         "currency": currency(),
-        "known_total": None if filterset.is_filtered() else _known_total(level),
+        "known_total": None if filtered else _known_total(level),
+        "total": selectors.count_rows(rows) if filtered else None,
+        "not_placed": _not_placed(filterset) if level is None else None,
+        "saved_views": list(SavedView.objects.filter(user=request.user)),
+        "saved_query": _query_to_save(request),
+        "can_run_retier": request.user.has_perm(RUN_RETIER),
     }
     return render(request, "dashboard/tier_list.html", context)
+
+
+def _query_to_save(request: HttpRequest) -> str | None:
+    """This list's query string as "Save this view" would keep it (None: too long to save)."""
+    try:
+        return saved_views.clean_query(request.GET.urlencode())
+    except ValidationError:
+        return None
+
+
+def _not_placed(filterset: CustomerFilter) -> dict | None:
+    """The customers with no tier yet that this list's filters would show (only filters on the
+    customer itself can hold for them: they have no metrics)."""
+    if not filterset.customer_filters_only():
+        return None
+    rows, total = selectors.not_placed(filterset.customers())
+    return {"rows": rows, "total": total} if rows else None
 
 
 def _valid_filterset(request, problems: list[str]) -> CustomerFilter:
@@ -194,10 +228,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "metrics": metrics,
         "tiers": tiers,
         "why": _why_now(metrics),
-        "history": [
-            {"change": change, "why": describe_groups(change.why) if i < HISTORY_INLINE_WHY else None}
-            for i, change in enumerate(history)
-        ],
+        "history": _history(history),
         "orders": selectors.recent_orders(customer=customer),
         "tickets": selectors.recent_tickets(customer=customer),
         "metric_rows": _metric_rows(metrics),
@@ -205,9 +236,24 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "lapses": selectors.customer_lapses(customer=customer),
         "lapse_limit": selectors.FOLLOW_UP_HISTORY_LIMIT,
         "can_work_queue": request.user.has_perm(WORK_QUEUE),
+        "can_run_retier": request.user.has_perm(RUN_RETIER),
         "today": timezone.localdate(),
     }
     return render(request, "dashboard/customer.html", context)
+
+
+def _history(changes: list[TierChange]) -> list[dict]:
+    """Each change with its why (the newest inline) and what moved it: the rule set, a threshold
+    or the customer's own figures, from its run and the run before (one query for all)."""
+    runs = selectors.runs_with_previous(c.run_id for c in changes) if changes else {}
+    items = []
+    for i, change in enumerate(changes):
+        run = runs.get(change.run_id)
+        cause = moves.explain(why=change.why, **run) if run and change.from_tier is not None else []
+        items.append(
+            {"change": change, "why": describe_groups(change.why) if i < HISTORY_INLINE_WHY else None, "cause": cause}
+        )
+    return items
 
 
 @permission_required(["customers.view_customer", VIEW_METRICS], raise_exception=True)
@@ -239,3 +285,53 @@ def _metric_rows(metrics) -> list[dict]:
         {"label": m.label, "help": m.help, "value": metric_value(name, getattr(metrics, name))}
         for name, m in METRICS.items()
     ]
+
+
+# --- saved views: a user's own, never another's (404, as if it did not exist) ---
+
+
+@require_POST
+@permission_required(VIEW_METRICS, raise_exception=True)
+def saved_view_create(request: HttpRequest) -> HttpResponse:
+    level = small_int(request.POST.get("level"), 0, 32767)
+    try:
+        view = saved_views.save_view(
+            user=request.user, name=request.POST.get("name", ""), level=level, query=request.POST.get("query", "")
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(_list_url(level, request.POST.get("query", "")))
+    messages.success(request, f"Saved the view “{view.name}”.")
+    return redirect(view.url)
+
+
+@require_POST
+@permission_required(VIEW_METRICS, raise_exception=True)
+def saved_view_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    view = get_object_or_404(SavedView, pk=pk, user=request.user)
+    old = view.name
+    try:
+        saved_views.rename_view(view=view, name=request.POST.get("name", ""))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Renamed “{old}” to “{view.name}”.")
+    return redirect(view.url)
+
+
+@require_POST
+@permission_required(VIEW_METRICS, raise_exception=True)
+def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    view = get_object_or_404(SavedView, pk=pk, user=request.user)
+    saved_views.delete_view(view=view)
+    messages.success(request, f"Deleted the view “{view.name}”.")
+    return redirect(_list_url(view.level, ""))
+
+
+def _list_url(level: int | None, query: str) -> str:
+    path = reverse("dashboard:tier_list") if level is None else reverse("dashboard:tier_list_level", args=[level])
+    try:
+        query = saved_views.clean_query(query)
+    except ValidationError:
+        query = ""
+    return f"{path}?{query}" if query else path

@@ -81,6 +81,16 @@ ACTIONS = [
     ("tiering:rules_edit draft", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": 403}),
     ("tiering:rules_start_draft ruleset", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": 403}),
     ("tiering:rules_publish draft", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": 403}),
+    # Saved views: whoever may open the lists; a view belongs to one user (another's answers 404).
+    ("dashboard:saved_view_create", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
+    (
+        "dashboard:saved_view_rename saved_view",
+        {ANONYMOUS: 302, "Admin": 404, "Account manager": 404, "Marketing": 403},
+    ),
+    (
+        "dashboard:saved_view_delete saved_view",
+        {ANONYMOUS: 302, "Admin": 404, "Account manager": 404, "Marketing": 403},
+    ),
     ("promotions:preview", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": ALLOWED}),
     ("churn:claim item", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
     ("churn:change_status item", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
@@ -104,12 +114,16 @@ def sample_objects(db):
     from churn.models import FollowUp
     from customers.import_jobs import errors_path
     from customers.models import ImportJob
+    from dashboard.models import SavedView
     from promotions.models import Promotion
     from tests.churn.factories import FollowUpFactory, TierChangeFactory
     from tests.tiering.rulesets import make_ruleset
     from tiering.models import RuleSet
+    from tests.factories import UserFactory
 
     change = TierChangeFactory()
+    # Somebody else's view: nobody signed in by the table owns it.
+    saved_view = SavedView.objects.create(user=UserFactory(role="Account manager"), name="Theirs", query="q=acme")
     item: FollowUp = FollowUpFactory(assignee=None)
     promotion = Promotion.objects.create(name="Spring", starts_on=dt.date(2026, 3, 1), ends_on=dt.date(2026, 3, 31))
     # A rejected import by somebody else, with its list of errors still on disk.
@@ -127,6 +141,7 @@ def sample_objects(db):
         "import_job": job.pk,
         "ruleset": RuleSet.objects.get(status=RuleSet.Status.PUBLISHED).pk,
         "draft": make_ruleset({3: ("all", [("orders", "gte", "2")])}).pk,
+        "saved_view": saved_view.pk,
     }
     errors.unlink(missing_ok=True)
 

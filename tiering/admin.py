@@ -463,8 +463,8 @@ def _matrix_rows(preview, tiers: list[Tier]) -> list[dict]:
 
 
 def _customer_url(customer_id: int) -> str | None:
-    """The customer page, once the dashboard provides it."""
+    """The customer's page on the dashboard (a URL name, not an import: tiering sits below it)."""
     try:
-        return reverse("customers:detail", args=[customer_id])
+        return reverse("dashboard:customer", args=[customer_id])
     except NoReverseMatch:
         return None

@@ -25,7 +25,7 @@ def percent(value):
 def tier_badge(level, tiers=None):
     """A tier's coloured badge with its name for screen readers and sighted users alike."""
     if level is None:
-        return format_html('<span class="tier tier-none">{}</span>', "no tier")
+        return format_html('<span class="tier tier-none">{}</span>', "not placed yet")
     tier = (tiers or {}).get(level)
     name = tier.name if tier else ""
     label = f"{level} · {name}" if name else f"Tier {level}"

@@ -117,3 +117,35 @@ def test_an_account_manager_walks_from_sign_in_to_a_customer(live_server, browse
     older = page.locator("details[hx-get]").first
     older.locator("summary").click()  # htmx fetches the why of that change when it opens
     expect(older).to_contain_text("Orders was 5; needs at least 2.")
+
+
+def test_an_account_manager_searches_by_company_sorts_and_keeps_a_saved_view(live_server, browser_page, customers):
+    """Search by company → total → sort by name → save the view → it is a link above the list;
+    a customer imported since the last run shows as not placed yet."""
+    searched = Customer.objects.get(name="Customer 3 tier 2")
+    searched.company = "Brightwater Logistics"
+    searched.save()
+    CustomerFactory(name="Fresh Import", company="Brightwater Freight")  # no metrics yet
+    page = browser_page
+    page.goto(live_server.url + "/tiers/")
+    page.get_by_label("Username").fill("amira")
+    page.get_by_label("Password").fill("pw")
+    page.get_by_role("button", name="Sign in").click()
+
+    page.get_by_label("Search").fill("brightwater")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#list-total")).to_have_text("1 customer matches")
+    expect(page.locator("table.customers tbody tr")).to_have_count(1)
+    expect(page.locator(".not-placed")).to_contain_text("Fresh Import")
+    expect(page.locator(".not-placed")).to_contain_text("not placed yet")
+
+    page.get_by_role("link", name="Customer", exact=True).click()  # sort by name
+    assert "sort=name" in page.url
+    page.get_by_label("Name of this view").fill("Brightwater")
+    page.get_by_role("button", name="Save this view").click()
+    expect(page.locator(".view-links")).to_contain_text("Brightwater")
+
+    page.goto(live_server.url + "/tiers/")
+    page.locator(".view-links").get_by_role("link", name="Brightwater").click()
+    expect(page.get_by_label("Search")).to_have_value("brightwater")
+    assert "sort=name" in page.url

@@ -140,20 +140,33 @@ def test_its_query_count_does_not_grow_with_orders_or_history(
             )
     for metrics in (quiet, busy):
         # 1 session, 2 user, 3-4 permissions, 5 customer JOIN metrics JOIN manager JOIN churn risk, 6 tiers,
-        # 7 tier history (with its runs), 8 rule set in force, 9 its groups with tiers,
-        # 10 their conditions, 11 recent orders with totals, 12 their lines with products
-        # (skipped when there is no order), 13 tickets, 14 lapses with their follow-ups,
-        # assignees and blamed products (one joined query), 15 the menu's open-item count.
-        with django_assert_num_queries(15):
+        # 7 tier history (with its runs), 8 those runs' rule set and cuts with the run before each
+        # (what moved the customer), 9 rule set in force, 10 its groups with tiers,
+        # 11 their conditions, 12 recent orders with totals, 13 their lines with products
+        # (skipped when there is no order), 14 tickets, 15 lapses with their follow-ups,
+        # assignees and blamed products (one joined query), 16 the menu's open-item count.
+        with django_assert_num_queries(16):
             client.get(url(metrics))
 
 
-def test_a_customer_without_metrics_yet_says_so(as_manager):
+def test_a_customer_imported_since_the_last_run_is_not_placed_yet_and_no_command_is_suggested(as_manager):
     from tests.factories import CustomerFactory
 
     customer = CustomerFactory()
     body = as_manager.get(reverse("dashboard:customer", args=[customer.pk])).content.decode()
-    assert "Not tiered yet" in body
+    assert "not placed yet" in body
+    assert "Not placed yet." in body
+    assert "manage.py" not in body and "retier</code>" not in body
+    assert "Run re-tier now" not in body  # account managers may not start a run
+
+
+def test_admins_get_a_button_to_run_the_re_tier_on_a_customer_not_placed_yet(client, admin_user):
+    from tests.factories import CustomerFactory
+
+    client.force_login(admin_user)
+    body = client.get(reverse("dashboard:customer", args=[CustomerFactory().pk])).content.decode()
+    assert "Run re-tier now" in body
+    assert f'action="{reverse("tiering:run_now")}"' in body
 
 
 def test_a_missing_customer_is_not_found(as_manager):
