@@ -117,9 +117,9 @@ def sample_objects(db):
     from dashboard.models import SavedView
     from promotions.models import Promotion
     from tests.churn.factories import FollowUpFactory, TierChangeFactory
+    from tests.factories import UserFactory
     from tests.tiering.rulesets import make_ruleset
     from tiering.models import RuleSet
-    from tests.factories import UserFactory
 
     change = TierChangeFactory()
     # Somebody else's view: nobody signed in by the table owns it.
