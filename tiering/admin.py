@@ -23,9 +23,10 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 from simple_history.admin import SimpleHistoryAdmin
 
+from .calibration import calibrate_ruleset
 from .metrics import METRICS
 from .models import Condition, RuleGroup, RuleSet, Tier
-from .preview import condition_reach, preview_ruleset
+from .preview import preview_ruleset
 from .rules import FALLBACK_LEVEL, NEEDS, describe_group, rules_from_ruleset
 from .selectors_rules import ruleset_changes
 from .services_rules import create_draft_from_ruleset, publish_ruleset, ruleset_problems
@@ -198,11 +199,13 @@ class RuleSetAdmin(SimpleHistoryAdmin):
         ruleset = self.get_object(request, object_id)
         extra = {}
         if ruleset is not None:
+            calibration = calibrate_ruleset(ruleset=ruleset)
             extra = {
                 "ruleset": ruleset,
                 "groups_text": _groups_text(ruleset),
                 "problems": ruleset_problems(ruleset=ruleset) if _is_draft(ruleset) else [],
-                "warnings": [r.warning for r in condition_reach(ruleset=ruleset) if r.warning],
+                "calibration": calibration,
+                "warnings": [w for c in calibration for w in c.warnings],
                 "changes": ruleset_changes(ruleset=ruleset),
                 "can_publish": _is_draft(ruleset) and request.user.has_perm("tiering.publish_ruleset"),
                 "can_copy": self.has_add_permission(request),

@@ -20,7 +20,7 @@ from . import sql
 from .cuts import cuts_from_json, relative_keys, resolve_cuts, with_cuts
 from .metrics import metric_sql
 from .models import CustomerMetrics, RetierRun, RuleSet
-from .rules import Rules, cond_sql, describe_condition, rules_from_ruleset, tier_sql
+from .rules import Rules, rules_from_ruleset, tier_sql
 
 SAMPLE_SIZE = 50
 
@@ -156,53 +156,6 @@ def _sample_movers(cursor, table, expression, params, matrix, sample) -> list[Mo
     cursor.execute(sql.compose(statement, tier=expression, table=table, customer=customer), [*params, sample, sample])
     rows = sorted(cursor.fetchall(), key=lambda r: (-r[3], -r[4], r[6]))
     return [Mover(*row[:5], net_margin=row[5]) for row in rows]
-
-
-@dataclass(frozen=True)
-class Reach:
-    """How many customers one condition lets through on its own, over the stored metrics."""
-
-    level: int
-    text: str  # the condition in words
-    passing: int
-    total: int
-
-    @property
-    def warning(self) -> str:
-        if self.total and self.passing == 0:
-            return f"Tier {self.level}: “{self.text}” holds for none of the {self.total:,} customers."
-        if self.total and self.passing == self.total:
-            return f"Tier {self.level}: “{self.text}” holds for every customer: it decides nothing."
-        return ""
-
-
-def condition_reach(*, ruleset: RuleSet) -> list[Reach]:
-    """Each condition of the rule set (nested ones too) with how many customers pass it alone, in
-    one scan of CustomerMetrics (relative thresholds resolved first, as a run would). Empty
-    when no customer has metrics yet."""
-    rules = rules_from_ruleset(ruleset)
-    conditions = [(g.level, c) for g in rules.tried() for c in g.all_conditions()]
-    table = sql.name(CustomerMetrics._meta.db_table)
-    as_of = RetierRun.objects.in_force().values_list("as_of", flat=True).first()
-    column = lambda m: metric_sql(m, alias="m", as_of=sql.literal(as_of) if as_of else None)  # noqa: E731
-    with transaction.atomic(), connection.cursor() as cursor:
-        rules = resolve_cuts(
-            cursor, rules, source=sql.compose("{table} m", table=table), source_params=[], column=column
-        )
-        conditions = [(g.level, c) for g in rules.tried() for c in g.all_conditions()]
-        counted = [cond_sql(c, column(c.metric)) for _, c in conditions]
-        items = ["COUNT(*)", *(sql.compose("COUNT(*) FILTER (WHERE {held})", held=text) for text, _ in counted)]
-        cursor.execute(
-            sql.compose("SELECT {items} FROM {table} m", items=sql.join(", ", items), table=table),
-            [p for _, params in counted for p in params],
-        )
-        total, *passing = cursor.fetchone()
-    if not total:
-        return []
-    return [
-        Reach(level, describe_condition(c.metric, c.op, c.threshold), n, total)
-        for (level, c), n in zip(conditions, passing)
-    ]
 
 
 def rules_as_applied(*, ruleset: RuleSet) -> Rules:
