@@ -29,11 +29,11 @@ from typing import Any
 from django.db import connection, transaction
 
 from . import sql
-from .catalogue import METRICS, OPERATORS, POPULATIONS, format_value
+from .catalogue import METRICS, OPERATORS, POPULATIONS, format_value, plain
 from .cuts import Key, _eligible_sql, cuts_from_json, key_of, resolve_cuts
 from .histograms import Bucket, Marker, Scale, Spread, buckets, choose_edges, marker, scale_note
 from .metrics import metric_sql
-from .models import CustomerMetrics, RetierRun, RuleSet
+from .models import CustomerMetrics, RetierRun, RuleSet, RunCalibration
 from .rules import NEEDS, Cond, Group, Rules, _ordinal, cond_sql, describe_condition, rules_from_ruleset
 
 
@@ -112,41 +112,13 @@ def calibrate(rules: Rules, as_of: dt.date | None = None) -> list[ConditionCalib
     after their group's own: `[c for g in rules.tried() for c in g.all_conditions()]`), calibrated
     over the stored metrics with day counts counted to `as_of` (default: the run in force's).
     Relative conditions without a cut take the run in force's, else one resolved now. Empty when
-    no customer has metrics yet. Four statements at most, whatever the number of conditions."""
-    run = RetierRun.objects.in_force().values("as_of", "cuts").first() or {"as_of": None, "cuts": []}
-    as_of = as_of or run["as_of"]
-    column = _column(as_of)
-    table = sql.compose("{table} m", table=sql.name(CustomerMetrics._meta.db_table))
-    placed = _placed(rules)
-    with transaction.atomic(), connection.cursor() as cursor:
-        sql.set_local(cursor, jit="off")
-        resolved, sources = _resolve(cursor, [c for _, _, c in placed], run["cuts"], table, column)
-        placed = [(level, where, _with_cut(c, resolved)) for level, where, c in placed]
-        conditions = [c for _, _, c in placed]
-        metrics = list(dict.fromkeys(c.metric for c in conditions))
-        total, spreads, passing = _scan(cursor, conditions, metrics, table, column)
-        if not total:
-            return []
-        edges = {m: choose_edges(m, spreads[m][0]) for m in metrics}
-        counts = _histograms(cursor, {m: e for m, (_, e) in edges.items() if len(e) > 1}, table, column)
-    result = []
-    for (level, where, cond), (held, eligible, held_eligible) in zip(placed, passing):
-        spread, valued = spreads[cond.metric]
-        scale, metric_edges = edges[cond.metric]
-        result.append(
-            _calibrated(
-                level,
-                where,
-                cond,
-                sources.get(key_of(cond), "") if cond.relative else "",
-                (held, total, total - valued, eligible, held_eligible),
-                spread,
-                scale,
-                metric_edges,
-                counts.get(cond.metric, {1: valued}),
-            )
-        )
-    return result
+    no customer has metrics yet.
+
+    What the run in force's RunCalibration already holds is read, not measured; the rest is
+    measured in at most two scans and merged into it. Queries: the run, its calibration, then
+    (inside one transaction) at most a cut statement, two scans and the merge, whatever the number
+    of conditions."""
+    return _calibrate(rules, as_of)
 
 
 def calibrate_ruleset(*, ruleset: RuleSet) -> list[ConditionCalibration]:
@@ -154,7 +126,117 @@ def calibrate_ruleset(*, ruleset: RuleSet) -> list[ConditionCalibration]:
     return calibrate(rules_from_ruleset(ruleset))
 
 
+def calibrate_run(*, run_id: int) -> None:
+    """After a run commits: measure every metric of the catalogue and every condition of the rules
+    in force over what it stored, so the rule page (and an editor trying any metric) reads them."""
+    ruleset = RuleSet.objects.filter(status=RuleSet.Status.PUBLISHED).first()
+    rules = rules_from_ruleset(ruleset) if ruleset else Rules(())
+    run = RetierRun.objects.in_force().values_list("id", flat=True).first()
+    if run == run_id:  # a later run is in force already: it measures for itself
+        _calibrate(rules, None, every_metric=True)
+
+
 # --- internals --------------------------------------------------------------------------------
+
+CHUNK = 7  # metrics counted per histogram statement: their bucket combinations stay a few thousand
+Counts = tuple[int, "int | None", "int | None"]  # passing, eligible, passing among the eligible
+
+
+@dataclass(frozen=True)
+class MetricStats:
+    """One metric measured: its spread, how many have a value, and its histogram."""
+
+    spread: Spread
+    valued: int
+    scale: Scale
+    edges: list[Decimal]
+    counts: dict[int, int]  # width_bucket's answer (1 = the first bucket) -> customers
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.spread
+        return {
+            "spread": [_str(v) for v in (s.low, s.high, s.mean, s.least_positive, s.greatest_negative)],
+            "valued": self.valued,
+            "scale": self.scale,
+            "edges": [_str(e) for e in self.edges],
+            "counts": {str(k): n for k, n in self.counts.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MetricStats:
+        low, high, mean, positive, negative = (_dec(v) for v in data["spread"])
+        return cls(
+            Spread(low, high, mean=mean, least_positive=positive, greatest_negative=negative),
+            data["valued"],
+            data["scale"],
+            [Decimal(e) for e in data["edges"]],
+            {int(k): n for k, n in data["counts"].items()},
+        )
+
+
+def _calibrate(rules: Rules, as_of: dt.date | None, *, every_metric: bool = False) -> list[ConditionCalibration]:
+    run = RetierRun.objects.in_force().values("id", "as_of", "cuts").first() or {"id": None, "as_of": None, "cuts": []}
+    own_run = as_of is None or as_of == run["as_of"]  # the stored calibration counts days to the run's as-of
+    as_of = as_of or run["as_of"]
+    stored = RunCalibration.objects.filter(run_id=run["id"]).first() if own_run and run["id"] else None
+    known_metrics = {m: MetricStats.from_json(v) for m, v in (stored.metrics if stored else {}).items()}
+    known: dict[str, Any] = dict(stored.conditions) if stored else {}
+    column = _column(as_of)
+    table = sql.compose("{table} m", table=sql.name(CustomerMetrics._meta.db_table))
+    placed = _placed(rules)
+    with transaction.atomic(), connection.cursor() as cursor:
+        sql.set_local(cursor, jit="off")
+        resolved, sources = _resolve(cursor, [c for _, _, c in placed], run["cuts"], table, column)
+        placed = [(level, where, _with_cut(c, resolved)) for level, where, c in placed]
+        wanted = list(METRICS) if every_metric else [c.metric for _, _, c in placed]
+        metrics = [m for m in dict.fromkeys(wanted) if m not in known_metrics]
+        conditions = {_key(c): c for _, _, c in placed if _key(c) not in known}
+        total = stored.total if stored else None
+        if metrics or conditions or total is None:
+            total, measured, counted = _measure(cursor, metrics, list(conditions.values()), table, column)
+            known_metrics |= measured
+            known |= counted
+            if own_run and run["id"] and total:
+                _store(cursor, run["id"], total, measured, counted)
+    if not total:
+        return []
+    return [
+        _calibrated(
+            level,
+            where,
+            cond,
+            sources.get(key_of(cond), "") if cond.relative else "",
+            total,
+            tuple(known[_key(cond)]),
+            known_metrics[cond.metric],
+        )  # fmt: skip
+        for level, where, cond in placed
+    ]
+
+
+def _key(cond: Cond) -> str:
+    """What a condition's passing counts depend on: metric, comparison, the number compared with,
+    and (relative) the population counted within."""
+    return f"{cond.metric} {cond.op} {plain(cond.threshold)} {cond.population if cond.relative else ''}".strip()
+
+
+def _store(cursor: Any, run_id: int, total: int, metrics: dict[str, MetricStats], conditions: dict[str, Any]) -> None:
+    """Merge what was measured into the run's calibration (one statement; concurrent merges keep
+    each other's keys, and a key measured twice has the same value)."""
+    cursor.execute(
+        sql.compose(
+            "INSERT INTO {table} (run_id, total, metrics, conditions, computed_at) VALUES (%s, %s, %s, %s, now())"
+            " ON CONFLICT (run_id) DO UPDATE SET metrics = {table}.metrics || EXCLUDED.metrics,"
+            " conditions = {table}.conditions || EXCLUDED.conditions",
+            table=sql.name(RunCalibration._meta.db_table),
+        ),
+        [
+            run_id,
+            total,
+            json.dumps({m: s.to_json() for m, s in metrics.items()}),
+            json.dumps(conditions),
+        ],
+    )
 
 
 def _column(as_of: dt.date | None) -> Any:
@@ -193,6 +275,21 @@ def _resolve(
 
 def _with_cut(cond: Cond, cuts: dict[Key, Any]) -> Cond:
     return replace(cond, cut=cuts[key_of(cond)]) if cond.relative else cond
+
+
+def _measure(
+    cursor: Any, metrics: list[str], conditions: list[Cond], table: str, column: Any
+) -> tuple[int, dict[str, MetricStats], dict[str, Counts]]:
+    """Statements 3 and 4: the customer count, these metrics' spreads and histograms, these
+    conditions' passing counts."""
+    total, spreads, passing = _scan(cursor, conditions, metrics, table, column)
+    edges = {m: choose_edges(m, spreads[m][0]) for m in metrics}
+    counts = _histograms(cursor, {m: e for m, (_, e) in edges.items() if len(e) > 1}, table, column)
+    measured = {
+        m: MetricStats(spreads[m][0], spreads[m][1], edges[m][0], edges[m][1], counts.get(m, {1: spreads[m][1]}))
+        for m in metrics
+    }
+    return total, measured, {_key(c): p for c, p in zip(conditions, passing)}
 
 
 def _scan(
@@ -243,49 +340,40 @@ def _scan(
 
 
 def _histograms(cursor: Any, edges: dict[str, list[Decimal]], table: str, column: Any) -> dict[str, dict[int, int]]:
-    """Statement 4: customers per bucket of every metric, in one scan ({metric: {bucket: n}})."""
-    if not edges:
-        return {}
+    """Statement 4: customers per bucket of every metric ({metric: {bucket: n}}), `CHUNK` metrics
+    a statement. Grouped by the metrics' buckets together (a few thousand combinations) and
+    summed per metric here: a plain GROUP BY runs on parallel workers, GROUPING SETS (one hash
+    table per metric) does not and took three times as long at 1M customers."""
     metrics = list(edges)
-    bucket_items, params = [], []
-    for i, metric in enumerate(metrics):
-        array = "bigint[]" if METRICS[metric].whole else "numeric[]"
-        bucket_items.append(f"width_bucket({column(metric)}, CAST(%s AS {array})) AS b{i}")
-        params.append([int(e) if METRICS[metric].whole else e for e in edges[metric]])
-    names = [f"b{i}" for i in range(len(metrics))]
-    # OFFSET 0 keeps the bucket columns computed once a row, below the grouping.
-    statement = sql.compose(
-        "SELECT GROUPING({names}), {names}, COUNT(*) FROM (SELECT {buckets} FROM {table} OFFSET 0) s"
-        " GROUP BY GROUPING SETS ({sets})",
-        names=", ".join(names),
-        buckets=sql.join(", ", bucket_items),
-        table=table,
-        sets=", ".join(f"({n})" for n in names),
-    )
-    cursor.execute(statement, params)
     counts: dict[str, dict[int, int]] = {m: {} for m in metrics}
-    width = len(metrics)
-    for mask, *values, n in cursor.fetchall():
-        index = next(j for j in range(width) if not mask & (1 << (width - 1 - j)))
-        if values[index] is not None:
-            counts[metrics[index]][values[index]] = n
+    for start in range(0, len(metrics), CHUNK):
+        chunk = metrics[start : start + CHUNK]
+        items, params = [], []
+        for metric in chunk:
+            array = "bigint[]" if METRICS[metric].whole else "numeric[]"
+            items.append(f"width_bucket({column(metric)}, CAST(%s AS {array}))")
+            params.append([int(e) if METRICS[metric].whole else e for e in edges[metric]])
+        statement = sql.compose(
+            "SELECT {items}, COUNT(*) FROM {table} GROUP BY {positions}",
+            items=sql.join(", ", items),
+            table=table,
+            positions=", ".join(str(i + 1) for i in range(len(chunk))),
+        )
+        cursor.execute(statement, params)
+        for *buckets_of_row, n in cursor.fetchall():
+            for metric, bucket in zip(chunk, buckets_of_row):
+                if bucket is not None:
+                    counts[metric][bucket] = counts[metric].get(bucket, 0) + n
     return counts
 
 
 def _calibrated(
-    level: int,
-    where: str,
-    cond: Cond,
-    source: str,
-    counts: tuple[int, int, int, int | None, int | None],
-    spread: Spread,
-    scale: Scale,
-    edges: list[Decimal],
-    per_bucket: dict[int, int],
+    level: int, where: str, cond: Cond, source: str, total: int, counts: tuple[Any, ...], stats: MetricStats
 ) -> ConditionCalibration:
-    held, total, missing, eligible, held_eligible = counts
+    held, eligible, held_eligible = counts
+    spread, edges = stats.spread, stats.edges
     threshold = cond.threshold
-    bars = tuple(buckets(cond.metric, edges, spread.high, per_bucket, (cond.op, threshold))) if edges else ()
+    bars = tuple(buckets(cond.metric, edges, spread.high, stats.counts, (cond.op, threshold))) if edges else ()
     text = describe_condition(cond.metric, cond.op, cond.value, cond.percentile, cond.population)
     calibrated = ConditionCalibration(
         level=level,
@@ -296,12 +384,12 @@ def _calibrated(
         source=_source_text(cond, source),
         passing=held,
         total=total,
-        missing=missing,
+        missing=total - stats.valued,
         eligible=eligible,
         passing_eligible=held_eligible,
         low=spread.low,
         high=spread.high,
-        scale=scale,
+        scale=stats.scale,
         buckets=bars,
         markers=_markers(cond, edges, spread.high) if edges and spread.high is not None else (),
         warnings=(),
@@ -376,3 +464,7 @@ def _percent(share: float) -> str:
 
 def _dec(value: object) -> Decimal | None:
     return None if value is None else Decimal(str(value))
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:f}"
