@@ -34,6 +34,7 @@ from .cuts import Key, _eligible_sql, cuts_from_json, key_of, resolve_cuts
 from .histograms import Bucket, Marker, Scale, Spread, buckets, choose_edges, marker, scale_note
 from .metrics import metric_sql
 from .models import CustomerMetrics, RetierRun, RuleSet, RunCalibration
+from .rule_checks import condition_warnings
 from .rules import NEEDS, Cond, Group, Rules, _ordinal, cond_sql, describe_condition, rules_from_ruleset
 
 
@@ -426,7 +427,7 @@ def _source_text(cond: Cond, source: str) -> str:
 def _warnings(c: ConditionCalibration) -> list[str]:
     """What an admin should know before relying on the condition."""
     says = f"{c.where}: “{describe_condition(c.condition.metric, c.condition.op, c.threshold)}”"
-    found = []
+    found = [f"{c.where}: {w}" for w in condition_warnings(c.condition.metric, c.condition.op, c.condition.value)]
     if c.low is None:
         found.append(f"{says}: no customer has a value of {c.label.lower()}, so it holds for nobody.")
     elif c.passing == 0:

@@ -43,6 +43,7 @@ class Share:
     customers: float
     revenue: float | None  # None when nobody has revenue (or margin)
     margin: float | None
+    count: int = 0  # customers in the tier
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,19 @@ class Preview:
                 sum(n for key, n in self.matrix.items() if key[side] == level) / (self.total or 1),
                 part(level, 0, revenue),
                 part(level, 1, margin),
+                sum(n for key, n in self.matrix.items() if key[side] == level),
             )
             for level in levels
         ]
+
+    @property
+    def revenue(self) -> Decimal:
+        """The 12-month revenue of every customer counted."""
+        return sum((r for r, _ in self.sums.values()), Decimal(0))
+
+    @property
+    def margin(self) -> Decimal:
+        return sum((m for _, m in self.sums.values()), Decimal(0))
 
     @property
     def shares_before(self) -> list[Share]:
