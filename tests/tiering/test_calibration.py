@@ -181,3 +181,25 @@ def test_a_new_threshold_is_measured_alone_and_merged_into_the_runs_record(six):
     assert len(scans) == 1 and "width_bucket" not in scans[0]  # the count only: the histogram is kept
     assert c.passing == 2
     assert "orders gte 5" in RunCalibration.objects.get(run=run).conditions
+
+
+def test_a_retier_measures_the_calibration_after_it_commits(six, django_capture_on_commit_callbacks, settings):
+    from tiering.services import retier_all
+
+    settings.RETIER_FOLLOW_UP_TASKS = True
+    with django_capture_on_commit_callbacks(execute=True):
+        run = retier_all(as_of=dt.date(2026, 11, 1), triggered_by="test")
+
+    stored = RunCalibration.objects.get(run=run)
+    assert stored.total == 6  # every customer with metrics, as the run left them
+    assert set(stored.metrics) >= {"orders", "net_margin", "lifetime_net_margin", "tenure_days"}
+    assert stored.conditions  # the conditions of the rules in force
+
+
+def test_no_calibration_is_measured_when_follow_up_tasks_are_off(six, django_capture_on_commit_callbacks, settings):
+    from tiering.services import retier_all
+
+    settings.RETIER_FOLLOW_UP_TASKS = False
+    with django_capture_on_commit_callbacks(execute=True):
+        retier_all(as_of=dt.date(2026, 11, 1), triggered_by="test")
+    assert not RunCalibration.objects.exists()
