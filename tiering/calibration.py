@@ -30,12 +30,12 @@ from django.db import connection, transaction
 
 from . import sql
 from .catalogue import METRICS, OPERATORS, POPULATIONS, format_value, plain
-from .cuts import Key, _eligible_sql, cuts_from_json, key_of, resolve_cuts
+from .cuts import Key, _eligible_sql, cuts_from_json, key_of, resolve_missing
 from .histograms import Bucket, Marker, Scale, Spread, buckets, choose_edges, marker, scale_note
 from .metrics import metric_sql
 from .models import CustomerMetrics, RetierRun, RuleSet, RunCalibration
 from .rule_checks import condition_warnings
-from .rules import NEEDS, Cond, Group, Rules, _ordinal, cond_sql, describe_condition, rules_from_ruleset
+from .rules import NEEDS, Cond, Cut, Group, Rules, _ordinal, cond_sql, describe_condition, rules_from_ruleset
 
 
 @dataclass(frozen=True)
@@ -187,18 +187,26 @@ def _calibrate(rules: Rules, as_of: dt.date | None, *, every_metric: bool = Fals
     placed = _placed(rules)
     with transaction.atomic(), connection.cursor() as cursor:
         sql.set_local(cursor, jit="off")
-        resolved, sources = _resolve(cursor, [c for _, _, c in placed], run["cuts"], table, column)
+        recorded = cuts_from_json(run["cuts"]) | _kept_cuts(known)
+        resolved, sources = _resolve(cursor, [c for _, _, c in placed], recorded, table, column)
+        counted_cuts = {
+            _cut_key(k): [None if cut.value is None else plain(cut.value), cut.eligible]
+            for k, cut in resolved.items()
+            if k not in recorded and cut is not None
+        }
         placed = [(level, where, _with_cut(c, resolved)) for level, where, c in placed]
         wanted = list(METRICS) if every_metric else [c.metric for _, _, c in placed]
         metrics = [m for m in dict.fromkeys(wanted) if m not in known_metrics]
         conditions = {_key(c): c for _, _, c in placed if _key(c) not in known}
         total = stored.total if stored else None
+        measured: dict[str, MetricStats] = {}
+        counted: dict[str, Counts] = {}
         if metrics or conditions or total is None:
             total, measured, counted = _measure(cursor, metrics, list(conditions.values()), table, column)
             known_metrics |= measured
             known |= counted
-            if own_run and run["id"] and total:
-                _store(cursor, run["id"], total, measured, counted)
+        if own_run and run["id"] and total and (measured or counted or counted_cuts):
+            _store(cursor, run["id"], total, measured, counted | counted_cuts)
     if not total:
         return []
     return [
@@ -219,6 +227,20 @@ def _key(cond: Cond) -> str:
     """What a condition's passing counts depend on: metric, comparison, the number compared with,
     and (relative) the population counted within."""
     return f"{cond.metric} {cond.op} {plain(cond.threshold)} {cond.population if cond.relative else ''}".strip()
+
+
+def _cut_key(key: Key) -> str:
+    """A cut resolved since the run, kept with the conditions' counts: "cut net_margin repeat 95"."""
+    metric, population, percentile = key
+    return f"cut {metric} {population} {plain(percentile)}"
+
+
+def _kept_cuts(kept: dict[str, Any]) -> dict[Key, Cut]:
+    cuts = {}
+    for name, (value, eligible) in ((k, v) for k, v in kept.items() if k.startswith("cut ")):
+        _, metric, population, percentile = name.split(" ")
+        cuts[(metric, population, Decimal(percentile))] = Cut(None if value is None else Decimal(value), eligible)
+    return cuts
 
 
 def _store(cursor: Any, run_id: int, total: int, metrics: dict[str, MetricStats], conditions: dict[str, Any]) -> None:
@@ -256,21 +278,21 @@ def _placed(rules: Rules) -> list[tuple[int, str, Cond]]:
 
 
 def _resolve(
-    cursor: Any, conditions: list[Cond], recorded: list[dict[str, Any]], table: str, column: Any
+    cursor: Any, conditions: list[Cond], recorded: dict[Key, Cut], table: str, column: Any
 ) -> tuple[dict[Key, Any], dict[Key, str]]:
-    """The cut of every relative condition: given, the run in force's, or resolved now (one
-    statement for all those missing); and where each came from, in words."""
-    cuts = {key_of(c): c.cut for c in conditions if c.relative and c.cut is not None}
-    sources = {key: "in this run" for key in cuts}
-    from_run = cuts_from_json(recorded)
-    for key in {key_of(c) for c in conditions if c.relative} - set(cuts):
-        if key in from_run:
-            cuts[key], sources[key] = from_run[key], "in the last run"
-    missing = tuple(c for c in conditions if c.relative and key_of(c) not in cuts)
-    if missing:
-        now = resolve_cuts(cursor, Rules((Group(2, "all", missing),)), source=table, source_params=[], column=column)
-        for c in now.conditions():
-            cuts[key_of(c)], sources[key_of(c)] = c.cut, "over the stored metrics (no run has resolved it yet)"
+    """The cut of every relative condition: given, the run in force's (or one measured since and
+    kept with its calibration), or resolved now (one statement for all those missing); and where
+    each came from, in words."""
+    given = {key_of(c): c.cut for c in conditions if c.relative and c.cut is not None}
+    relative = tuple(c for c in conditions if c.relative and key_of(c) not in given)
+    resolved, now = resolve_missing(
+        cursor, Rules((Group(2, "all", relative),)), recorded, source=table, source_params=[], column=column
+    )
+    cuts = given | {key_of(c): c.cut for c in resolved.conditions()}
+    sources = {key: "in this run" for key in given} | {
+        key_of(c): "over the stored metrics (no run has resolved it yet)" if key_of(c) in now else "in the last run"
+        for c in relative
+    }
     return cuts, sources
 
 

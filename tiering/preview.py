@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from customers.models import Customer
 
 from . import sql
-from .cuts import cuts_from_json, relative_keys, resolve_cuts, with_cuts
+from .cuts import cuts_from_json, relative_keys, resolve_cuts, resolve_missing, with_cuts
 from .metrics import metric_sql
 from .models import CustomerMetrics, RetierRun, RuleSet
 from .rules import Rules, rules_from_ruleset, tier_sql
@@ -117,14 +117,22 @@ def preview_rules(*, rules: Rules, sample: int = SAMPLE_SIZE) -> Preview:
     table = sql.name(CustomerMetrics._meta.db_table)
     # the day counts are derived from stored dates, to the as_of of the run in force (a row no
     # run wrote counts to its own)
-    as_of = RetierRun.objects.in_force().values_list("as_of", flat=True).first()
+    run = RetierRun.objects.in_force().values("as_of", "cuts").first() or {"as_of": None, "cuts": []}
+    as_of = run["as_of"]
     counted_to = sql.literal(as_of) if as_of else None
     column = lambda m: metric_sql(m, alias="m", as_of=counted_to)  # noqa: E731
     with transaction.atomic(), connection.cursor() as cursor:
         sql.set_local(cursor, jit="off")  # JIT compiling costs ~1 s on a scan this size
-        # relative thresholds resolved over the stored metrics, as a run would (one statement)
-        rules = resolve_cuts(
-            cursor, rules, source=sql.compose("{table} m", table=table), source_params=[], column=column
+        # relative thresholds over the stored metrics, as a run would: the cuts the run in force
+        # resolved are over these same metrics and are taken as they are; any other is resolved
+        # here (one statement)
+        rules, _ = resolve_missing(
+            cursor,
+            rules,
+            cuts_from_json(run["cuts"]),
+            source=sql.compose("{table} m", table=table),
+            source_params=[],
+            column=column,
         )
         expression, params = tier_sql(rules, column=column)
         # Query 1: every customer counted by (tier held, tier the rules give).

@@ -203,3 +203,16 @@ def test_no_calibration_is_measured_when_follow_up_tasks_are_off(six, django_cap
     with django_capture_on_commit_callbacks(execute=True):
         retier_all(as_of=dt.date(2026, 11, 1), triggered_by="test")
     assert not RunCalibration.objects.exists()
+
+
+def test_a_cut_resolved_since_the_run_is_kept_and_not_resolved_again(six):
+    CustomerMetricsFactory.create_batch(4, orders=1)
+    RetierRunFactory(as_of=dt.date(2026, 11, 1))
+    rule_set = Rules((Group(3, "all", (Cond("orders", "gte", D(0), percentile=D(80), population="everyone"),)),))
+    calibrate(rule_set)
+
+    with CaptureQueriesContext(connection) as queries:
+        (c,) = calibrate(rule_set)
+
+    assert not [q for q in queries if "percentile_disc" in q["sql"]]
+    assert (c.threshold, c.passing) == (D(3), 3)
