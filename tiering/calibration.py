@@ -187,8 +187,9 @@ def _calibrate(rules: Rules, as_of: dt.date | None, *, every_metric: bool = Fals
     placed = _placed(rules)
     with transaction.atomic(), connection.cursor() as cursor:
         sql.set_local(cursor, jit="off")
-        recorded = cuts_from_json(run["cuts"]) | _kept_cuts(known)
-        resolved, sources = _resolve(cursor, [c for _, _, c in placed], recorded, table, column)
+        from_run, kept = cuts_from_json(run["cuts"]), _kept_cuts(known)
+        resolved, sources = _resolve(cursor, [c for _, _, c in placed], from_run, kept, table, column)
+        recorded = from_run | kept
         counted_cuts = {
             _cut_key(k): [None if cut.value is None else plain(cut.value), cut.eligible]
             for k, cut in resolved.items()
@@ -278,19 +279,21 @@ def _placed(rules: Rules) -> list[tuple[int, str, Cond]]:
 
 
 def _resolve(
-    cursor: Any, conditions: list[Cond], recorded: dict[Key, Cut], table: str, column: Any
+    cursor: Any, conditions: list[Cond], from_run: dict[Key, Cut], kept: dict[Key, Cut], table: str, column: Any
 ) -> tuple[dict[Key, Any], dict[Key, str]]:
     """The cut of every relative condition: given, the run in force's (or one measured since and
     kept with its calibration), or resolved now (one statement for all those missing); and where
     each came from, in words."""
     given = {key_of(c): c.cut for c in conditions if c.relative and c.cut is not None}
     relative = tuple(c for c in conditions if c.relative and key_of(c) not in given)
-    resolved, now = resolve_missing(
-        cursor, Rules((Group(2, "all", relative),)), recorded, source=table, source_params=[], column=column
+    resolved, _ = resolve_missing(
+        cursor, Rules((Group(2, "all", relative),)), kept | from_run, source=table, source_params=[], column=column
     )
     cuts = given | {key_of(c): c.cut for c in resolved.conditions()}
     sources = {key: "in this run" for key in given} | {
-        key_of(c): "over the stored metrics (no run has resolved it yet)" if key_of(c) in now else "in the last run"
+        key_of(c): "in the last run"
+        if key_of(c) in from_run
+        else "over the stored metrics (no run has resolved it yet)"
         for c in relative
     }
     return cuts, sources

@@ -216,3 +216,4 @@ def test_a_cut_resolved_since_the_run_is_kept_and_not_resolved_again(six):
 
     assert not [q for q in queries if "percentile_disc" in q["sql"]]
     assert (c.threshold, c.passing) == (D(3), 3)
+    assert "no run has resolved it yet" in c.source  # kept, but still not the run's own cut
