@@ -236,6 +236,12 @@ def _cut_key(key: Key) -> str:
     return f"cut {metric} {population} {plain(percentile)}"
 
 
+def kept_cuts(*, run_id: int | None) -> dict[Key, Cut]:
+    """The cuts calibrate() resolved since run `run_id` and kept with its calibration (one query)."""
+    kept = RunCalibration.objects.filter(run_id=run_id).values_list("conditions", flat=True).first()
+    return _kept_cuts(kept or {})
+
+
 def _kept_cuts(kept: dict[str, Any]) -> dict[Key, Cut]:
     cuts = {}
     for name, (value, eligible) in ((k, v) for k, v in kept.items() if k.startswith("cut ")):

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from customers.models import Customer
 
 from . import sql
+from .calibration import kept_cuts
 from .cuts import cuts_from_json, relative_keys, resolve_cuts, resolve_missing, with_cuts
 from .metrics import metric_sql
 from .models import CustomerMetrics, RetierRun, RuleSet
@@ -117,19 +118,23 @@ def preview_rules(*, rules: Rules, sample: int = SAMPLE_SIZE) -> Preview:
     table = sql.name(CustomerMetrics._meta.db_table)
     # the day counts are derived from stored dates, to the as_of of the run in force (a row no
     # run wrote counts to its own)
-    run = RetierRun.objects.in_force().values("as_of", "cuts").first() or {"as_of": None, "cuts": []}
+    run = RetierRun.objects.in_force().values("id", "as_of", "cuts").first() or {"id": None, "as_of": None, "cuts": []}
+    recorded = cuts_from_json(run["cuts"])
+    if any(key not in recorded for key in relative_keys(rules)):
+        # a cut the rule page resolved since the run (a draft's new percentile), over the same metrics
+        recorded = kept_cuts(run_id=run["id"]) | recorded
     as_of = run["as_of"]
     counted_to = sql.literal(as_of) if as_of else None
     column = lambda m: metric_sql(m, alias="m", as_of=counted_to)  # noqa: E731
     with transaction.atomic(), connection.cursor() as cursor:
         sql.set_local(cursor, jit="off")  # JIT compiling costs ~1 s on a scan this size
         # relative thresholds over the stored metrics, as a run would: the cuts the run in force
-        # resolved are over these same metrics and are taken as they are; any other is resolved
-        # here (one statement)
+        # resolved (or the rule page since) are over these same metrics and are taken as they are;
+        # any other is resolved here (one statement)
         rules, _ = resolve_missing(
             cursor,
             rules,
-            cuts_from_json(run["cuts"]),
+            recorded,
             source=sql.compose("{table} m", table=table),
             source_params=[],
             column=column,

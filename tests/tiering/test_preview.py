@@ -107,3 +107,17 @@ def test_a_cut_the_run_in_force_resolved_is_taken_from_its_record_not_resolved_a
         preview = preview_rules(rules=rules)
 
     assert sum(n for (_, to), n in preview.matrix.items() if to == 2) == 2  # orders 9 and 4 reach the cut of 4
+
+
+def test_a_cut_the_rule_page_resolved_since_the_run_is_reused_by_the_preview(customers):
+    from tests.churn.factories import RetierRunFactory
+    from tiering.models import RunCalibration
+
+    run = RetierRunFactory(as_of=dt.date(2026, 11, 1))
+    # the rule page kept the 50th percentile of everyone's orders as 4 (tiering.calibration)
+    RunCalibration.objects.create(run=run, total=5, conditions={"cut orders everyone 50": ["4", 10]})
+    rules = Rules((Group(2, "all", (Cond("orders", "gte", D(0), percentile=D(50), population="everyone"),)),))
+
+    preview = preview_rules(rules=rules)
+
+    assert sum(n for (_, to), n in preview.matrix.items() if to == 2) == 2  # 9 and 4 reach the kept cut of 4
