@@ -10,6 +10,7 @@ rule set page that call the services in tiering/services_rules.py and tiering/pr
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import admin, messages
@@ -23,9 +24,11 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 from simple_history.admin import SimpleHistoryAdmin
 
+from .calibration import calibrate_ruleset
 from .metrics import METRICS
 from .models import Condition, RuleGroup, RuleSet, Tier
-from .preview import condition_reach, preview_ruleset
+from .preview import preview_ruleset
+from .rule_checks import condition_errors
 from .rules import FALLBACK_LEVEL, NEEDS, describe_group, rules_from_ruleset
 from .selectors_rules import ruleset_changes
 from .services_rules import create_draft_from_ruleset, publish_ruleset, ruleset_problems
@@ -198,11 +201,13 @@ class RuleSetAdmin(SimpleHistoryAdmin):
         ruleset = self.get_object(request, object_id)
         extra = {}
         if ruleset is not None:
+            calibration = calibrate_ruleset(ruleset=ruleset)
             extra = {
                 "ruleset": ruleset,
                 "groups_text": _groups_text(ruleset),
                 "problems": ruleset_problems(ruleset=ruleset) if _is_draft(ruleset) else [],
-                "warnings": [r.warning for r in condition_reach(ruleset=ruleset) if r.warning],
+                "calibration": calibration,
+                "warnings": [w for c in calibration for w in c.warnings],
                 "changes": ruleset_changes(ruleset=ruleset),
                 "can_publish": _is_draft(ruleset) and request.user.has_perm("tiering.publish_ruleset"),
                 "can_copy": self.has_add_permission(request),
@@ -277,10 +282,23 @@ class ConditionForm(forms.ModelForm):
         + [(KIND_NAMES[kind], [(m.name, m.label) for m in METRICS.values() if m.kind == kind]) for kind in KIND_NAMES]
     )
 
+    # text, so "5%" reaches the rule checks and is answered with what to type instead
+    value = forms.CharField(label="Value (floor, with a percentile)", max_length=40)
+
     class Meta:
         model = Condition
         fields = ["metric", "op", "value", "percentile", "population"]
-        labels = {"op": "Comparison", "value": "Value (floor, with a percentile)"}
+        labels = {"op": "Comparison"}
+
+    def clean_value(self):
+        text = self.cleaned_data["value"].strip().replace(",", "")
+        errors = condition_errors(self.data.get(self.add_prefix("metric"), ""), "gte", text) if "%" in text else {}
+        if errors:
+            raise ValidationError(errors["value"])
+        try:
+            return Decimal(text)
+        except InvalidOperation:
+            raise ValidationError(f"“{text}” is not a number.") from None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -435,14 +453,44 @@ def _groups_text(ruleset: RuleSet) -> list[dict]:
     ]
 
 
-def _shares_rows(preview, tiers: list[Tier]) -> list[tuple]:
-    """(share now, share with the rules) per tier, highest first; a tier nobody holds counts 0."""
+def _shares_rows(preview, tiers: list[Tier]) -> list[dict]:
+    """Each tier's share now and with the rules, highest first, as the preview shows them: the
+    customers (count and share), the revenue and the margin, with the change in points. A tier
+    nobody holds counts 0."""
     from .preview import Share
 
     before = {s.level: s for s in preview.shares_before}
     after = {s.level: s for s in preview.shares_after}
     empty = lambda level: Share(level, 0.0, None, None)  # noqa: E731
-    return [(before.get(t.level, empty(t.level)), after.get(t.level, empty(t.level))) for t in tiers]
+    rows = []
+    for tier in tiers:
+        now, then = before.get(tier.level, empty(tier.level)), after.get(tier.level, empty(tier.level))
+        rows.append(
+            {
+                "tier": tier,
+                "count_now": now.count,
+                "count_then": then.count,
+                "cells": [_share_cells(now.customers, then.customers)]
+                + [_share_cells(a, b) for a, b in ((now.revenue, then.revenue), (now.margin, then.margin))],
+            }
+        )
+    return rows
+
+
+def _share_cells(now: float | None, then: float | None) -> dict:
+    """One share now and with the rules, one decimal (0.4%, never rounded to 0%), and the change
+    in percentage points."""
+    if now is None or then is None:
+        return {"now": "—", "then": "—", "change": "", "up": False}
+    points = round((then - now) * 100, 1)
+    change = "" if points == 0 else f"{points:+.1f} pt".replace("-", "−")
+    return {"now": _pct(now), "then": _pct(then), "change": change, "up": points > 0}
+
+
+def _pct(share: float) -> str:
+    if 0 < abs(share) < 0.001:
+        return "<0.1%" if share > 0 else "−<0.1%"
+    return f"{share * 100:.1f}%".replace("-", "−")
 
 
 def _matrix_rows(preview, tiers: list[Tier]) -> list[dict]:

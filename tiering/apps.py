@@ -9,6 +9,7 @@ class TieringConfig(AppConfig):
         from django.conf import settings
 
         from . import catalogue
+        from .receivers import calibrate_after_retier
         from .signals import retier_applied
         from .summary import record_after_retier
 
@@ -16,3 +17,4 @@ class TieringConfig(AppConfig):
 
         # Each real run records its tier totals in its own transaction (tiering.summary).
         retier_applied.connect(record_after_retier, dispatch_uid="tiering.record_tier_totals")
+        retier_applied.connect(calibrate_after_retier, dispatch_uid="tiering.calibrate_after_retier")

@@ -35,6 +35,7 @@ class Metric:
     whole: bool  # stored and compared as a whole number (an integer column)
     negative: bool = False  # can be below zero
     derived: bool = False  # a day count that grows daily: not stored, counted where read
+    most: int | None = None  # the highest value it can take, when the definition bounds it
 
 
 METRICS: dict[str, Metric] = {
@@ -67,6 +68,7 @@ METRICS: dict[str, Metric] = {
             "Calendar months in the window with at least one order.",
             "active_months",
             whole=True,
+            most=13,  # a 12-month window ending mid-month touches 13 calendar months
         ),
         Metric(
             "tenure_days",

@@ -123,3 +123,27 @@ def _eligible_sql(population: str, column: Callable[[str], str]) -> tuple[str, l
         return "TRUE", []
     parts = [cond_sql(Cond(m, op, v), column(m)) for m, op, v in where]
     return sql.join(" AND ", (t for t, _ in parts)), [p for _, ps in parts for p in ps]
+
+
+def resolve_missing(
+    cursor: Any,
+    rules: Rules,
+    recorded: dict[Key, Cut],
+    *,
+    source: str,
+    source_params: list[Any],
+    column: Callable[[str], str],
+) -> tuple[Rules, set[Key]]:
+    """The rules with every relative condition's cut: those already resolved (`recorded`, e.g. by
+    the run in force, over the same stored metrics) as they were, the rest resolved over `source`
+    in one statement (none when nothing is missing). Also the keys resolved now."""
+    keys = relative_keys(rules)
+    missing = [k for k in keys if k not in recorded]
+    cuts = {k: recorded[k] for k in keys if k in recorded}
+    if missing:
+        asked = tuple(c for c in rules.conditions() if c.relative and key_of(c) in missing)
+        resolved = resolve_cuts(
+            cursor, Rules((Group(2, "all", asked),)), source=source, source_params=source_params, column=column
+        )
+        cuts |= {key_of(c): c.cut for c in resolved.conditions() if c.cut is not None}
+    return with_cuts(rules, cuts), set(missing)

@@ -474,3 +474,19 @@ class RunTierTotal(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.run_id}, tier {self.tier}: {self.customers} customers"
+
+
+class RunCalibration(models.Model):
+    """What tiering.calibration measured over the stored metrics a run left: each metric's spread
+    and histogram, and each condition's passing counts, so the rule page reads them instead of
+    scanning a million rows in its request. Written after the run commits for the rules in force
+    and every metric of the catalogue; a condition or metric measured later (a draft's new
+    threshold) is merged in. Valid while its run is in force: nothing else writes the metrics."""
+
+    run = models.OneToOneField(RetierRun, primary_key=True, on_delete=models.CASCADE, related_name="calibration")
+    total = models.PositiveIntegerField(help_text="Customers with stored metrics.")
+    metrics = models.JSONField(default=dict, help_text="{metric: spread, scale, edges, counts per bucket}.")
+    conditions = models.JSONField(
+        default=dict, help_text='{"metric op threshold population": [passing, eligible, passing eligible]}.'
+    )
+    computed_at = models.DateTimeField(auto_now_add=True)

@@ -17,10 +17,11 @@ from django.db import connection, transaction
 from customers.models import Customer
 
 from . import sql
-from .cuts import cuts_from_json, relative_keys, resolve_cuts, with_cuts
+from .calibration import kept_cuts
+from .cuts import cuts_from_json, relative_keys, resolve_cuts, resolve_missing, with_cuts
 from .metrics import metric_sql
 from .models import CustomerMetrics, RetierRun, RuleSet
-from .rules import Rules, cond_sql, describe_condition, rules_from_ruleset, tier_sql
+from .rules import Rules, rules_from_ruleset, tier_sql
 
 SAMPLE_SIZE = 50
 
@@ -43,6 +44,7 @@ class Share:
     customers: float
     revenue: float | None  # None when nobody has revenue (or margin)
     margin: float | None
+    count: int = 0  # customers in the tier
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,19 @@ class Preview:
                 sum(n for key, n in self.matrix.items() if key[side] == level) / (self.total or 1),
                 part(level, 0, revenue),
                 part(level, 1, margin),
+                sum(n for key, n in self.matrix.items() if key[side] == level),
             )
             for level in levels
         ]
+
+    @property
+    def revenue(self) -> Decimal:
+        """The 12-month revenue of every customer counted."""
+        return sum((r for r, _ in self.sums.values()), Decimal(0))
+
+    @property
+    def margin(self) -> Decimal:
+        return sum((m for _, m in self.sums.values()), Decimal(0))
 
     @property
     def shares_before(self) -> list[Share]:
@@ -106,14 +118,26 @@ def preview_rules(*, rules: Rules, sample: int = SAMPLE_SIZE) -> Preview:
     table = sql.name(CustomerMetrics._meta.db_table)
     # the day counts are derived from stored dates, to the as_of of the run in force (a row no
     # run wrote counts to its own)
-    as_of = RetierRun.objects.in_force().values_list("as_of", flat=True).first()
+    run = RetierRun.objects.in_force().values("id", "as_of", "cuts").first() or {"id": None, "as_of": None, "cuts": []}
+    recorded = cuts_from_json(run["cuts"])
+    if any(key not in recorded for key in relative_keys(rules)):
+        # a cut the rule page resolved since the run (a draft's new percentile), over the same metrics
+        recorded = kept_cuts(run_id=run["id"]) | recorded
+    as_of = run["as_of"]
     counted_to = sql.literal(as_of) if as_of else None
     column = lambda m: metric_sql(m, alias="m", as_of=counted_to)  # noqa: E731
     with transaction.atomic(), connection.cursor() as cursor:
         sql.set_local(cursor, jit="off")  # JIT compiling costs ~1 s on a scan this size
-        # relative thresholds resolved over the stored metrics, as a run would (one statement)
-        rules = resolve_cuts(
-            cursor, rules, source=sql.compose("{table} m", table=table), source_params=[], column=column
+        # relative thresholds over the stored metrics, as a run would: the cuts the run in force
+        # resolved (or the rule page since) are over these same metrics and are taken as they are;
+        # any other is resolved here (one statement)
+        rules, _ = resolve_missing(
+            cursor,
+            rules,
+            recorded,
+            source=sql.compose("{table} m", table=table),
+            source_params=[],
+            column=column,
         )
         expression, params = tier_sql(rules, column=column)
         # Query 1: every customer counted by (tier held, tier the rules give).
@@ -156,53 +180,6 @@ def _sample_movers(cursor, table, expression, params, matrix, sample) -> list[Mo
     cursor.execute(sql.compose(statement, tier=expression, table=table, customer=customer), [*params, sample, sample])
     rows = sorted(cursor.fetchall(), key=lambda r: (-r[3], -r[4], r[6]))
     return [Mover(*row[:5], net_margin=row[5]) for row in rows]
-
-
-@dataclass(frozen=True)
-class Reach:
-    """How many customers one condition lets through on its own, over the stored metrics."""
-
-    level: int
-    text: str  # the condition in words
-    passing: int
-    total: int
-
-    @property
-    def warning(self) -> str:
-        if self.total and self.passing == 0:
-            return f"Tier {self.level}: “{self.text}” holds for none of the {self.total:,} customers."
-        if self.total and self.passing == self.total:
-            return f"Tier {self.level}: “{self.text}” holds for every customer: it decides nothing."
-        return ""
-
-
-def condition_reach(*, ruleset: RuleSet) -> list[Reach]:
-    """Each condition of the rule set (nested ones too) with how many customers pass it alone, in
-    one scan of CustomerMetrics (relative thresholds resolved first, as a run would). Empty
-    when no customer has metrics yet."""
-    rules = rules_from_ruleset(ruleset)
-    conditions = [(g.level, c) for g in rules.tried() for c in g.all_conditions()]
-    table = sql.name(CustomerMetrics._meta.db_table)
-    as_of = RetierRun.objects.in_force().values_list("as_of", flat=True).first()
-    column = lambda m: metric_sql(m, alias="m", as_of=sql.literal(as_of) if as_of else None)  # noqa: E731
-    with transaction.atomic(), connection.cursor() as cursor:
-        rules = resolve_cuts(
-            cursor, rules, source=sql.compose("{table} m", table=table), source_params=[], column=column
-        )
-        conditions = [(g.level, c) for g in rules.tried() for c in g.all_conditions()]
-        counted = [cond_sql(c, column(c.metric)) for _, c in conditions]
-        items = ["COUNT(*)", *(sql.compose("COUNT(*) FILTER (WHERE {held})", held=text) for text, _ in counted)]
-        cursor.execute(
-            sql.compose("SELECT {items} FROM {table} m", items=sql.join(", ", items), table=table),
-            [p for _, params in counted for p in params],
-        )
-        total, *passing = cursor.fetchone()
-    if not total:
-        return []
-    return [
-        Reach(level, describe_condition(c.metric, c.op, c.threshold), n, total)
-        for (level, c), n in zip(conditions, passing)
-    ]
 
 
 def rules_as_applied(*, ruleset: RuleSet) -> Rules:

@@ -46,6 +46,8 @@ def condition_errors(
         return {"metric": f"Unknown metric “{metric}”. Choose one of: {', '.join(METRICS)}."}
     if op not in OPERATORS:
         return {"op": f"Unknown comparison “{op}”. Choose one of: {', '.join(OPERATORS)}."}
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return {"value": _percent_sign(metric, value.strip())}
     try:
         value = Decimal(str(value))
     except (InvalidOperation, ValueError):
@@ -123,6 +125,11 @@ def _relative_errors(op: str, percentile: object, population: str) -> dict[str, 
         return {"percentile": f"“{percentile}” is not a number."}
     if not (p.is_finite() and 0 < p < 100):
         return {"percentile": f"A percentile lies between 0 and 100 (98 is the 98th), not {percentile}."}
+    if p < 1:  # 0.98 for the 98th: a share typed where a percentile goes
+        return {
+            "percentile": f"A percentile is written out of 100: {p.normalize():f} would be below the 1st percentile. "
+            f"Did you mean {(p * 100).normalize():f}?"
+        }
     if population not in POPULATIONS:
         return {"population": f"Choose whom the percentile is taken over: {', '.join(POPULATIONS)}."}
     if op not in RELATIVE_OPS:
@@ -163,7 +170,13 @@ def _impossible(metric: str, op: str, value: Decimal) -> str | None:
     m = METRICS[metric]
     if m.kind == "days" and value > DAYS_MAX and op in ("gt", "gte", "eq"):
         return f"{m.label} {OPERATORS[op].symbol} {value.normalize():f} is more than a century: nobody can reach it."
-    if m.kind in ("count", "days") and value < 0 and op in ("gt", "gte", "ne"):
+    beyond = m.most is not None and (value > m.most or (op == "gt" and value >= m.most))
+    if beyond and op in ("gt", "gte", "eq"):
+        return (
+            f"{m.label} is at most {m.most}, so “{m.label} {OPERATORS[op].symbol} {value.normalize():f}” "
+            "can never hold: nobody can reach it."
+        )
+    if value < 0 and op in ("gt", "gte", "ne"):
         return f"{m.label} is never negative: a negative threshold ({value.normalize():f}) says nothing. Use 0 or more."
     never = (op == "lt" and value <= 0) or (op in ("lte", "eq") and value < 0)
     if not never:
@@ -173,6 +186,43 @@ def _impossible(metric: str, op: str, value: Decimal) -> str | None:
         f"{label} is never negative, so “{label} {OPERATORS[op].symbol} {value.normalize():f}” can never hold. "
         f"Did you mean “{label} = 0”?"
     )
+
+
+def _percent_sign(metric: str, text: str) -> str:
+    m = METRICS.get(metric)
+    number = text.removesuffix("%").strip()
+    try:
+        share = Decimal(number) / 100
+    except InvalidOperation:
+        return f"“{text}” is not a number."
+    if m is not None and m.kind == "ratio":
+        return f"{m.label} is a share written as a decimal: {text} is {share.normalize():f}."
+    return f"“{text}” is not a number: write the number alone ({number})."
+
+
+def condition_warnings(metric: str, op: str, value: object) -> list[str]:
+    """What is allowed but probably not meant: a share that reads as a percentage typed as a
+    number (compensation share ≥ 1 is 100%, not 1%; spend growth ≥ 5 is five times last year's
+    revenue, not 5% more). Shown beside the condition, never refused."""
+    m = METRICS.get(metric)
+    try:
+        v = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return []
+    if m is None or m.kind != "ratio" or not v.is_finite() or condition_errors(metric, op, v):
+        return []
+    said = f"{m.label} {OPERATORS[op].symbol} {v.normalize():f}" if op in OPERATORS else m.label
+    if metric == "compensation_share" and 1 <= v <= RATIO_MAX:
+        return [
+            f"“{said}” means {v * 100:,.0f}% (compensation {'as large as' if v == 1 else f'{v.normalize():f} times'} "
+            f"the revenue). If you meant {v.normalize():f}%, write {(v / 100).normalize():f}."
+        ]
+    if metric == "revenue_growth" and v >= 2 and v == v.to_integral_value():
+        return [
+            f"“{said}” means {v.normalize():f} times last year's revenue. If you meant {v.normalize():f}% more, "
+            f"write {(1 + v / 100).normalize():f}."
+        ]
+    return []
 
 
 def _contradictions(conditions: Sequence[Cond]) -> list[str]:

@@ -73,3 +73,12 @@ def reap_interrupted_runs() -> int:
 def compute_range_task(*, run_id: int, as_of: str, lo: int, hi: int) -> int:
     """One range of customer ids into the metrics stage (RETIER_ON_WORKERS); returns rows staged."""
     return compute_metrics_range(run_id=run_id, as_of=dt.date.fromisoformat(as_of), lo=lo, hi=hi)
+
+
+@shared_task(soft_time_limit=10 * 60, time_limit=12 * 60)
+def calibrate_run_task(run_id: int) -> None:
+    """After a re-tier commits: the rule page's calibration measured once over what it stored
+    (tiering.calibration.calibrate_run), instead of in the page's request."""
+    from .calibration import calibrate_run
+
+    calibrate_run(run_id=run_id)

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from .calibration import calibrate_ruleset
 from .forms_rules import DraftEditor, apply_action
 from .models import RuleSet, Tier
 from .preview import preview_ruleset
@@ -106,10 +107,9 @@ def rules_preview(request: HttpRequest, pk: int) -> HttpResponse:
         "preview": preview,
         "rows": _preview_rows(preview, tiers),
         "problems": ruleset_problems(ruleset=ruleset) if ruleset.status == RuleSet.Status.DRAFT else [],
-        # SLOT (issue 11, item 6): the per-condition calibration of tiering/calibration.py, rendered by
-        # templates/tiering/_calibration.html. The lead wires it here at merge; the template shows it
-        # when it is set.
-        "calibration": None,
+        # each condition against the stored metrics (tiering/calibration.py; read from the run's stored
+        # calibration, a new threshold costing one scan), shown below the rules after every save
+        "calibration": calibrate_ruleset(ruleset=ruleset),
     }
     template = "tiering/_rule_preview.html" if request.htmx else "tiering/rule_preview.html"
     return render(request, template, context)

@@ -1,5 +1,6 @@
 """Preview: where a draft would put every customer, against the tier they hold, written nowhere."""
 
+import datetime as dt
 from decimal import Decimal as D
 
 import pytest
@@ -89,3 +90,34 @@ def test_the_preview_gives_each_tiers_share_of_customers_revenue_and_margin_befo
         (2, 0.5, 0.75, 1.25),
         (1, 0.5, 0.25, -0.25),
     ]
+
+
+def test_a_cut_the_run_in_force_resolved_is_taken_from_its_record_not_resolved_again(
+    customers, django_assert_num_queries
+):
+    from tests.churn.factories import RetierRunFactory
+
+    # the run resolved the 50th percentile of everyone's orders to 4 over these same stored metrics
+    cuts = [{"metric": "orders", "population": "everyone", "percentile": "50", "cut": "4", "eligible": 10}]
+    RetierRunFactory(as_of=dt.date(2026, 11, 1), cuts=cuts)
+    rules = Rules((Group(2, "all", (Cond("orders", "gte", D(0), percentile=D(50), population="everyone"),)),))
+
+    # the run in force (as-of and cuts), SAVEPOINT, SET LOCAL jit, matrix, movers, RELEASE: no cut statement
+    with django_assert_num_queries(6):
+        preview = preview_rules(rules=rules)
+
+    assert sum(n for (_, to), n in preview.matrix.items() if to == 2) == 2  # orders 9 and 4 reach the cut of 4
+
+
+def test_a_cut_the_rule_page_resolved_since_the_run_is_reused_by_the_preview(customers):
+    from tests.churn.factories import RetierRunFactory
+    from tiering.models import RunCalibration
+
+    run = RetierRunFactory(as_of=dt.date(2026, 11, 1))
+    # the rule page kept the 50th percentile of everyone's orders as 4 (tiering.calibration)
+    RunCalibration.objects.create(run=run, total=5, conditions={"cut orders everyone 50": ["4", 10]})
+    rules = Rules((Group(2, "all", (Cond("orders", "gte", D(0), percentile=D(50), population="everyone"),)),))
+
+    preview = preview_rules(rules=rules)
+
+    assert sum(n for (_, to), n in preview.matrix.items() if to == 2) == 2  # 9 and 4 reach the kept cut of 4

@@ -5,7 +5,7 @@ from decimal import Decimal as D
 import pytest
 from django.core.exceptions import ValidationError
 
-from tiering.rule_checks import condition_errors, group_problems, validate_condition
+from tiering.rule_checks import condition_errors, condition_warnings, group_problems, validate_condition
 from tiering.rules import Cond
 
 
@@ -108,3 +108,44 @@ def test_negative_counts_and_unreachable_day_counts_are_refused():
     assert "never negative" in condition_errors("active_months", "gte", "-3")["value"]
     assert "nobody can reach it" in condition_errors("tenure_days", "gte", "99999999")["value"]
     assert condition_errors("tenure_days", "lt", "99999999") == {}
+
+
+def test_a_percentile_typed_as_a_share_is_refused_with_the_percentile_meant():
+    assert condition_errors("net_margin", "gte", "0", "0.98", "repeat") == {
+        "percentile": "A percentile is written out of 100: 0.98 would be below the 1st percentile. Did you mean 98?"
+    }
+    assert condition_errors("net_margin", "gte", "0", "1", "repeat") == {}  # the 1st percentile is a percentile
+
+
+def test_a_share_with_a_percent_sign_says_which_decimal_to_type():
+    assert condition_errors("compensation_share", "lt", "5%") == {
+        "value": "Compensation share is a share written as a decimal: 5% is 0.05."
+    }
+    assert condition_errors("revenue", "gte", "50%") == {"value": "“50%” is not a number: write the number alone (50)."}
+
+
+def test_a_negative_threshold_on_money_that_is_never_negative_is_refused_like_a_negative_count():
+    assert condition_errors("revenue", "gte", "-5")["value"] == (
+        "Revenue is never negative: a negative threshold (-5) says nothing. Use 0 or more."
+    )
+    assert condition_errors("net_margin", "gte", "-5") == {}  # margin can be negative
+
+
+def test_months_with_an_order_beyond_the_thirteen_a_window_touches_are_refused_as_unreachable():
+    assert condition_errors("active_months", "gte", "14")["value"] == (
+        "Months with an order is at most 13, so “Months with an order ≥ 14” can never hold: nobody can reach it."
+    )
+    assert "nobody can reach it" in condition_errors("active_months", "gt", "13")["value"]
+    assert condition_errors("active_months", "gte", "13") == {}
+
+
+def test_a_share_that_reads_like_a_percentage_is_allowed_with_a_warning():
+    assert condition_warnings("compensation_share", "lt", "1.5") == [
+        "“Compensation share < 1.5” means 150% (compensation 1.5 times the revenue). If you meant 1.5%, write 0.015."
+    ]
+    assert condition_warnings("revenue_growth", "gte", "5") == [
+        "“Spend growth ≥ 5” means 5 times last year's revenue. If you meant 5% more, write 1.05."
+    ]
+    assert condition_warnings("compensation_share", "lt", "0.05") == []
+    assert condition_warnings("revenue_growth", "gte", "1.25") == []
+    assert condition_warnings("compensation_share", "lt", "5") == []  # refused, not warned: see above

@@ -323,8 +323,8 @@ def test_the_editor_preview_and_index_take_as_many_queries_for_3_conditions_as_f
         counts = [count_queries(admin_client, url(r), headers={"HX-Request": "true"}) for r in (small, big)]
         assert counts[0] == counts[1], url
     # The editor: session and user (2), permissions (2), the rule set, its tiers, its groups, its
-    # conditions (4): 8 in all.
-    assert count_queries(admin_client, edit_url(big)) == 8
+    # conditions (4), the menu's open-item count (an admin works the queue too): 9 in all.
+    assert count_queries(admin_client, edit_url(big)) == 9
     index = count_queries(admin_client, reverse("tiering:rules"))
     make_ruleset({3: ("all", conditions(40))})
     assert count_queries(admin_client, reverse("tiering:rules")) == index
@@ -396,3 +396,23 @@ def test_posting_to_a_published_version_changes_nothing(admin_client):
     response = admin_client.post(edit_url(published), {"action": "cond:g1"}, follow=True)
     assert "start a draft from it" in response.content.decode()
     assert stored(published) == before
+
+
+def test_the_editor_preview_brings_each_conditions_calibration_and_it_follows_a_saved_threshold(
+    admin_client, customers
+):
+    draft = make_ruleset(DRAFT)
+
+    def calibration():
+        fragment = admin_client.get(preview_url(draft), headers={"HX-Request": "true"}).content.decode()
+        page = " ".join(fragment.split())
+        assert 'id="calibration"' in page and page.count("<canvas data-calibration=") == 3
+        return page
+
+    total = CustomerMetricsFactory._meta.model.objects.count()
+    assert f"<b>1</b> of {total} pass it alone" in calibration()  # net margin ≥ 5,000: the 8,000 alone
+    data = form_of(admin_client.get(edit_url(draft)))
+    data[field_of(data, "-value", "5000")] = "2500"
+    admin_client.post(edit_url(draft), data)
+
+    assert f"<b>2</b> of {total} pass it alone" in calibration()  # 3,000 reaches 2,500 too

@@ -163,7 +163,11 @@ def test_the_preview_page_shows_the_matrix_and_says_nothing_is_written(admin_cli
     assert "Falling Ltd" in page
     assert 'title="tier 2 → 1">1</td>' in page
     assert "Each tier's share of customers, 12-month revenue and net margin" in page
-    assert "<td>100%</td><td>50%</td>" in page  # tier 2: every customer now, half with the draft
+    # tier 2: every customer (2) now, half (1) with the draft, 50 points fewer
+    assert '<td>100.0%<div class="tb-muted">2</div></td>' in page
+    assert '<td><b>50.0%</b><div class="tb-muted">1</div> <div class="tb-loss">−50.0 pt</div></td>' in " ".join(
+        page.split()
+    )
     assert "Publish v" in page
 
 
@@ -271,3 +275,48 @@ def test_a_relative_condition_is_saved_from_the_group_page_and_a_percentile_with
     assert admin_client.post(url, data).status_code == 302
     cond.refresh_from_db()
     assert str(cond) == "Net margin ≥ the 98th percentile of customers with 2+ orders in the window (and ≥ €0)"
+
+
+def test_the_rule_page_shows_each_conditions_calibration_with_its_histogram(admin_client):
+    for orders in (1, 2, 3, 4):
+        CustomerMetricsFactory(orders=orders)
+    draft = make_ruleset({3: ("all", [("orders", "gte", "3")]), 2: ("all", [("orders", "gte", "2")])})
+    page = " ".join(admin_client.get(change_url(draft)).content.decode().split())
+    assert "Calibration: each condition against the customers' latest metrics" in page
+    assert "<b>2</b> of 4 pass it alone (50%)" in page  # orders ≥ 3: the customers with 3 and 4
+    assert "<b>3</b> of 4 pass it alone (75%)" in page  # orders ≥ 2
+    assert page.count("<canvas data-calibration=") == 2
+    assert "js/calibration.js" in page
+
+
+def test_the_rule_page_runs_the_same_queries_however_many_conditions(admin_client):
+    CustomerMetricsFactory(orders=3)
+    counted = []
+    for n in (1, 9):
+        draft = make_ruleset(
+            {3: ("all", [("orders", "gte", str(k + 3)) for k in range(n)]), 2: ("all", [("orders", "gte", "2")])}
+        )
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(change_url(draft)).status_code == 200
+        counted.append(len(queries))
+    assert counted[0] == counted[1]
+
+
+def test_the_rule_page_warns_about_a_share_that_reads_like_a_percentage(admin_client):
+    CustomerMetricsFactory()
+    draft = make_ruleset({2: ("none", [("compensation_share", "gte", "1")])})
+    page = admin_client.get(change_url(draft)).content.decode()
+    assert (
+        "“Compensation share ≥ 1” means 100% (compensation as large as the revenue). If you meant 1%, write 0.01."
+        in page
+    )
+
+
+def test_a_share_typed_with_a_percent_sign_is_refused_with_the_decimal_to_type(admin_client):
+    group = make_ruleset(DRAFT).groups.get(tier__level=2)
+    cond = group.conditions.get()
+    data = group_form(group, [(cond.pk, "orders", "gte", "2"), (None, "compensation_share", "lt", "5%")])
+    response = admin_client.post(reverse("admin:tiering_rulegroup_change", args=[group.pk]), data)
+    assert response.status_code == 200
+    assert "Compensation share is a share written as a decimal: 5% is 0.05." in response.content.decode()
+    assert group.conditions.count() == 1
