@@ -7,8 +7,8 @@ from pathlib import Path
 from django.template import Context, Template
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-# named formats, machine-readable ones (<time datetime>, a time zone name), and day-month forms within a year
-ALLOWED = {"DATETIME_FORMAT", "YEAR_MONTH_FORMAT", "c", "e", "j M", "D j M", "D j M Y"}
+# named formats, machine-readable ones (<time datetime="c" or "Y-m">, a time zone name), and day-month forms within a year
+ALLOWED = {"DATETIME_FORMAT", "YEAR_MONTH_FORMAT", "c", "Y-m", "e", "j M", "D j M", "D j M Y"}
 
 
 def test_templates_use_the_named_date_formats_only():
