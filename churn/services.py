@@ -93,16 +93,25 @@ INSERT_LAPSES = """
 # has an open item (the partial unique index would refuse a second one anyway).
 INSERT_FOLLOW_UPS = """
     INSERT INTO churn_followup (customer_id, lapse_id, kind, priority, tier, status, assignee_id, due_on,
-                                version, notes, cause_category, cause_text, created_at, updated_at)
+                                version, notes, cause_category, cause_text, created_at, updated_at,
+                                risk, value_at_risk)
     SELECT l.customer_id, l.id, %(kind)s, %(priority)s, l.tier_while_active, 'open',
-           {assignee}, %(due_on)s, 1, '', '', '', %(now)s, %(now)s
+           {assignee}, %(due_on)s, 1, '', '', '', %(now)s, %(now)s, r.risk, {value_at_risk}
       FROM churn_lapse l
       JOIN customers_customer c ON c.id = l.customer_id
-     WHERE l.detected_at = %(now)s AND l.tier_while_active = %(tier)s
+      LEFT JOIN churn_customerrisk r ON r.customer_id = l.customer_id
+      LEFT JOIN tiering_customermetrics m ON m.customer_id = l.customer_id
+     WHERE {new_lapses} AND l.tier_while_active = %(tier)s
        AND NOT EXISTS (SELECT 1 FROM churn_followup done WHERE done.lapse_id = l.id)
        AND NOT EXISTS (SELECT 1 FROM churn_followup f
                         WHERE f.customer_id = l.customer_id AND f.status IN ('open', 'contacted'))
+    ON CONFLICT DO NOTHING
 """
+
+# What a customer's silence puts at risk: the churn risk × the 12-month net margin (revenue − cost −
+# compensation; on a log without costs, revenue less compensation), never below 0 (docs/churn.md).
+# r: churn_customerrisk, m: tiering_customermetrics; NULL without a risk.
+VALUE_AT_RISK = "round((r.risk::numeric * GREATEST(m.net_margin, 0)), 2)"
 
 
 def detect_churn(
@@ -132,6 +141,8 @@ def detect_churn(
                 # The planner still believes the lapses table holds last night's rows; with that
                 # belief the follow-up insert below goes quadratic (minutes at 30k new lapses).
                 cursor.execute("ANALYZE churn_lapse")
+            if churn_policy.follow_up_trigger == policy.TRIGGER_RISK:
+                return result  # the lapses are recorded; the churn risk's refresh opens the items
             for follow_up_policy in follow_up_policies:
                 if follow_up_policy.action == FollowUpPolicy.Action.NONE:
                     continue
@@ -251,10 +262,18 @@ def _watched(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, history_chang
     return predicate
 
 
-def _insert_follow_ups(cursor, *, follow_up_policy: FollowUpPolicy, now: dt.datetime, as_of: dt.date) -> int:
+def _insert_follow_ups(
+    cursor,
+    *,
+    follow_up_policy: FollowUpPolicy,
+    now: dt.datetime,
+    as_of: dt.date,
+    new_lapses: str = "l.detected_at = %(now)s",
+) -> int:
+    """The items tonight's lapses of this tier call for; `new_lapses`: a predicate on lapse row l."""
     assignee = "c.account_manager_id" if follow_up_policy.assign_to_account_manager else "NULL"
     cursor.execute(
-        sql.compose(INSERT_FOLLOW_UPS, assignee=assignee),
+        sql.compose(INSERT_FOLLOW_UPS, assignee=assignee, value_at_risk=VALUE_AT_RISK, new_lapses=new_lapses),
         {
             "kind": follow_up_policy.action,
             "priority": follow_up_policy.priority,
@@ -266,6 +285,93 @@ def _insert_follow_ups(cursor, *, follow_up_policy: FollowUpPolicy, now: dt.date
         },
     )
     return cursor.rowcount
+
+
+# --- After each scoring: value at risk, and the items the churn risk opens --------------------
+
+
+@dataclass
+class RiskFollowUps:
+    valued: int = 0  # open items whose risk or value at risk changed
+    recorded: int = 0  # silences recorded because the risk reached the threshold first (Lapse, trigger risk)
+    follow_ups: dict[int, int] = field(default_factory=dict)  # tier -> items opened
+
+
+# Every item still being worked gets its customer's latest risk and value at risk; only the rows
+# that change are written.
+REFRESH_VALUES = """
+    UPDATE churn_followup f SET risk = r.risk, value_at_risk = {value_at_risk}
+      FROM churn_customerrisk r JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
+     WHERE f.status IN ('open', 'contacted') AND r.customer_id = f.customer_id
+       AND (f.risk IS DISTINCT FROM r.risk OR f.value_at_risk IS DISTINCT FROM {value_at_risk})
+"""
+
+# Customers whose risk reached their tier's threshold with no item for their current silence (the
+# silence = their current last order): none open, and none ever opened for a lapse of that last order.
+# The tier is the one held while still buying as far as recorded: the lapse of this silence's
+# tier_while_active when the lapse rule already recorded it, never below the current tier; a
+# customer not lapsed yet is still in the tier they bought in (docs/churn.md).
+CROSSINGS = """
+    CREATE TEMP TABLE churn_crossings ON COMMIT DROP AS
+    SELECT r.customer_id, m.last_order_at, r.risk, x.tier, l.id AS lapse_id
+      FROM churn_customerrisk r
+      JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
+      LEFT JOIN churn_lapse l ON l.customer_id = r.customer_id AND l.last_order_at = m.last_order_at
+      CROSS JOIN LATERAL (SELECT GREATEST(m.tier, COALESCE(l.tier_while_active, 0)) AS tier) x
+      JOIN unnest(%(tiers)s::int[], %(thresholds)s::float8[]) AS t(tier, threshold) ON t.tier = x.tier
+     WHERE r.risk >= %(lowest)s AND r.risk >= t.threshold AND m.last_order_at IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM churn_followup f
+                        WHERE f.customer_id = r.customer_id AND f.status IN ('open', 'contacted'))
+       AND (l.id IS NULL OR NOT EXISTS (SELECT 1 FROM churn_followup done WHERE done.lapse_id = l.id))
+"""
+# The silence of each crossing without a lapse yet, recorded as one (trigger 'risk'), so the item
+# has its episode: a return resolves it as any other, and the lapse rule never records it twice.
+RECORD_CROSSINGS = """
+    WITH recorded AS (
+        INSERT INTO churn_lapse (customer_id, detected_at, detected_on, run_id, last_order_at, tier_while_active,
+                                 response, trigger, risk)
+        SELECT c.customer_id, %(now)s, %(as_of)s, NULL, c.last_order_at, c.tier,
+               CASE p.action WHEN 'investigate' THEN 'Investigate' ELSE 'Win back' END, 'risk', c.risk
+          FROM churn_crossings c JOIN churn_followuppolicy p ON p.tier = c.tier
+         WHERE c.lapse_id IS NULL
+        ON CONFLICT DO NOTHING
+        RETURNING id, customer_id
+    )
+    UPDATE churn_crossings c SET lapse_id = recorded.id FROM recorded WHERE recorded.customer_id = c.customer_id
+"""
+
+
+def refresh_follow_ups(*, as_of: dt.date, now: dt.datetime | None = None) -> RiskFollowUps:
+    """After the churn risk is scored: every open item's risk and value at risk, then, when follow-ups
+    open on churn risk (ChurnPolicy.follow_up_trigger), one item for each customer whose risk reached
+    their tier's threshold. Set-based: a fixed number of statements whatever the population."""
+    now = now or timezone.now()
+    result = RiskFollowUps()
+    with transaction.atomic(), connection.cursor() as cursor:
+        sql.set_local(cursor, jit="off")
+        cursor.execute(sql.compose(REFRESH_VALUES, value_at_risk=VALUE_AT_RISK))
+        result.valued = cursor.rowcount
+        if ChurnPolicy.current().follow_up_trigger != policy.TRIGGER_RISK:
+            return result
+        acting = [
+            p
+            for p in FollowUpPolicy.in_force()
+            if p.action != FollowUpPolicy.Action.NONE and p.risk_threshold is not None
+        ]
+        if not acting:
+            return result
+        thresholds = {"tiers": [p.tier for p in acting], "thresholds": [p.risk_threshold for p in acting]}
+        cursor.execute("DROP TABLE IF EXISTS churn_crossings")
+        cursor.execute(CROSSINGS, {**thresholds, "lowest": min(thresholds["thresholds"])})
+        cursor.execute(RECORD_CROSSINGS, {"now": now, "as_of": as_of})
+        result.recorded = cursor.rowcount
+        crossing = "l.id IN (SELECT lapse_id FROM churn_crossings)"
+        for follow_up_policy in acting:
+            result.follow_ups[follow_up_policy.tier] = _insert_follow_ups(
+                cursor, follow_up_policy=follow_up_policy, now=now, as_of=as_of, new_lapses=crossing
+            )
+        cursor.execute("DROP TABLE churn_crossings")
+    return result
 
 
 # A customer whose last order is newer than their lapse's has come back. Correlated EXISTS per
