@@ -69,3 +69,40 @@ class ReassignForm(forms.Form):
     to_user = forms.ModelChoiceField(
         queryset=account_managers(), error_messages={"invalid_choice": "Choose an account manager from the list."}
     )
+
+
+class FollowUpTriggerForm(forms.Form):
+    """What opens a follow-up: the lapse rule, or the churn risk reaching each acting tier's threshold."""
+
+    trigger = forms.ChoiceField(
+        choices=[
+            (policy.TRIGGER_LAPSE, "The lapse rule (a customer has lapsed)"),
+            (policy.TRIGGER_RISK, "Churn risk at or above the tier's threshold"),
+        ],
+        widget=forms.RadioSelect,
+        label="Open a follow-up on",
+    )
+
+    def __init__(self, *args, tiers: list[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tiers = tiers
+        for tier in tiers:
+            self.fields[f"threshold_{tier}"] = forms.FloatField(
+                min_value=0.01,
+                max_value=0.99,
+                required=False,
+                label=f"Tier {tier} risk threshold",
+                widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+            )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("trigger") == policy.TRIGGER_RISK:
+            for tier in self.tiers:
+                name = f"threshold_{tier}"
+                if data.get(name) is None and name not in self.errors:
+                    self.add_error(name, f"Follow-ups on churn risk need a threshold for tier {tier} (0.01 to 0.99).")
+        return data
+
+    def thresholds(self) -> dict[int, float | None]:
+        return {tier: self.cleaned_data[f"threshold_{tier}"] for tier in self.tiers}

@@ -551,3 +551,20 @@ def reassign_follow_up(*, follow_up_id: int, user: User, version: int, to_user: 
 def _require_active(item: FollowUp) -> None:
     if not item.is_active:
         raise FollowUpError(f"This item is closed ({item.get_status_display()}); it can no longer be assigned.")
+
+
+def set_follow_up_trigger(*, trigger: str, thresholds: dict[int, float | None]) -> None:
+    """The admin's choice of what opens a follow-up, and each acting tier's risk threshold: all or
+    nothing (ValidationError), each policy's history kept (simple_history)."""
+    with transaction.atomic():
+        policies = {p.tier: p for p in FollowUpPolicy.in_force()}
+        for tier, threshold in thresholds.items():
+            follow_up_policy = policies[tier]
+            if follow_up_policy.risk_threshold != threshold:
+                follow_up_policy.risk_threshold = threshold
+                follow_up_policy.clean_fields()  # the range; the trigger is checked below, once all are saved
+                follow_up_policy.save()
+        churn_policy = ChurnPolicy.current()
+        churn_policy.follow_up_trigger = trigger
+        churn_policy.full_clean()  # on churn risk: every acting tier has its threshold
+        churn_policy.save()

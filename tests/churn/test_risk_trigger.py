@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.core.exceptions import ValidationError
 
 from churn import policy
@@ -141,3 +142,50 @@ def test_a_threshold_outside_0_and_1_is_refused():
     tier3.risk_threshold = 1.5
     with pytest.raises(ValidationError, match="risk_threshold"):
         tier3.full_clean()
+
+
+def test_the_backtest_suggests_the_best_f1_threshold_per_tier():
+    import numpy as np
+
+    from churn.backtest import tier_thresholds
+
+    truth = np.array([True, True, True, False, False, False])
+    risk = np.array([0.9, 0.8, 0.45, 0.5, 0.3, 0.1])
+    found = tier_thresholds(3, truth, risk)
+    assert (found.customers, found.positives) == (6, 3)
+    # at 0.55 to 0.80: 2 flagged, both right (F1 0.8); at 0.45: 4 flagged, 3 right (F1 0.857)
+    assert found.suggested == 0.45
+    at = {c.threshold: c for c in found.cuts}
+    assert (at[0.6].flagged, at[0.6].precision, round(at[0.6].recall, 3)) == (2, 1.0, 0.667)
+
+
+def test_an_admin_switches_follow_ups_to_churn_risk_with_a_threshold_per_tier(client, make_user):
+    client.force_login(make_user(role="Admin"))
+    response = client.post(
+        reverse("churn:follow_up_trigger"), {"trigger": "risk", "threshold_3": "0.55", "threshold_2": "0.7"}
+    )
+    assert response.status_code == 302
+    assert ChurnPolicy.current().follow_up_trigger == "risk"
+    assert dict(FollowUpPolicy.objects.values_list("tier", "risk_threshold")) == {3: 0.55, 2: 0.7, 1: None}
+    page = client.get(reverse("churn:backtest")).content.decode()
+    assert "follow-ups open on churn risk: tier 3 at 0.55, tier 2 at 0.7." in page
+
+
+def test_a_missing_or_out_of_range_threshold_saves_nothing_and_names_the_tier(client, make_user):
+    client.force_login(make_user(role="Admin"))
+    response = client.post(
+        reverse("churn:follow_up_trigger"), {"trigger": "risk", "threshold_3": "1.5", "threshold_2": ""}
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Nothing was saved" in page and "need a threshold for tier 2" in page
+    assert "less than or equal to 0.99" in page
+    assert ChurnPolicy.current().follow_up_trigger == "lapse"
+    assert not FollowUpPolicy.objects.filter(risk_threshold__isnull=False).exists()
+
+
+def test_account_managers_cannot_change_what_opens_follow_ups(client, make_user):
+    client.force_login(make_user(role="Account manager"))
+    response = client.post(reverse("churn:follow_up_trigger"), {"trigger": "risk", "threshold_3": "0.5"})
+    assert response.status_code == 403
+    assert ChurnPolicy.current().follow_up_trigger == "lapse"
