@@ -5,8 +5,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.urls import reverse
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from churn import policy
 from churn.models import ChurnPolicy, CustomerRisk, FollowUp, FollowUpPolicy, Lapse
