@@ -486,6 +486,8 @@ def change_follow_up_status(
     cause_category: str = "",
     cause_product=None,
     cause_text: str = "",
+    dismiss_reason: str = "",
+    dismiss_text: str = "",
 ) -> FollowUp:
     item = _load(follow_up_id, version)
     _require_may_change(item, user, doing="close" if to_status not in policy.ACTIVE_STATUSES else "change")
@@ -504,10 +506,24 @@ def change_follow_up_status(
         if not cause_category:
             raise FollowUpError("Closing as lost needs a cause category.")
         changes |= {"cause_category": cause_category, "cause_product": cause_product, "cause_text": cause_text.strip()}
+    if to_status == policy.DISMISSED:
+        changes |= _dismissal(item, user=user, now=now, note=note, reason=dismiss_reason, text=dismiss_text)
     if to_status not in policy.ACTIVE_STATUSES:
         changes["closed_at"] = now
     _apply(follow_up_id=follow_up_id, version=version, expected={"status": item.status}, changes=changes)
     return FollowUp.objects.get(pk=follow_up_id)
+
+
+def _dismissal(item: FollowUp, *, user: User, now: dt.datetime, note: str, reason: str, text: str) -> dict:
+    """The reason recorded with a dismissal, also written into the notes so the history reads it."""
+    if reason not in FollowUp.DismissReason.values:
+        raise FollowUpError("Dismissing needs a reason: choose one from the list. Nothing changed.")
+    if reason == FollowUp.DismissReason.OTHER and not text.strip():
+        raise FollowUpError("Dismissing for “other” needs a few words saying why. Nothing changed.")
+    label = FollowUp.DismissReason(reason).label
+    line = f"dismissed: {label}" + (f" — {text.strip()}" if text.strip() else "")
+    notes = item.notes + _note_line(user=user, now=now, text=note) + _note_line(user=user, now=now, text=line)
+    return {"dismiss_reason": reason, "dismiss_text": text.strip(), "notes": notes}
 
 
 def claim_follow_up(*, follow_up_id: int, user: User, version: int) -> FollowUp:
@@ -568,3 +584,41 @@ def set_follow_up_trigger(*, trigger: str, thresholds: dict[int, float | None]) 
         churn_policy.follow_up_trigger = trigger
         churn_policy.full_clean()  # on churn risk: every acting tier has its threshold
         churn_policy.save()
+
+
+@dataclass
+class BulkResult:
+    done: list[FollowUp] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (customer name or item id, why)
+
+
+def bulk_change(*, user: User, items: dict[int, int], action: str, **kwargs) -> BulkResult:
+    """One action on many items, in one transaction: each item checked as if changed alone (whose it
+    is, its status, the version it was shown at); the allowed ones change together, each refusal is
+    named. A failure other than a refusal rolls every change back."""
+    change = _BULK_ACTIONS[action]
+    result = BulkResult()
+    with transaction.atomic():
+        # locked in id order, so two people's overlapping selections wait for each other, never deadlock
+        found = FollowUp.objects.select_for_update(of=("self",)).select_related("customer").order_by("id")
+        names = {f.pk: f.customer.name for f in found.filter(pk__in=items)}
+        for follow_up_id, version in sorted(items.items()):
+            if follow_up_id not in names:
+                result.refused.append((f"item {follow_up_id}", "it no longer exists"))
+                continue
+            try:
+                result.done.append(change(follow_up_id=follow_up_id, user=user, version=version, **kwargs))
+            except FollowUpError as refusal:
+                result.refused.append((names[follow_up_id], str(refusal).removesuffix(" Nothing changed.")))
+    return result
+
+
+def _bulk_close(*, follow_up_id: int, user: User, version: int, close_to: str, **kwargs) -> FollowUp:
+    return change_follow_up_status(follow_up_id=follow_up_id, user=user, version=version, to_status=close_to, **kwargs)
+
+
+_BULK_ACTIONS = {
+    "claim": claim_follow_up,
+    "assign": lambda *, to_user, **kwargs: reassign_follow_up(to_user=to_user, **kwargs),
+    "close": _bulk_close,
+}

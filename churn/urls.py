@@ -9,6 +9,7 @@ urlpatterns = [
     path("insights/", views.insights, name="insights"),
     path("backtest/", views_risk.backtest, name="backtest"),
     path("backtest/follow-up-trigger/", views_risk.follow_up_trigger, name="follow_up_trigger"),
+    path("items/bulk/", views.bulk, name="bulk"),
     path("items/<int:pk>/", views.follow_up_detail, name="item"),
     path("items/<int:pk>/status/", views.change_status, name="change_status"),
     path("items/<int:pk>/claim/", views.claim, name="claim"),
