@@ -23,6 +23,10 @@ class FollowUpTable(tables.Table):
     assignee = tables.Column(verbose_name="Assignee", order_by=("assignee__username",))
     due_on = tables.Column(verbose_name="Due")
     actions = tables.Column(empty_values=(), orderable=False, verbose_name="Update")
+    # shown inside "Why it is here"; kept as sort keys (?sort=tier, …) for links and bookmarks
+    tier = tables.Column(visible=False)
+    kind = tables.Column(visible=False)
+    status = tables.Column(visible=False)
 
     class Meta:
         model = FollowUp

@@ -215,3 +215,10 @@ def test_the_queue_page_makes_the_same_number_of_queries_for_5_or_40_scored_item
 
     count_for(5)
     count_for(40)
+
+
+def test_the_queue_still_sorts_by_tier_from_a_link_or_a_bookmark(client, ann):
+    two, three = item(value="900", assignee=ann, tier=2), item(value="100", assignee=ann, tier=3)
+    html = client.get(reverse("churn:my_queue"), {"sort": "-tier"}).content.decode()
+    assert order_of(html, [two, three]) == [three.pk, two.pk]
+    assert "Cannot sort" not in html
