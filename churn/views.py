@@ -195,8 +195,8 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if result.done:
         messages.success(request, _done_text(data, len(result.done)))
     if result.refused:
-        reasons = "; ".join(f"{name}: {why}" for name, why in result.refused)
-        messages.error(request, f"{len(result.refused)} of {len(data['items'])} not changed — {reasons}")
+        reasons = "; ".join(f"{name}: {why.rstrip('.')}" for name, why in result.refused)
+        messages.error(request, f"{len(result.refused)} of {len(data['items'])} not changed — {reasons}.")
     return _back(request)
 
 

@@ -137,7 +137,7 @@ def test_bulk_close_refuses_a_move_an_item_cannot_make_and_a_stale_item(client, 
     html = bulk(client, [contacted, still_open, stale], "close", close_to="won_back").content.decode()
     assert "Closed 1 item as won back." in html
     assert "2 of 3 not changed" in html
-    assert "Not called yet: Cannot move an item from open to won back. Allowed: contacted, dismissed." in html
+    assert "Not called yet: Cannot move an item from open to won back. Allowed: contacted, dismissed; " in html
     assert "Changed meanwhile: This item was changed by Ann Lee meanwhile" in html
     assert dict(FollowUp.objects.values_list("pk", "status")) == {
         contacted.pk: "won_back",
