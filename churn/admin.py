@@ -9,7 +9,7 @@ class ChurnPolicyAdmin(SimpleHistoryAdmin):
     """One policy (row 1, created by the migration or on first use): edited, never added or deleted.
     No query here: the admin asks every page of its sidebar."""
 
-    list_display = ["__str__", "min_days", "gap_multiple"]
+    list_display = ["__str__", "min_days", "gap_multiple", "follow_up_trigger"]
 
     def has_add_permission(self, request):
         return False
@@ -20,13 +20,21 @@ class ChurnPolicyAdmin(SimpleHistoryAdmin):
 
 @admin.register(FollowUpPolicy)
 class FollowUpPolicyAdmin(SimpleHistoryAdmin):
-    list_display = ["tier", "action", "priority", "due_days", "working_days", "assign_to_account_manager"]
+    list_display = [
+        "tier",
+        "action",
+        "priority",
+        "due_days",
+        "working_days",
+        "assign_to_account_manager",
+        "risk_threshold",
+    ]
 
 
 @admin.register(Lapse)
 class LapseAdmin(admin.ModelAdmin):
     list_display = ["customer", "detected_on", "last_order_at", "tier_while_active", "response", "returned_at"]
-    list_filter = ["tier_while_active", "response", "detected_on"]
+    list_filter = ["tier_while_active", "response", "trigger", "detected_on"]
     search_fields = ["customer__name", "customer__external_id"]
     raw_id_fields = ["customer", "run"]
     list_select_related = ["customer"]
@@ -34,8 +42,18 @@ class LapseAdmin(admin.ModelAdmin):
 
 @admin.register(FollowUp)
 class FollowUpAdmin(admin.ModelAdmin):
-    list_display = ["customer", "kind", "tier", "status", "assignee", "due_on", "cause_category", "cause_product"]
-    list_filter = ["status", "tier", "kind", "cause_category"]
+    list_display = [
+        "customer",
+        "kind",
+        "tier",
+        "status",
+        "assignee",
+        "due_on",
+        "value_at_risk",
+        "cause_category",
+        "dismiss_reason",
+    ]
+    list_filter = ["status", "tier", "kind", "cause_category", "dismiss_reason"]
     search_fields = ["customer__name", "customer__external_id"]
     raw_id_fields = ["customer", "lapse", "cause_product"]
     list_select_related = ["customer", "assignee", "cause_product"]

@@ -39,6 +39,27 @@ class Group:
 
 
 @dataclass
+class Cut:
+    threshold: float
+    flagged: int
+    precision: float | None
+    recall: float | None
+    f1: float | None
+
+
+@dataclass
+class TierThresholds:
+    """The risk's flags at each candidate threshold among one tier's customers, and the one suggested
+    for that tier's follow-ups: the best F1 (ties: the higher threshold, fewer items)."""
+
+    tier: int
+    customers: int
+    positives: int
+    cuts: list[Cut] = field(default_factory=list)
+    suggested: float | None = None
+
+
+@dataclass
 class Result:
     as_of: str
     judged_on: str
@@ -46,6 +67,10 @@ class Result:
     too_short: str = ""
     model: dict = field(default_factory=dict)
     groups: list[Group] = field(default_factory=list)
+    tiers: list[TierThresholds] = field(default_factory=list)
+
+
+CANDIDATE_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(2, 20))  # 0.10 to 0.95
 
 
 def last_order_day() -> dt.date | None:
@@ -100,6 +125,46 @@ def _judge(result: Result, model, policy: ChurnPolicy, judged_on: dt.date) -> No
     }
     for name, keep in (("all customers", slice(None)), ("repeat buyers", raw["occasions"] >= 2)):
         result.groups.append(_group(name, rows.labels[keep], {k: (s[keep], f[keep]) for k, (s, f) in scores.items()}))
+    tiers = _tiers_held(rows.ids, judged_on)
+    for tier in sorted(set(tiers.tolist()), reverse=True):
+        keep = tiers == tier
+        result.tiers.append(tier_thresholds(int(tier), rows.labels[keep], predicted[keep]))
+
+
+# The tier each customer held on the day judged: their latest tier change up to then, else (no
+# history that old) today's tier.
+TIERS_HELD = """
+    SELECT m.customer_id, COALESCE(h.to_tier, m.tier)
+      FROM tiering_customermetrics m
+      LEFT JOIN (SELECT DISTINCT ON (tc.customer_id) tc.customer_id, tc.to_tier
+                   FROM tiering_tierchange tc WHERE tc.changed_at < %(until)s
+                  ORDER BY tc.customer_id, tc.changed_at DESC, tc.id DESC) h ON h.customer_id = m.customer_id
+     WHERE m.customer_id = ANY(%(ids)s)
+"""
+
+
+def _tiers_held(ids: np.ndarray, judged_on: dt.date) -> np.ndarray:
+    until = dt.datetime.combine(judged_on + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(TIERS_HELD, {"until": until, "ids": ids.tolist()})
+        held = dict(cursor.fetchall())
+    return np.array([held.get(int(i), 1) for i in ids.tolist()], dtype=np.int64)
+
+
+def tier_thresholds(tier: int, truth: np.ndarray, risk_scores: np.ndarray) -> TierThresholds:
+    """Flags, precision, recall and F1 at each candidate threshold; the best F1 suggested."""
+    found = TierThresholds(tier=tier, customers=len(truth), positives=int(truth.sum()))
+    for threshold in CANDIDATE_THRESHOLDS:
+        flagged = risk_scores >= threshold
+        hits, n = int((flagged & truth).sum()), int(flagged.sum())
+        precision = hits / n if n else None
+        recall = hits / found.positives if found.positives else None
+        f1 = 2 * precision * recall / (precision + recall) if precision and recall else None
+        found.cuts.append(Cut(threshold, n, precision, recall, f1))
+    scored = [c for c in found.cuts if c.f1 is not None]
+    if scored:
+        found.suggested = max(scored, key=lambda c: (c.f1, c.threshold)).threshold
+    return found
 
 
 def _group(name: str, truth: np.ndarray, scores: dict) -> Group:
@@ -136,6 +201,17 @@ def as_text(result: Result) -> str:
         lines.append(f"{'score':<52} {'ROC AUC':>7} {'flagged':>8} {'precision':>9} {'recall':>6}")
         for s in group.scores:
             lines.append(f"{s.name:<52} {_num(s.auc):>7} {s.flagged:>8} {_num(s.precision):>9} {_num(s.recall):>6}")
+    for t in result.tiers:
+        lines += [
+            "",
+            f"tier {t.tier}: {t.customers} judged, {t.positives} did not buy; suggested risk threshold "
+            f"{_num(t.suggested)} (best F1)",
+        ]
+        lines.append(f"{'threshold':>9} {'flagged':>8} {'precision':>9} {'recall':>6} {'F1':>6}")
+        for c in t.cuts:
+            lines.append(
+                f"{c.threshold:>9.2f} {c.flagged:>8} {_num(c.precision):>9} {_num(c.recall):>6} {_num(c.f1):>6}"
+            )
     return "\n".join(lines)
 
 

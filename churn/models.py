@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -41,6 +41,19 @@ class ChurnPolicy(models.Model):
         default=0.5,
         help_text="A customer counts as at risk from this churn risk (0 to 1); the backtest judges it.",
     )
+
+    class Trigger(models.TextChoices):
+        LAPSE = policy.TRIGGER_LAPSE, "the lapse rule: when a customer has lapsed (as before)"
+        RISK = policy.TRIGGER_RISK, "churn risk: when a customer's risk reaches their tier's threshold"
+
+    follow_up_trigger = models.CharField(
+        max_length=8,
+        choices=Trigger.choices,
+        default=Trigger.LAPSE,
+        db_default=Trigger.LAPSE,
+        help_text="What opens a follow-up. With churn risk, each tier's follow-up policy needs a risk threshold "
+        "(the backtest page suggests one per tier).",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -49,6 +62,23 @@ class ChurnPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"Lapsed after max({self.min_days} days, {self.gap_multiple} × median gap)"
+
+    def clean(self) -> None:
+        if not 0 < self.risk_threshold < 1:
+            raise ValidationError({"risk_threshold": "A churn risk threshold is between 0 and 1 (both excluded)."})
+        if self.follow_up_trigger == self.Trigger.RISK:
+            missing = [
+                str(p.tier)
+                for p in FollowUpPolicy.in_force()
+                if p.action != FollowUpPolicy.Action.NONE and p.risk_threshold is None
+            ]
+            if missing:
+                raise ValidationError(
+                    {
+                        "follow_up_trigger": f"Set a risk threshold on the follow-up policy of tier {', '.join(missing)} "
+                        "first (Follow-up policies; the backtest page suggests one per tier). Nothing was changed."
+                    }
+                )
 
     @classmethod
     def current(cls) -> "ChurnPolicy":
@@ -78,6 +108,13 @@ class FollowUpPolicy(models.Model):
     assign_to_account_manager = models.BooleanField(
         default=False, help_text="Assign to the customer's account manager; otherwise (or without one) the team queue."
     )
+    risk_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.01), MaxValueValidator(0.99)],
+        help_text="When follow-ups open on churn risk (Churn policy): open one when a customer of this tier reaches "
+        "this risk (0.01 to 0.99). The backtest page suggests one from the last complete period.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -86,6 +123,13 @@ class FollowUpPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"Tier {self.tier}: {self.get_action_display()}"
+
+    def clean(self) -> None:
+        acts = self.action != self.Action.NONE
+        if acts and self.risk_threshold is None and ChurnPolicy.current().follow_up_trigger == ChurnPolicy.Trigger.RISK:
+            raise ValidationError(
+                {"risk_threshold": "Follow-ups open on churn risk (Churn policy): this tier needs a risk threshold."}
+            )
 
     @classmethod
     def in_force(cls) -> list["FollowUpPolicy"]:
@@ -179,6 +223,14 @@ class Lapse(models.Model):
     tier_while_active = models.PositiveSmallIntegerField()
     response = models.CharField(max_length=40, help_text='"Investigate", "Win back" or "no action: tier 1".')
     returned_at = models.DateTimeField(null=True, blank=True, help_text="When a run saw the customer order again.")
+    trigger = models.CharField(
+        max_length=8,
+        choices=[(policy.TRIGGER_LAPSE, "lapse rule"), (policy.TRIGGER_RISK, "churn risk")],
+        default=policy.TRIGGER_LAPSE,
+        db_default=policy.TRIGGER_LAPSE,
+        help_text="What recorded it: the lapse rule, or the churn risk reaching the tier's threshold first.",
+    )
+    risk = models.FloatField(null=True, blank=True, help_text="The churn risk when the risk recorded it.")
 
     class Meta:
         ordering = ["-detected_at", "-id"]
@@ -219,6 +271,14 @@ class FollowUp(models.Model):
         COMPETITOR = "competitor", "competitor"
         OTHER = "other", "other"
 
+    class DismissReason(models.TextChoices):
+        BUYING_AGAIN = "buying_again", "already buying again (elsewhere in the account)"
+        EXPECTED_PAUSE = "expected_pause", "an expected pause (season, project, budget)"
+        UNREACHABLE = "unreachable", "cannot be reached, or asked not to be contacted"
+        NOT_A_CUSTOMER = "not_a_customer", "duplicate or test account, not a real customer"
+        NOT_WORTH_IT = "not_worth_it", "not worth a follow-up"
+        OTHER = "other", "other"
+
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="follow_ups")
     lapse = models.OneToOneField(Lapse, on_delete=models.CASCADE, related_name="follow_up")
     kind = models.CharField(max_length=16, choices=FollowUpPolicy.Action.choices)
@@ -241,6 +301,18 @@ class FollowUp(models.Model):
         "customers.Product", null=True, blank=True, on_delete=models.PROTECT, related_name="churn_causes"
     )
     cause_text = models.TextField(blank=True)
+    dismiss_reason = models.CharField(max_length=16, choices=DismissReason.choices, blank=True, db_default="")
+    dismiss_text = models.TextField(blank=True, db_default="")
+    risk = models.FloatField(
+        null=True, blank=True, help_text="The customer's churn risk, refreshed with every scoring."
+    )
+    value_at_risk = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Churn risk × 12-month net margin (never below 0), refreshed with every scoring (docs/churn.md).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
@@ -266,6 +338,13 @@ class FollowUp(models.Model):
                 name="followup_active_order_idx",
             ),
             models.Index(fields=["status", "closed_at"], name="followup_closed_idx"),
+            # The queues' default order: value at risk, largest first, over the items still being worked.
+            models.Index(
+                models.F("value_at_risk").desc(nulls_last=True),
+                "id",
+                condition=models.Q(status__in=policy.ACTIVE_STATUSES),
+                name="followup_active_value_idx",
+            ),
         ]
         permissions = [
             ("work_followup", "Can work the churn follow-up queue"),

@@ -15,6 +15,9 @@ _LOWEST, _LOYAL, _LIFETIME = LEVELS
 # set only by the nightly run when the customer orders again.
 OPEN, CONTACTED, WON_BACK, LOST, DISMISSED, RETURNED = "open", "contacted", "won_back", "lost", "dismissed", "returned"
 ACTIVE_STATUSES = (OPEN, CONTACTED)
+# What opens a follow-up (ChurnPolicy.follow_up_trigger): the lapse rule, or the churn risk
+# reaching the tier's threshold.
+TRIGGER_LAPSE, TRIGGER_RISK = "lapse", "risk"
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     OPEN: (CONTACTED, DISMISSED),
     CONTACTED: (WON_BACK, LOST, DISMISSED),

@@ -33,7 +33,7 @@ from threadpoolctl import threadpool_limits
 from tiering import sql
 
 from . import features as F
-from . import lifecycle
+from . import lifecycle, services
 from .models import ChurnPolicy
 from .risk_models import RiskModel
 
@@ -319,4 +319,5 @@ def refresh_churn_risk(*, as_of: dt.date, retrain_after_days: int = RETRAIN_AFTE
         log.info("churn risk not scored as of %s: %s", as_of, short)
         return None
     score_customers(model=model, as_of=as_of, policy=policy)
+    services.refresh_follow_ups(as_of=as_of)  # value at risk; on churn risk, the items it opens
     return model

@@ -18,7 +18,9 @@ MAX_LOST_LISTED = 200  # lost tier-3 customers listed on the insights page, most
 
 
 def queue_items() -> QuerySet:
-    return FollowUp.objects.select_related("customer", "assignee", "lapse", "cause_product")
+    """Follow-ups with what a queue row shows: the customer (contact details, lifecycle stage), the
+    assignee, the silence (last order) and the cause, in one query."""
+    return FollowUp.objects.select_related("customer", "customer__churn_risk", "assignee", "lapse", "cause_product")
 
 
 def lost_by_month(*, field: str) -> list[dict]:
@@ -173,3 +175,20 @@ def suspects_of(follow_up: FollowUp, rows: list[dict]) -> list[dict]:
 
     exposed = {key for key, _ in exposures_of([follow_up.customer_id], rows)}
     return [r for r in rows if r["key"] in exposed][:ITEM_SUSPECTS_LISTED]
+
+
+def count_suspects(items: list[FollowUp]) -> None:
+    """Sets each item's `suspect_count`: how many flagged suspects of its tier's analysis its customer was exposed to.
+    Reads only analyses already stored (the nightly task stores them; a queue page never runs one):
+    the run in force, the analyses, and the exposures when any suspect is flagged — three queries
+    at most, whatever the number of rows."""
+    from .suspects import exposures_of, stored
+
+    if not items:
+        return
+    analyses = stored(tiers={(f.tier,) for f in items})
+    flagged = {tiers[0]: [r for r in a.rows if r["flagged"]] for tiers, a in analyses.items()}
+    subjects = list({r["key"]: r for rows in flagged.values() for r in rows}.values())
+    exposed = exposures_of(list({f.customer_id for f in items}), subjects)
+    for f in items:
+        f.suspect_count = sum((r["key"], f.customer_id) in exposed for r in flagged.get(f.tier, []))

@@ -94,16 +94,25 @@ INSERT_LAPSES = """
 # has an open item (the partial unique index would refuse a second one anyway).
 INSERT_FOLLOW_UPS = """
     INSERT INTO churn_followup (customer_id, lapse_id, kind, priority, tier, status, assignee_id, due_on,
-                                version, notes, cause_category, cause_text, created_at, updated_at)
+                                version, notes, cause_category, cause_text, created_at, updated_at,
+                                risk, value_at_risk)
     SELECT l.customer_id, l.id, %(kind)s, %(priority)s, l.tier_while_active, 'open',
-           {assignee}, %(due_on)s, 1, '', '', '', %(now)s, %(now)s
+           {assignee}, %(due_on)s, 1, '', '', '', %(now)s, %(now)s, r.risk, {value_at_risk}
       FROM churn_lapse l
       JOIN customers_customer c ON c.id = l.customer_id
-     WHERE l.detected_at = %(now)s AND l.tier_while_active = %(tier)s
+      LEFT JOIN churn_customerrisk r ON r.customer_id = l.customer_id
+      LEFT JOIN tiering_customermetrics m ON m.customer_id = l.customer_id
+     WHERE {new_lapses} AND l.tier_while_active = %(tier)s
        AND NOT EXISTS (SELECT 1 FROM churn_followup done WHERE done.lapse_id = l.id)
        AND NOT EXISTS (SELECT 1 FROM churn_followup f
                         WHERE f.customer_id = l.customer_id AND f.status IN ('open', 'contacted'))
+    ON CONFLICT DO NOTHING
 """
+
+# What a customer's silence puts at risk: the churn risk × the 12-month net margin (revenue − cost −
+# compensation; on a log without costs, revenue less compensation), never below 0 (docs/churn.md).
+# r: churn_customerrisk, m: tiering_customermetrics; NULL without a risk.
+VALUE_AT_RISK = "round((r.risk::numeric * GREATEST(m.net_margin, 0)), 2)"
 
 
 def detect_churn(
@@ -133,6 +142,8 @@ def detect_churn(
                 # The planner still believes the lapses table holds last night's rows; with that
                 # belief the follow-up insert below goes quadratic (minutes at 30k new lapses).
                 cursor.execute("ANALYZE churn_lapse")
+            if churn_policy.follow_up_trigger == policy.TRIGGER_RISK:
+                return result  # the lapses are recorded; the churn risk's refresh opens the items
             for follow_up_policy in follow_up_policies:
                 if follow_up_policy.action == FollowUpPolicy.Action.NONE:
                     continue
@@ -161,10 +172,10 @@ def _history_changed_sql(changed: RetierApplied | None) -> str | None:
     )
 
 
-def _grew_by_a_tenth(cursor, new_lapses: int) -> bool:
-    """Whether tonight's lapses are a tenth of what the planner believes the table holds: a
+def _grew_by_a_tenth(cursor, new_lapses: int, table: str = "churn_lapse") -> bool:
+    """Whether tonight's new rows are a tenth of what the planner believes the table holds: a
     thousand more among 400,000 change no plan, and their ANALYZE costs 0.1 s a night."""
-    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'churn_lapse'::regclass")
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
     return new_lapses > 0.1 * max(cursor.fetchone()[0], 0)
 
 
@@ -252,10 +263,18 @@ def _watched(cursor, *, churn_policy: ChurnPolicy, as_of: dt.date, history_chang
     return predicate
 
 
-def _insert_follow_ups(cursor, *, follow_up_policy: FollowUpPolicy, now: dt.datetime, as_of: dt.date) -> int:
+def _insert_follow_ups(
+    cursor,
+    *,
+    follow_up_policy: FollowUpPolicy,
+    now: dt.datetime,
+    as_of: dt.date,
+    new_lapses: str = "l.detected_at = %(now)s",
+) -> int:
+    """The items tonight's lapses of this tier call for; `new_lapses`: a predicate on lapse row l."""
     assignee = "c.account_manager_id" if follow_up_policy.assign_to_account_manager else "NULL"
     cursor.execute(
-        sql.compose(INSERT_FOLLOW_UPS, assignee=assignee),
+        sql.compose(INSERT_FOLLOW_UPS, assignee=assignee, value_at_risk=VALUE_AT_RISK, new_lapses=new_lapses),
         {
             "kind": follow_up_policy.action,
             "priority": follow_up_policy.priority,
@@ -267,6 +286,101 @@ def _insert_follow_ups(cursor, *, follow_up_policy: FollowUpPolicy, now: dt.date
         },
     )
     return cursor.rowcount
+
+
+# --- After each scoring: value at risk, and the items the churn risk opens --------------------
+
+
+@dataclass
+class RiskFollowUps:
+    valued: int = 0  # open items whose risk or value at risk changed
+    recorded: int = 0  # silences recorded because the risk reached the threshold first (Lapse, trigger risk)
+    follow_ups: dict[int, int] = field(default_factory=dict)  # tier -> items opened
+
+
+# Every item still being worked gets its customer's latest risk and value at risk; only the rows
+# that change are written.
+REFRESH_VALUES = """
+    UPDATE churn_followup f SET risk = r.risk, value_at_risk = {value_at_risk}
+      FROM churn_customerrisk r JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
+     WHERE f.status IN ('open', 'contacted') AND r.customer_id = f.customer_id
+       AND (f.risk IS DISTINCT FROM r.risk OR f.value_at_risk IS DISTINCT FROM {value_at_risk})
+"""
+
+# Customers whose risk reached their tier's threshold with no item for their current silence (the
+# silence = their current last order): none open, and none ever opened for a lapse of that last order.
+# The tier is the one held while still buying as far as recorded: the lapse of this silence's
+# tier_while_active when the lapse rule already recorded it, never below the current tier; a
+# customer not lapsed yet is still in the tier they bought in (docs/churn.md).
+CROSSINGS = """
+    CREATE TEMP TABLE churn_crossings ON COMMIT DROP AS
+    SELECT r.customer_id, m.last_order_at, r.risk, x.tier, l.id AS lapse_id
+      FROM churn_customerrisk r
+      JOIN tiering_customermetrics m ON m.customer_id = r.customer_id
+      LEFT JOIN churn_lapse l ON l.customer_id = r.customer_id AND l.last_order_at = m.last_order_at
+      CROSS JOIN LATERAL (SELECT GREATEST(m.tier, COALESCE(l.tier_while_active, 0)) AS tier) x
+      JOIN unnest(%(tiers)s::int[], %(thresholds)s::float8[]) AS t(tier, threshold) ON t.tier = x.tier
+     WHERE r.risk >= %(lowest)s AND r.risk >= t.threshold AND m.last_order_at IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM churn_followup f
+                        WHERE f.customer_id = r.customer_id AND f.status IN ('open', 'contacted'))
+       AND (l.id IS NULL OR NOT EXISTS (SELECT 1 FROM churn_followup done WHERE done.lapse_id = l.id))
+"""
+# The silence of each crossing without a lapse yet, recorded as one (trigger 'risk'), so the item
+# has its episode: a return resolves it as any other, and the lapse rule never records it twice.
+RECORD_CROSSINGS = """
+    WITH recorded AS (
+        INSERT INTO churn_lapse (customer_id, detected_at, detected_on, run_id, last_order_at, tier_while_active,
+                                 response, trigger, risk)
+        SELECT c.customer_id, %(now)s, %(as_of)s, NULL, c.last_order_at, c.tier,
+               CASE p.action WHEN 'investigate' THEN 'Investigate' ELSE 'Win back' END, 'risk', c.risk
+          FROM churn_crossings c JOIN churn_followuppolicy p ON p.tier = c.tier
+         WHERE c.lapse_id IS NULL
+        ON CONFLICT DO NOTHING
+        RETURNING id, customer_id
+    )
+    UPDATE churn_crossings c SET lapse_id = recorded.id FROM recorded WHERE recorded.customer_id = c.customer_id
+"""
+
+
+def refresh_follow_ups(*, as_of: dt.date, now: dt.datetime | None = None) -> RiskFollowUps:
+    """After the churn risk is scored: every open item's risk and value at risk, then, when follow-ups
+    open on churn risk (ChurnPolicy.follow_up_trigger), one item for each customer whose risk reached
+    their tier's threshold. Set-based: a fixed number of statements whatever the population."""
+    now = now or timezone.now()
+    result = RiskFollowUps()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # the crossings hash-join every scored customer to the metrics and the lapses: at 1M customers
+        # the default 4 MB spilled each hash to disk in batches
+        sql.set_local(cursor, jit="off", work_mem="64MB")
+        cursor.execute(sql.compose(REFRESH_VALUES, value_at_risk=VALUE_AT_RISK))
+        result.valued = cursor.rowcount
+        if ChurnPolicy.current().follow_up_trigger != policy.TRIGGER_RISK:
+            return result
+        acting = [
+            p
+            for p in FollowUpPolicy.in_force()
+            if p.action != FollowUpPolicy.Action.NONE and p.risk_threshold is not None
+        ]
+        if not acting:
+            return result
+        thresholds = {"tiers": [p.tier for p in acting], "thresholds": [p.risk_threshold for p in acting]}
+        cursor.execute("DROP TABLE IF EXISTS churn_crossings")
+        cursor.execute(CROSSINGS, {**thresholds, "lowest": min(thresholds["thresholds"])})
+        cursor.execute(RECORD_CROSSINGS, {"now": now, "as_of": as_of})
+        result.recorded = cursor.rowcount
+        crossing = "l.id IN (SELECT lapse_id FROM churn_crossings)"
+        for follow_up_policy in acting:
+            result.follow_ups[follow_up_policy.tier] = _insert_follow_ups(
+                cursor, follow_up_policy=follow_up_policy, now=now, as_of=as_of, new_lapses=crossing
+            )
+        cursor.execute("DROP TABLE churn_crossings")
+        opened = sum(result.follow_ups.values())
+        # as in detect_churn: with the items' statistics of before a first night that opened tens of
+        # thousands, the next revaluation chose index look-ups per item (127,000 blocks read at 1M)
+        for table, added in (("churn_lapse", result.recorded), ("churn_followup", opened)):
+            if added > ANALYZE_AFTER and _grew_by_a_tenth(cursor, added, table):
+                cursor.execute(f"ANALYZE {table}")
+    return result
 
 
 # A customer whose last order is newer than their lapse's has come back. Correlated EXISTS per
@@ -381,6 +495,8 @@ def change_follow_up_status(
     cause_category: str = "",
     cause_product=None,
     cause_text: str = "",
+    dismiss_reason: str = "",
+    dismiss_text: str = "",
 ) -> FollowUp:
     item = _load(follow_up_id, version)
     _require_may_change(item, user, doing="close" if to_status not in policy.ACTIVE_STATUSES else "change")
@@ -399,12 +515,26 @@ def change_follow_up_status(
         if not cause_category:
             raise FollowUpError("Closing as lost needs a cause category.")
         changes |= {"cause_category": cause_category, "cause_product": cause_product, "cause_text": cause_text.strip()}
+    if to_status == policy.DISMISSED:
+        changes |= _dismissal(item, user=user, now=now, note=note, reason=dismiss_reason, text=dismiss_text)
     if to_status not in policy.ACTIVE_STATUSES:
         changes["closed_at"] = now
     _apply(follow_up_id=follow_up_id, version=version, expected={"status": item.status}, changes=changes)
     if to_status not in policy.ACTIVE_STATUSES:
         follow_up_closed.send(sender=FollowUp, closed=FollowUpClosed(follow_up_id=follow_up_id, status=to_status))
     return FollowUp.objects.get(pk=follow_up_id)
+
+
+def _dismissal(item: FollowUp, *, user: User, now: dt.datetime, note: str, reason: str, text: str) -> dict:
+    """The reason recorded with a dismissal, also written into the notes so the history reads it."""
+    if reason not in FollowUp.DismissReason.values:
+        raise FollowUpError("Dismissing needs a reason: choose one from the list. Nothing changed.")
+    if reason == FollowUp.DismissReason.OTHER and not text.strip():
+        raise FollowUpError("Dismissing for “other” needs a few words saying why. Nothing changed.")
+    label = FollowUp.DismissReason(reason).label
+    line = f"dismissed: {label}" + (f" — {text.strip()}" if text.strip() else "")
+    notes = item.notes + _note_line(user=user, now=now, text=note) + _note_line(user=user, now=now, text=line)
+    return {"dismiss_reason": reason, "dismiss_text": text.strip(), "notes": notes}
 
 
 def claim_follow_up(*, follow_up_id: int, user: User, version: int) -> FollowUp:
@@ -448,3 +578,58 @@ def reassign_follow_up(*, follow_up_id: int, user: User, version: int, to_user: 
 def _require_active(item: FollowUp) -> None:
     if not item.is_active:
         raise FollowUpError(f"This item is closed ({item.get_status_display()}); it can no longer be assigned.")
+
+
+def set_follow_up_trigger(*, trigger: str, thresholds: dict[int, float | None]) -> None:
+    """The admin's choice of what opens a follow-up, and each acting tier's risk threshold: all or
+    nothing (ValidationError), each policy's history kept (simple_history)."""
+    with transaction.atomic():
+        policies = {p.tier: p for p in FollowUpPolicy.in_force()}
+        for tier, threshold in thresholds.items():
+            follow_up_policy = policies[tier]
+            if follow_up_policy.risk_threshold != threshold:
+                follow_up_policy.risk_threshold = threshold
+                follow_up_policy.clean_fields()  # the range; the trigger is checked below, once all are saved
+                follow_up_policy.save()
+        churn_policy = ChurnPolicy.current()
+        churn_policy.follow_up_trigger = trigger
+        churn_policy.full_clean()  # on churn risk: every acting tier has its threshold
+        churn_policy.save()
+
+
+@dataclass
+class BulkResult:
+    done: list[FollowUp] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (customer name or item id, why)
+
+
+def bulk_change(*, user: User, items: dict[int, int], action: str, **kwargs) -> BulkResult:
+    """One action on many items, in one transaction: each item checked as if changed alone (whose it
+    is, its status, the version it was shown at); the allowed ones change together, each refusal is
+    named. A failure other than a refusal rolls every change back."""
+    change = _BULK_ACTIONS[action]
+    result = BulkResult()
+    with transaction.atomic():
+        # locked in id order, so two people's overlapping selections wait for each other, never deadlock
+        found = FollowUp.objects.select_for_update(of=("self",)).select_related("customer").order_by("id")
+        names = {f.pk: f.customer.name for f in found.filter(pk__in=items)}
+        for follow_up_id, version in sorted(items.items()):
+            if follow_up_id not in names:
+                result.refused.append((f"item {follow_up_id}", "it no longer exists"))
+                continue
+            try:
+                result.done.append(change(follow_up_id=follow_up_id, user=user, version=version, **kwargs))
+            except FollowUpError as refusal:
+                result.refused.append((names[follow_up_id], str(refusal).removesuffix(" Nothing changed.")))
+    return result
+
+
+def _bulk_close(*, follow_up_id: int, user: User, version: int, close_to: str, **kwargs) -> FollowUp:
+    return change_follow_up_status(follow_up_id=follow_up_id, user=user, version=version, to_status=close_to, **kwargs)
+
+
+_BULK_ACTIONS = {
+    "claim": claim_follow_up,
+    "assign": lambda *, to_user, **kwargs: reassign_follow_up(to_user=to_user, **kwargs),
+    "close": _bulk_close,
+}

@@ -413,6 +413,21 @@ def latest(*, tiers=(3,)) -> SuspectAnalysis:
     return found if found is not None else refresh(as_of=as_of, tiers=tiers)
 
 
+def stored(*, tiers: set[tuple[int, ...]]) -> dict[tuple[int, ...], SuspectAnalysis]:
+    """The analyses `latest` would return for these tier choices, only those already stored (none is
+    computed): two queries."""
+    run = RetierRun.objects.in_force().only("as_of", "started_at", "finished_at").first()
+    as_of = run.as_of if run else timezone.localdate()
+    keys = {tiers_key(t): t for t in tiers}
+    found = SuspectAnalysis.objects.filter(as_of=as_of, tiers__in=keys)
+    if run:
+        found = found.filter(computed_at__gte=run.finished_at or run.started_at)
+    newest: dict[tuple[int, ...], SuspectAnalysis] = {}
+    for analysis in found.defer("curves").order_by("-computed_at", "-id"):
+        newest.setdefault(keys[analysis.tiers], analysis)
+    return newest
+
+
 def refresh(*, as_of: dt.date, tiers=(3,)) -> SuspectAnalysis:
     """Analyse and store the result in place of any earlier one for the same date and tiers."""
     result = analyse(as_of=as_of, tiers=tiers)

@@ -16,7 +16,7 @@ from customers.models import Product
 
 from . import selectors, services, suspects
 from .filters import FollowUpFilter
-from .forms import ClaimForm, ReassignForm, StatusForm, account_managers
+from .forms import BulkForm, ClaimForm, ReassignForm, StatusForm, account_managers
 from .models import FollowUp
 from .tables import FollowUpTable
 
@@ -41,7 +41,9 @@ QUEUE_SORTABLE = {name for name, column in FollowUpTable.base_columns.items() if
 
 def _queue(request, items, *, title: str, show_assignee: bool, data=None) -> HttpResponse:
     today = timezone.localdate()
-    params = clean_list_params(request.GET, sortable=QUEUE_SORTABLE, default_sort="", sorted_as="tier, then due date")
+    params = clean_list_params(
+        request.GET, sortable=QUEUE_SORTABLE, default_sort="", sorted_as="value at risk, largest first"
+    )
     filterset = valid_filterset(
         lambda d: FollowUpFilter(d, queryset=items, today=today, show_assignee=show_assignee),
         data if data is not None else request.GET,
@@ -56,6 +58,9 @@ def _queue(request, items, *, title: str, show_assignee: bool, data=None) -> Htt
         table.paginate(page=1, per_page=params.per_page)
     for problem in params.problems:
         messages.warning(request, problem)
+    # the page's rows, read once here (the table reuses the same evaluated queryset)
+    records = [row.record for row in table.page.object_list]
+    selectors.count_suspects(records)
     return render(
         request,
         "churn/queue.html",
@@ -65,6 +70,7 @@ def _queue(request, items, *, title: str, show_assignee: bool, data=None) -> Htt
             "table": table,
             **_row_context(request),
             "products": Product.objects.values_list("sku", "name"),
+            "dismiss_choices": FollowUp.DismissReason.choices,
         },
     )
 
@@ -74,6 +80,7 @@ def _row_context(request) -> dict:
         "today": timezone.localdate(),
         "managers": list(account_managers()),
         "cause_choices": FollowUp.Cause.choices,
+        "dismiss_choices": FollowUp.DismissReason.choices,
         # the row offers a colleague's item's actions to team leads only (services._require_may_change)
         "user_id": request.user.pk,
         "is_lead": request.user.has_perm(services.LEAD),
@@ -92,7 +99,8 @@ def _row(request, pk: int, *, error: str = "", form: StatusForm | None = None, r
         safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
         return redirect(back if safe else "churn:my_queue")
     item = get_object_or_404(selectors.queue_items(), pk=pk)
-    context = {"item": item, "error": error, "form": form, **_row_context(request)}
+    selectors.count_suspects([item])
+    context = {"item": item, "error": error, "form": form, "open_update": True, **_row_context(request)}
     return render(request, "churn/queue.html#row", context)
 
 
@@ -163,6 +171,51 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
     except services.FollowUpError as exc:
         return _row(request, pk, error=str(exc), refused=isinstance(exc, services.NotAllowed))
     return _row(request, pk)
+
+
+@require_POST
+@permission_required(WORK, raise_exception=True)
+def bulk(request: HttpRequest) -> HttpResponse:
+    """The queue's action bar: one action on the ticked items, then back to the same page."""
+    form = BulkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Nothing changed. " + _form_error(form))
+        return _back(request)
+    data = form.cleaned_data
+    kwargs = {
+        BulkForm.CLAIM: {},
+        BulkForm.ASSIGN: {"to_user": data["to_user"]},
+        BulkForm.CLOSE: {
+            "close_to": data["close_to"],
+            "dismiss_reason": data["dismiss_reason"],
+            "dismiss_text": data["dismiss_text"],
+        },
+    }[data["action"]]
+    result = services.bulk_change(user=request.user, items=data["items"], action=data["action"], **kwargs)
+    if result.done:
+        messages.success(request, _done_text(data, len(result.done)))
+    if result.refused:
+        reasons = "; ".join(f"{name}: {why.rstrip('.')}" for name, why in result.refused)
+        messages.error(request, f"{len(result.refused)} of {len(data['items'])} not changed — {reasons}.")
+    return _back(request)
+
+
+def _done_text(data: dict, n: int) -> str:
+    items = f"{n} item{'s' if n != 1 else ''}"
+    if data["action"] == BulkForm.CLAIM:
+        return f"Claimed {items}: they are in your queue."
+    if data["action"] == BulkForm.ASSIGN:
+        user = data["to_user"]
+        return f"Assigned {items} to {user.get_full_name() or user.username}."
+    label = FollowUp.Status(data["close_to"]).label
+    return f"Closed {items} as {label}."
+
+
+def _back(request) -> HttpResponse:
+    """To the queue page the form was on (its filters, sort and page), else my queue."""
+    back = request.POST.get("next", "")
+    safe = back.startswith("/") and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+    return redirect(back if safe else "churn:my_queue")
 
 
 def _months(request, default: int = 3) -> int:

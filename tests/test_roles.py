@@ -95,7 +95,9 @@ ACTIONS = [
     ("churn:claim item", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
     ("churn:change_status item", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
     ("churn:reassign item", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
+    ("churn:bulk", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": ALLOWED, "Marketing": 403}),
     ("churn:backtest", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": 403}),
+    ("churn:follow_up_trigger", {ANONYMOUS: 302, "Admin": ALLOWED, "Account manager": 403, "Marketing": 403}),
     # Signing out lands on the sign-in page, for everyone.
     ("logout", {ANONYMOUS: 302, "Admin": 302, "Account manager": 302, "Marketing": 302}),
 ]

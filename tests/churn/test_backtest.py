@@ -34,6 +34,7 @@ def test_it_puts_the_risk_the_lapse_rule_and_days_since_last_order_side_by_side_
     came_back = {i for i, d in events if 409 < d <= 499}
     assert f"all customers: {len(judged)} judged, {len(judged - came_back)} did not buy" in output
     assert Backtest.objects.get().result["groups"][0]["customers"] == len(judged)
+    assert "suggested risk threshold" in output  # per tier held (no tier history here: tier 1)
 
 
 def test_a_history_too_short_to_judge_says_so():

@@ -49,6 +49,7 @@ def test_an_account_manager_works_an_item_from_open_to_lost_and_insights_show_it
     assert "Acme Lifetime" in row.inner_text()
     url_before = page.url
 
+    row.get_by_text("Update…").click()
     row.locator("input[name=note]").fill("Called, they are unhappy with the new sync")
     row.get_by_role("button", name="Contacted").click()
     row.locator(".status", has_text="contacted").wait_for()
@@ -75,3 +76,27 @@ def test_an_account_manager_works_an_item_from_open_to_lost_and_insights_show_it
     assert "product change" in page.locator("#by-cause").inner_text()
     assert page.locator("#cause-chart").is_visible()
     page.screenshot(path="/tmp/churn_browser_insights.png", full_page=True)
+
+
+def test_an_account_manager_claims_ticked_items_from_the_keyboard_and_the_queue_fits_390_px(page):
+    UserFactory(role="Account manager", username="ann")
+    items = [
+        FollowUpFactory(
+            assignee=None, lapse__customer__name=f"Team item {n}", lapse__customer__company="A long company name GmbH"
+        )
+        for n in range(3)
+    ]
+    log_in(page, "ann")
+    page.goto(page.base_url + "/churn/team/")
+    for it in items[:2]:
+        page.get_by_label(f"Tick Team item {items.index(it)}").focus()
+        page.keyboard.press("Space")  # a real checkbox: ticked from the keyboard
+    page.get_by_role("button", name="Claim").focus()
+    page.keyboard.press("Enter")
+    page.get_by_text("Claimed 2 items: they are in your queue.").wait_for()
+    assert "Team item 2" in page.content() and "Team item 0" not in page.locator("table.queue").inner_text()
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(page.base_url + "/churn/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # stacked rows, no sideways scroll
+    assert "Team item 0" in page.locator("table.queue").inner_text()

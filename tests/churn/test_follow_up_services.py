@@ -33,6 +33,8 @@ def manager():
 def move(item, user, to, **kwargs):
     if to == "lost":
         kwargs.setdefault("cause_category", "price")
+    if to == "dismissed":
+        kwargs.setdefault("dismiss_reason", "unreachable")
     return change_follow_up_status(follow_up_id=item.pk, user=user, version=item.version, to_status=to, **kwargs)
 
 

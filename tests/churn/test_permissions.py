@@ -74,7 +74,13 @@ def test_an_admin_edits_the_churn_policy_in_the_django_admin(client):
     client.force_login(admin)
     response = client.post(
         reverse("admin:churn_churnpolicy_change", args=[1]),
-        {"min_days": 60, "gap_multiple": "3", "horizon_days": 90, "risk_threshold": "0.5"},
+        {
+            "min_days": 60,
+            "gap_multiple": "3",
+            "horizon_days": 90,
+            "risk_threshold": "0.5",
+            "follow_up_trigger": "lapse",
+        },
     )
     assert response.status_code == 302
     from churn.models import ChurnPolicy

@@ -95,7 +95,7 @@ def test_an_invalid_move_shows_a_clear_error_and_changes_nothing(client, manager
 def test_a_stale_form_is_told_who_changed_the_item(client, manager):
     item = FollowUpFactory(assignee=manager)
     post_status(client, item, "contacted")
-    html = post_status(client, item, "dismissed", version=1).content.decode()
+    html = post_status(client, item, "dismissed", version=1, dismiss_reason="expected_pause").content.decode()
     assert "changed by ann meanwhile" in html and "reload" in html
     item.refresh_from_db()
     assert (item.status, item.version) == ("contacted", 2)
@@ -170,10 +170,11 @@ def test_the_queue_page_makes_the_same_number_of_queries_for_5_or_40_items(clien
         for _ in range(n):
             FollowUpFactory(assignee=manager)
         ProductFactory()
-        # session, user, user permissions, group permissions, COUNT of the items, account
-        # managers for the reassign lists, products for the SKU list, the page of items with
-        # customer/assignee/lapse/cause product joined, the menu's open-item count
-        with django_assert_num_queries(9):
+        # session, user, user permissions, group permissions, COUNT of the items, the page of items
+        # with customer/stage/assignee/lapse/cause product joined, the run in force and the stored
+        # suspect analyses for the suspects counts (none flagged here: no exposure query), account
+        # managers for the assign list, products for the SKU list, the menu's open-item count
+        with django_assert_num_queries(11):
             response = client.get(reverse("churn:my_queue"))
         assert response.status_code == 200
 
@@ -184,6 +185,6 @@ def test_the_queue_page_makes_the_same_number_of_queries_for_5_or_40_items(clien
 def test_the_team_queue_adds_only_the_assignee_choices_query(client, manager, django_assert_num_queries):
     for _ in range(10):
         FollowUpFactory(assignee=None, status="lost", cause_category="new_product", cause_product=ProductFactory())
-    # as my queue (9), plus the account managers of the assignee filter
-    with django_assert_num_queries(10):
+    # as my queue (11), plus the account managers of the assignee filter
+    with django_assert_num_queries(12):
         assert client.get(reverse("churn:team_queue"), {"status": "all"}).status_code == 200

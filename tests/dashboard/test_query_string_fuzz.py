@@ -71,7 +71,7 @@ TIER_LIST = {
 MY_QUEUE = {
     "page": PAGE,
     "per_page": PER_PAGE,
-    "sort": sort(["customer", "tier", "kind", "status", "assignee", "due_on"]),
+    "sort": sort(["customer", "tier", "kind", "status", "assignee", "due_on", "value_at_risk", "risk", "last_order"]),
     "tier": choice(["1", "2", "3"], ["0", "7", "abc"]),
     "status": choice(["active", "open", "contacted", "won_back", "lost", "dismissed", "returned", "all"]),
     "due": choice(["overdue", "week"]),

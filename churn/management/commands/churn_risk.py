@@ -2,7 +2,7 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand
 
-from churn import risk
+from churn import risk, services
 from churn.models import ChurnPolicy
 
 
@@ -28,4 +28,10 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Scored as of {as_of} with model {model.pk} ({model.kind}, trained as of {model.as_of}, "
             f"held-out AUC {model.heldout_auc}): {written} rows written."
+        )
+        opened = services.refresh_follow_ups(as_of=as_of)
+        self.stdout.write(
+            f"Follow-ups: {opened.valued} open items revalued; opened on churn risk: "
+            + (", ".join(f"tier {t}: {n}" for t, n in sorted(opened.follow_ups.items(), reverse=True)) or "none")
+            + "."
         )
