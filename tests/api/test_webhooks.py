@@ -98,7 +98,14 @@ def test_a_follow_up_closed_by_a_person_is_sent(receiver, django_capture_on_comm
     item = FollowUpFactory(assignee=None)
     admin = UserFactory(role="Admin")
     with django_capture_on_commit_callbacks(execute=True):
-        change_follow_up_status(follow_up_id=item.pk, user=admin, version=item.version, to_status="dismissed")
+        change_follow_up_status(
+            follow_up_id=item.pk,
+            user=admin,
+            version=item.version,
+            to_status="dismissed",
+            dismiss_reason="other",
+            dismiss_text="test",
+        )
     [sent] = bodies(receiver)
     assert sent["event"] == "followup.closed"
     assert [(f["id"], f["status"]) for f in sent["data"]] == [(item.pk, "dismissed")]
