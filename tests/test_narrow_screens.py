@@ -29,10 +29,12 @@ PAGES = {
         "/tiering/runs/{run}/", "/customers/import/", "/tiering/rules/", "/tiering/rules/{ruleset}/", "/no-such-page/",
     ],
     ("manager", "tierboard-manager"): [
-        "/", "/tiers/", "/tiers/2/?sort=-net_margin", "/customer/{customer}/", "/churn/", "/churn/team/",
-        "/churn/insights/",
+        "/", "/tiers/", "/tiers/2/?sort=-net_margin", "/tiers/?q=co", "/customer/{customer}/", "/churn/",
+        "/churn/team/", "/churn/insights/",
     ],
-    ("marketing", "tierboard-marketing"): ["/", "/promotions/", "/promotions/new/", "/churn/insights/"],
+    ("marketing", "tierboard-marketing"): [
+        "/", "/marketing/", "/promotions/", "/promotions/new/", "/promotions/exports/", "/churn/insights/",
+    ],
 }  # fmt: skip
 
 OVERFLOW = """(width) => {
