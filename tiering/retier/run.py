@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from .. import runs
 from ..cuts import cuts_json
 from ..models import RetierRun, RuleSet
 from ..signals import RetierApplied, retier_applied
+from . import backfill
 from .apply import Applied, apply_tiers
 from .lock import single_flight
 from .plan import Plan, RetierError, build_plan, with_cuts_resolved
@@ -41,6 +43,8 @@ def retier_all(
                 error="Another re-tier run was going; this one did nothing.",
                 finished_at=timezone.now(),
             )
+        if not dry_run:
+            _backfill_if_first(as_of=as_of, ruleset=ruleset, triggered_by=triggered_by)
         run = RetierRun.objects.create(**record)  # after the lock, so no one takes it for dead
         try:
             with runs.heartbeat(run):  # tiering.runs: a run whose process dies is seen at once
@@ -57,6 +61,23 @@ def retier_all(
         if vacuum:
             _save_progress(run, vacuum=vacuum)
     return run
+
+
+def _backfill_if_first(*, as_of: dt.date, ruleset: RuleSet | None, triggered_by: str) -> None:
+    """A first run over loaded history replays the tiers at the month ends before its date first
+    (tiering.retier.backfill), so that churn detection tonight and the timelines see the tiers held
+    while customers were buying. Its failure is on its own record and does not stop the run."""
+    months = settings.RETIER_BACKFILL_MONTHS
+    if ruleset is None or not RuleSet.objects.filter(pk=ruleset.pk, status=RuleSet.Status.PUBLISHED).exists():
+        return  # the run itself will say what is wrong
+    if not backfill.wanted_on_first_run(months):
+        return
+    try:
+        backfill.backfill_locked(
+            months=months, ruleset=ruleset, before=as_of, triggered_by=f"first run: {triggered_by}"
+        )
+    except Exception:
+        log.exception("the backfill before the first re-tier failed; the run goes on without it")
 
 
 def _run(run: RetierRun, ruleset: RuleSet | None) -> tuple[Plan, Applied]:
