@@ -506,5 +506,5 @@ class TierBackfill(models.Model):
         if not p.get("step"):
             return "starting"
         if p.get("total"):
-            return f"{p['step']} {p.get('done', 0)}/{p['total']}"
+            return f"{p['step']} ({p.get('done', 0)} of {p['total']} month ends done)"
         return p["step"]

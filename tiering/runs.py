@@ -96,6 +96,7 @@ def reap_interrupted() -> list[RetierRun]:
     (its transaction may still commit whatever its heartbeat says), and only older ones are judged by
     their heartbeat.
     """
+    _reap_backfills()
     running = RetierRun.objects.filter(status=RetierRun.Status.RUNNING)
     if not running.exists():
         return []
@@ -105,6 +106,25 @@ def reap_interrupted() -> list[RetierRun]:
     silent_since = timezone.now() - dt.timedelta(seconds=settings.RETIER_HEARTBEAT_TIMEOUT)
     last_sign = Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True, started_at__lt=silent_since)
     return mark_interrupted(running.filter(last_sign))
+
+
+def _reap_backfills() -> int:
+    """A history backfill recorded as running whose process is gone (it holds the re-tier lock while
+    it runs, and beats): marked interrupted; the history it was replacing stands."""
+    from .models import TierBackfill
+    from .retier.backfill import INTERRUPTED_ERROR as BACKFILL_INTERRUPTED
+
+    running = TierBackfill.objects.filter(status=TierBackfill.Status.RUNNING)
+    if not running.exists():
+        return 0
+    if _lock_held():
+        silent_since = timezone.now() - dt.timedelta(seconds=settings.RETIER_HEARTBEAT_TIMEOUT)
+        running = running.filter(
+            Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True, started_at__lt=silent_since)
+        )
+    return running.update(
+        status=TierBackfill.Status.INTERRUPTED, error=BACKFILL_INTERRUPTED, finished_at=timezone.now()
+    )
 
 
 def _lock_held() -> bool:

@@ -73,3 +73,12 @@ def reap_interrupted_runs() -> int:
 def compute_range_task(*, run_id: int, as_of: str, lo: int, hi: int) -> int:
     """One range of customer ids into the metrics stage (RETIER_ON_WORKERS); returns rows staged."""
     return compute_metrics_range(run_id=run_id, as_of=dt.date.fromisoformat(as_of), lo=lo, hi=hi)
+
+
+@shared_task(**LIMITS)
+def backfill_tiers_task(months: int = 24, triggered_by: str = "") -> int:
+    """Replay the tiers at month ends over the loaded history (tiering.retier.backfill); returns the
+    backfill's record id (its status says whether it ran, was skipped or failed)."""
+    from .retier.backfill import backfill_tiers
+
+    return backfill_tiers(months=months, triggered_by=triggered_by).pk
