@@ -32,6 +32,7 @@ SECTIONS = [
     "retier",
     "pages",
     "export",
+    "backfill",
 ]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tb_bench"
 
