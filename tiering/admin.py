@@ -497,9 +497,9 @@ class TierBackfillAdmin(admin.ModelAdmin):
         return [path("start/", view, name="tiering_tierbackfill_start")] + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
-        from .runs import reap_interrupted
+        from .runs import reap_backfills
 
-        reap_interrupted()  # a backfill shown as running must really be going
+        reap_backfills()  # a backfill shown as running must really be going
         can_start = request.user.has_perm("tiering.run_retier")
         return super().changelist_view(request, {"can_start": can_start, **(extra_context or {})})
 

@@ -96,7 +96,6 @@ def reap_interrupted() -> list[RetierRun]:
     (its transaction may still commit whatever its heartbeat says), and only older ones are judged by
     their heartbeat.
     """
-    _reap_backfills()
     running = RetierRun.objects.filter(status=RetierRun.Status.RUNNING)
     if not running.exists():
         return []
@@ -108,9 +107,10 @@ def reap_interrupted() -> list[RetierRun]:
     return mark_interrupted(running.filter(last_sign))
 
 
-def _reap_backfills() -> int:
+def reap_backfills() -> int:
     """A history backfill recorded as running whose process is gone (it holds the re-tier lock while
-    it runs, and beats): marked interrupted; the history it was replacing stands."""
+    it runs, and beats): marked interrupted; the history it was replacing stands. Called by beat's
+    check every minute and the admin's list of backfills (not by every page that reaps runs)."""
     from .models import TierBackfill
     from .retier.backfill import INTERRUPTED_ERROR as BACKFILL_INTERRUPTED
 

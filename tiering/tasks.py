@@ -63,9 +63,10 @@ def _retier(*, task_id: str | None, as_of: str | None, triggered_by: str) -> int
 
 @shared_task(soft_time_limit=50, time_limit=60)
 def reap_interrupted_runs() -> int:
-    """Every minute (beat): mark runs whose process died as interrupted and email the admins;
-    forget the delivery counts of old tasks."""
+    """Every minute (beat): mark runs whose process died as interrupted and email the admins, and
+    history backfills whose process died as interrupted; forget the delivery counts of old tasks."""
     runs.forget_old_deliveries()
+    runs.reap_backfills()
     return len(runs.reap_interrupted())
 
 

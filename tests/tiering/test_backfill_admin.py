@@ -10,7 +10,7 @@ from django.utils import timezone
 from tests.factories import CustomerFactory
 from tests.tiering.retier_helpers import at, buy, publish_rules
 from tiering.models import TierBackfill, TierChange
-from tiering.runs import reap_interrupted
+from tiering.tasks import reap_interrupted_runs
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ def test_a_backfill_left_running_by_a_dead_process_is_shown_as_interrupted():
     started = timezone.now() - dt.timedelta(minutes=5)
     dead = TierBackfill.objects.create(heartbeat_at=started)  # nobody holds the re-tier lock
 
-    reap_interrupted()
+    reap_interrupted_runs()  # beat's check every minute
 
     dead.refresh_from_db()
     assert dead.status == TierBackfill.Status.INTERRUPTED and "earlier history stands" in dead.error
