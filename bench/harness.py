@@ -48,6 +48,9 @@ class Context:
             "DJANGO_DEBUG": "false",
             # the re-tier alone: churn's follow-up tasks would run in-process after it (no broker)
             "RETIER_FOLLOW_UP_TASKS": "false",
+            # and without the history backfill a first run over loaded history does first: the
+            # backfill section measures that on its own
+            "RETIER_BACKFILL_MONTHS": "0",
         }
 
     def manage(self, *args: str) -> list[str]:

@@ -33,6 +33,7 @@ SECTIONS = [
     "pages",
     "export",
     "api",
+    "backfill",
 ]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tb_bench"
 

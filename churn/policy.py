@@ -58,9 +58,41 @@ def is_lapsed(
     return Decimal(days_since_last_order) > threshold
 
 
+# (changed_at, from_tier, to_tier) of one TierChange
+Change = tuple[dt.datetime, int | None, int]
+HELD_MONTHS = 12
+
+
+def tier_held_before(changes: list[Change], *, last_order_at: dt.datetime) -> int | None:
+    """The highest tier held in the HELD_MONTHS months before the last order (both ends included),
+    from the history (nightly and backfilled changes): the tier held as that window opens (the
+    latest change at or before its start) and both sides of every change within it. When every
+    change came after the last order: the tier held going into the first of them. None: no history.
+    The SQL of churn.services.TIER_AT_LAST_ORDER says the same for every newly lapsed customer."""
+    start = _months_before(last_order_at, HELD_MONTHS)
+    ordered = sorted(changes, key=lambda c: c[0])
+    held = [c[2] for c in ordered if c[0] <= start][-1:]
+    held += [t for c in ordered if start < c[0] <= last_order_at for t in (c[1], c[2]) if t is not None]
+    if held:
+        return max(held)
+    later = [c for c in ordered if c[0] > last_order_at]
+    if later:
+        return later[0][1] if later[0][1] is not None else later[0][2]
+    return None
+
+
+def _months_before(moment: dt.datetime, months: int) -> dt.datetime:
+    """As PostgreSQL's `moment - interval 'N months'`: the same day N months earlier, clamped to the
+    month's last day."""
+    index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(index, 12)
+    last_day = (dt.date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return moment.replace(year=year, month=month + 1, day=min(moment.day, last_day))
+
+
 def tier_while_active(*, tier_at_last_order: int | None, current_tier: int) -> int:
-    """The tier that decides the response: the one held while still buying, never lowered by
-    the downgrade the silence caused. An upgrade since (a rule change) is kept: it cannot have
+    """The tier that decides the response: the highest held while still buying (tier_held_before),
+    never lowered by the downgrade the silence caused. An upgrade since (a rule change) is kept: it cannot have
     been caused by the silence."""
     if tier_at_last_order is None:
         return current_tier

@@ -44,15 +44,21 @@ LAPSED_WHERE = """
     END
 """
 
-# The tier held at the last order: the latest change at or before it; else, when every change
-# came later, the tier held going into the first of them (its from_tier, or its to_tier when it
-# was the customer's first tier); else (no history) the current tier. Evaluated only for the
-# customers newly lapsed tonight.
+# The highest tier held in the 12 months before the last order L (policy.tier_held_before, which
+# says it in Python): the tier held as that window opens (the latest change at or before its start)
+# and every tier on either side of a change within it, nightly or backfilled; else, when every
+# change came after L, the tier held going into the first of them (its from_tier, or its to_tier
+# when it was the customer's first tier); else (no history) the current tier. Evaluated only for
+# the customers newly lapsed tonight (index tierchange_customer_idx: customer, changed_at).
 TIER_AT_LAST_ORDER = """
     COALESCE(
-        (SELECT tc.to_tier FROM tiering_tierchange tc
-          WHERE tc.customer_id = m.customer_id AND tc.changed_at <= m.last_order_at
-          ORDER BY tc.changed_at DESC, tc.id DESC LIMIT 1),
+        GREATEST(
+            (SELECT tc.to_tier FROM tiering_tierchange tc
+              WHERE tc.customer_id = m.customer_id AND tc.changed_at <= m.last_order_at - interval '12 months'
+              ORDER BY tc.changed_at DESC, tc.id DESC LIMIT 1),
+            (SELECT MAX(GREATEST(tc.from_tier, tc.to_tier)) FROM tiering_tierchange tc
+              WHERE tc.customer_id = m.customer_id AND tc.changed_at > m.last_order_at - interval '12 months'
+                AND tc.changed_at <= m.last_order_at)),
         (SELECT COALESCE(tc.from_tier, tc.to_tier) FROM tiering_tierchange tc
           WHERE tc.customer_id = m.customer_id AND tc.changed_at > m.last_order_at
           ORDER BY tc.changed_at ASC, tc.id ASC LIMIT 1),

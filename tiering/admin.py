@@ -26,7 +26,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .calibration import calibrate_ruleset
 from .metrics import METRICS
-from .models import Condition, RuleGroup, RuleSet, Tier
+from .models import Condition, RuleGroup, RuleSet, Tier, TierBackfill
 from .preview import preview_ruleset
 from .rule_checks import condition_errors
 from .rules import FALLBACK_LEVEL, NEEDS, describe_group, rules_from_ruleset
@@ -516,3 +516,58 @@ def _customer_url(customer_id: int) -> str | None:
         return reverse("dashboard:customer", args=[customer_id])
     except NoReverseMatch:
         return None
+
+
+# --- history backfills ------------------------------------------------------------------------
+
+
+@admin.register(TierBackfill)
+class TierBackfillAdmin(admin.ModelAdmin):
+    """The replays of the tiers at month ends (docs/backfill.md): read only, with a button that queues
+    one (the changelist's "Replay tier history now", for admins who may start a re-tier)."""
+
+    list_display = ["id", "status", "progress_text", "ruleset", "months", "first_as_of", "last_as_of", "entries",
+                    "replaced", "started_at", "finished_at", "triggered_by"]  # fmt: skip
+    readonly_fields = [f.name for f in TierBackfill._meta.fields]
+    change_list_template = "admin/tiering/tierbackfill/change_list.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(require_POST(self.start_view))
+        return [path("start/", view, name="tiering_tierbackfill_start")] + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        from .runs import reap_backfills
+
+        reap_backfills()  # a backfill shown as running must really be going
+        can_start = request.user.has_perm("tiering.run_retier")
+        return super().changelist_view(request, {"can_start": can_start, **(extra_context or {})})
+
+    def start_view(self, request: HttpRequest) -> HttpResponse:
+        from kombu.exceptions import OperationalError
+
+        from config.celery import publish_once
+
+        from .tasks import backfill_tiers_task
+
+        if not request.user.has_perm("tiering.run_retier"):
+            raise PermissionDenied
+        try:
+            publish_once(backfill_tiers_task, triggered_by=request.user.get_username())
+        except OperationalError:
+            messages.error(
+                request,
+                "The task queue (Redis) cannot be reached, so the backfill was not started. Try again once the "
+                "queue is back, or run “manage.py backfill_tiers” on the server.",
+            )
+        else:
+            messages.success(request, "Backfill queued: it appears below, with its progress, once a worker starts it.")
+        return HttpResponseRedirect(reverse("admin:tiering_tierbackfill_changelist"))

@@ -400,16 +400,35 @@ class TierCount(models.Model):
 
 
 class TierChange(models.Model):
-    """One customer moving between tiers, and why."""
+    """One customer moving between tiers, and why: written by a re-tier run (`run`), or replayed
+    at a month end over the loaded history by a backfill (`backfilled`, no run; changed_at is the
+    end of the month's last day: docs/backfill.md)."""
 
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="tier_changes", db_index=False
     )
-    run = models.ForeignKey(RetierRun, on_delete=models.CASCADE, related_name="changes")
+    run = models.ForeignKey(
+        RetierRun,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="changes",
+        help_text="Empty: backfilled.",
+    )
     from_tier = models.PositiveSmallIntegerField(null=True, help_text="Empty for a customer's first tier.")
     to_tier = models.PositiveSmallIntegerField()
     changed_at = models.DateTimeField()
     why = models.JSONField(default=dict, help_text="The conditions that held and failed, with the values.")
+    backfilled = models.BooleanField(
+        default=False, db_default=False, help_text="Replayed over the loaded history at a month end, not a nightly run."
+    )
+
+    @property
+    def replayed_as_of(self) -> dt.date | None:
+        """The month end a backfilled change was replayed at (its changed_at is that day's end)."""
+        if not self.backfilled:
+            return None
+        return (self.changed_at.astimezone(dt.UTC) - dt.timedelta(microseconds=1)).date()
 
     class Meta:
         ordering = ["-changed_at", "-id"]
@@ -490,3 +509,44 @@ class RunCalibration(models.Model):
         default=dict, help_text='{"metric op threshold population": [passing, eligible, passing eligible]}.'
     )
     computed_at = models.DateTimeField(auto_now_add=True)
+
+
+class TierBackfill(models.Model):
+    """One replay of the tiers at month ends over the loaded history (tiering.retier.backfill):
+    its progress while it runs, and what it wrote. Its TierChange rows are marked backfilled."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        SKIPPED = "skipped", "skipped (a re-tier or another backfill was going)"
+        INTERRUPTED = "interrupted"  # its process died: the previous backfilled history stands
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    ruleset = models.ForeignKey(RuleSet, null=True, on_delete=models.PROTECT, related_name="backfills")
+    triggered_by = models.CharField(max_length=100, blank=True)
+    months = models.PositiveSmallIntegerField(default=0, help_text="Month ends replayed.")
+    first_as_of = models.DateField(null=True, blank=True)
+    last_as_of = models.DateField(null=True, blank=True)
+    entries = models.PositiveIntegerField(default=0, help_text="Backfilled tier changes written.")
+    replaced = models.PositiveIntegerField(default=0, help_text="Backfilled tier changes of earlier backfills removed.")
+    progress = models.JSONField(default=dict, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Backfill {self.pk} ({self.status})"
+
+    @property
+    def progress_text(self) -> str:
+        p = self.progress or {}
+        if not p.get("step"):
+            return "starting"
+        if p.get("total"):
+            return f"{p['step']} ({p.get('done', 0)} of {p['total']} month ends done)"
+        return p["step"]

@@ -44,13 +44,16 @@ _task_id: ContextVar[str] = ContextVar("retier_task_id", default="")
 
 
 @contextmanager
-def heartbeat(run: RetierRun):
-    """Beat for `run` while the block runs (and tag it with the Celery task running it).
+def heartbeat(run):
+    """Beat for `run` (a RetierRun, or any run record with `status` and `heartbeat_at`, such as a
+    TierBackfill) while the block runs, and tag a re-tier with the Celery task running it.
 
     The thread is started only outside a transaction: inside one the run's row is not committed
     (nobody else could see it).
     """
-    RetierRun.objects.filter(pk=run.pk).update(heartbeat_at=Now(), task_id=_task_id.get())
+    model = type(run)
+    tagged = {"task_id": _task_id.get()} if model is RetierRun else {}
+    model.objects.filter(pk=run.pk).update(heartbeat_at=Now(), **tagged)
     if connection.in_atomic_block:
         yield
         return
@@ -59,7 +62,7 @@ def heartbeat(run: RetierRun):
         # query, releasing the run's lock, instead of running it to the end for nobody
         cursor.execute("SET client_connection_check_interval = '5s'")
     stop = threading.Event()
-    beat = threading.Thread(target=_beat, args=(run.pk, stop), name=f"retier-heartbeat-{run.pk}", daemon=True)
+    beat = threading.Thread(target=_beat, args=(model, run.pk, stop), name=f"retier-heartbeat-{run.pk}", daemon=True)
     beat.start()
     try:
         yield
@@ -68,14 +71,14 @@ def heartbeat(run: RetierRun):
         beat.join(timeout=settings.RETIER_HEARTBEAT_SECONDS + 30)  # a beat stuck on the database is let go
 
 
-def _beat(run_id: int, stop: threading.Event) -> None:
+def _beat(model, run_id: int, stop: threading.Event) -> None:
     """The thread's loop, on the thread's own connection (Django opens one per thread)."""
     try:
         while not stop.wait(settings.RETIER_HEARTBEAT_SECONDS):
             try:
-                RetierRun.objects.filter(pk=run_id, status=RetierRun.Status.RUNNING).update(heartbeat_at=Now())
+                model.objects.filter(pk=run_id, status="running").update(heartbeat_at=Now())
             except Exception:  # the database is away for a moment: the next beat tries again
-                log.warning("could not write the heartbeat of re-tier run %s", run_id, exc_info=True)
+                log.warning("could not write the heartbeat of %s %s", model.__name__, run_id, exc_info=True)
                 connection.close()
     finally:
         connection.close()
@@ -102,6 +105,26 @@ def reap_interrupted() -> list[RetierRun]:
     silent_since = timezone.now() - dt.timedelta(seconds=settings.RETIER_HEARTBEAT_TIMEOUT)
     last_sign = Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True, started_at__lt=silent_since)
     return mark_interrupted(running.filter(last_sign))
+
+
+def reap_backfills() -> int:
+    """A history backfill recorded as running whose process is gone (it holds the re-tier lock while
+    it runs, and beats): marked interrupted; the history it was replacing stands. Called by beat's
+    check every minute and the admin's list of backfills (not by every page that reaps runs)."""
+    from .models import TierBackfill
+    from .retier.backfill import INTERRUPTED_ERROR as BACKFILL_INTERRUPTED
+
+    running = TierBackfill.objects.filter(status=TierBackfill.Status.RUNNING)
+    if not running.exists():
+        return 0
+    if _lock_held():
+        silent_since = timezone.now() - dt.timedelta(seconds=settings.RETIER_HEARTBEAT_TIMEOUT)
+        running = running.filter(
+            Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True, started_at__lt=silent_since)
+        )
+    return running.update(
+        status=TierBackfill.Status.INTERRUPTED, error=BACKFILL_INTERRUPTED, finished_at=timezone.now()
+    )
 
 
 def _lock_held() -> bool:

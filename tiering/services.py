@@ -7,8 +7,10 @@ from .retier import (  # noqa: F401 (re-exported)
     DEAD_RUN_ERROR,
     RETIER_LOCK_KEY,
     RetierError,
+    backfill_tiers,
     mark_dead_runs_failed,
     reap_dead_runs,
     retier_all,
+    ruleset_for,
     single_flight,
 )

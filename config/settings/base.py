@@ -200,6 +200,11 @@ RETIER_INCREMENTAL = env_bool("RETIER_INCREMENTAL", True)
 # After a run commits, queue churn's follow-up work: risk scoring and the suspects analysis.
 # The benchmark turns it off to time the re-tier alone (with no broker the tasks run in-process).
 RETIER_FOLLOW_UP_TASKS = env_bool("RETIER_FOLLOW_UP_TASKS", True)
+# The first real run over loaded history (no tier history yet) first replays the tiers at this many
+# month ends before its date (tiering.retier.backfill; docs/backfill.md). 0: no backfill on its own.
+RETIER_BACKFILL_MONTHS = env_int("RETIER_BACKFILL_MONTHS", 24, minimum=0)
+# above this many customers a first run's backfill is queued as its own task after the run
+RETIER_BACKFILL_INLINE_MAX_CUSTOMERS = env_int("RETIER_BACKFILL_INLINE_MAX_CUSTOMERS", 100_000, minimum=0)
 RETIER_SOFT_TIME_LIMIT = 45 * 60
 RETIER_HARD_TIME_LIMIT = 50 * 60
 # A running re-tier writes a heartbeat this often (s); a run silent for RETIER_HEARTBEAT_TIMEOUT is

@@ -7,6 +7,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tierbo
 from .base import *  # noqa: E402, F403
 
 DEBUG = False
+# A first re-tier replays no history unless a test asks (tests/tiering/test_backfill.py): the other
+# tests count the history their runs write.
+RETIER_BACKFILL_MONTHS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -78,14 +78,57 @@ def test_a_lifetime_customer_downgraded_by_their_silence_is_a_tier_3_loss():
     assert lapse.follow_up.kind == "investigate"
 
 
-def test_the_latest_change_at_or_before_the_last_order_decides():
-    m = quiet_customer(days=120, tier=2)
+def test_a_tier_held_only_more_than_12_months_before_the_last_order_does_not_decide():
+    m = quiet_customer(days=120, tier=1)
     TierChangeFactory(
         customer=m.customer, from_tier=None, to_tier=3, changed_at=m.last_order_at - dt.timedelta(days=500)
     )
-    TierChangeFactory(customer=m.customer, from_tier=3, to_tier=2, changed_at=m.last_order_at)  # same moment
+    TierChangeFactory(customer=m.customer, from_tier=3, to_tier=2, changed_at=m.last_order_at - dt.timedelta(days=400))
     detect()
     assert Lapse.objects.get().tier_while_active == 2
+
+
+def test_the_highest_tier_held_in_the_12_months_before_the_last_order_decides():
+    m = quiet_customer(days=120, tier=1)
+    TierChangeFactory(
+        customer=m.customer, from_tier=None, to_tier=3, changed_at=m.last_order_at - dt.timedelta(days=500)
+    )
+    TierChangeFactory(customer=m.customer, from_tier=3, to_tier=2, changed_at=m.last_order_at - dt.timedelta(days=100))
+    TierChangeFactory(customer=m.customer, from_tier=2, to_tier=1, changed_at=m.last_order_at)  # same moment
+    detect()
+    assert Lapse.objects.get().tier_while_active == 3  # held as the 12 months began
+
+
+def test_a_tier_reached_and_lost_within_the_12_months_decides():
+    m = quiet_customer(days=120, tier=1)
+    TierChangeFactory(
+        customer=m.customer, from_tier=None, to_tier=2, changed_at=m.last_order_at - dt.timedelta(days=900)
+    )
+    TierChangeFactory(customer=m.customer, from_tier=2, to_tier=3, changed_at=m.last_order_at - dt.timedelta(days=200))
+    TierChangeFactory(customer=m.customer, from_tier=3, to_tier=2, changed_at=m.last_order_at - dt.timedelta(days=60))
+    TierChangeFactory(customer=m.customer, from_tier=2, to_tier=1, changed_at=m.last_order_at + dt.timedelta(days=30))
+    detect()
+    assert Lapse.objects.get().tier_while_active == 3
+
+
+def test_the_sql_and_the_pure_rule_agree_on_random_histories():
+    import random
+
+    rng = random.Random(3)
+    expected = {}
+    for _ in range(60):
+        current = rng.choice([1, 2, 3])
+        m = quiet_customer(days=120, tier=current)
+        held, when, changes = None, m.last_order_at - dt.timedelta(days=rng.randrange(300, 900)), []
+        for _ in range(rng.randrange(0, 5)):
+            to = rng.choice([t for t in (1, 2, 3) if t != held])
+            TierChangeFactory(customer=m.customer, from_tier=held, to_tier=to, changed_at=when)
+            changes.append((when, held, to))
+            held, when = to, when + dt.timedelta(days=rng.choice([1, 30, 100, 180, 365]))
+        tier = policy.tier_held_before(changes, last_order_at=m.last_order_at)
+        expected[m.customer_id] = policy.tier_while_active(tier_at_last_order=tier, current_tier=current)
+    detect()
+    assert dict(Lapse.objects.values_list("customer_id", "tier_while_active")) == expected
 
 
 def test_when_every_change_came_after_the_last_order_the_tier_going_into_them_decides():

@@ -79,3 +79,37 @@ def test_risk_is_close_to_the_share_who_do_not_buy_on_customers_whose_rates_are_
         assert abs(predicted[part].mean() - truth[part].mean()) < 0.05
         assert abs(predicted[part].mean() - observed[part].mean()) < 0.08
     assert model.heldout_auc > 0.75
+
+
+@pytest.mark.django_db
+def test_the_next_nights_scoring_rewrites_only_the_risks_that_moved_by_a_point_or_whose_stage_changed():
+    customers = 1500
+    _, events = synthetic.poisson_buyers(customers=customers, days=HISTORY, future_days=0, seed=4)
+    synthetic.load(events, customers=customers)
+    as_of = synthetic.day(HISTORY - 1)
+    model = risk.train_model(as_of=as_of, horizon_days=H)
+    assert risk.score_customers(model=model, as_of=as_of) == customers
+    before = {r.customer_id: r for r in CustomerRisk.objects.all()}
+
+    next_day = as_of + dt.timedelta(days=1)
+    written = risk.score_customers(model=model, as_of=next_day)
+
+    fresh = _fresh_risks(model, next_day)
+    after = {r.customer_id: r for r in CustomerRisk.objects.all()}
+    moved = {
+        i for i, r in after.items() if abs(fresh[i] - before[i].risk) >= risk.REWRITE_STEP or r.stage != before[i].stage
+    }
+    assert written == len(moved) < customers / 2  # a night of silence moves few by a point
+    assert {i for i, r in after.items() if r.as_of == next_day} == moved
+    assert all(abs(after[i].risk - fresh[i]) < risk.REWRITE_STEP for i in after)  # never a point off
+
+
+def _fresh_risks(model, as_of) -> dict[int, float]:
+    from churn import features as F
+
+    params = F.features_params(cut_off=as_of, horizon_days=model.horizon_days, period_days=model.train_horizon_days)
+    with connection.cursor() as cursor:
+        cursor.execute(F.features_sql(labelled=False, population=F.EVERYONE), params)
+        rows = F.rows_from(cursor.fetchall(), labelled=False)
+    scores, _ = risk.predict(risk.load_estimators(model), rows.raw)
+    return {int(i): round(float(s), 4) for i, s in zip(rows.ids, scores, strict=True)}

@@ -95,6 +95,18 @@ def test_it_shows_the_tier_history_with_the_why_of_each_change(as_manager, make_
     assert "<strong>Net margin</strong> was €6,100.00; needs at least €5,000.00." in body
 
 
+def test_a_backfilled_change_says_so_and_names_its_month_end(as_manager, make_metrics):
+    metrics = make_metrics(tier=3)
+    TierChange.objects.create(
+        customer=metrics.customer, run=None, from_tier=None, to_tier=3, changed_at=at("2025-10-01T00:00:00"),
+        why={}, backfilled=True,
+    )  # fmt: skip
+
+    body = as_manager.get(url(metrics)).content.decode()
+
+    assert "backfilled</span>: the tier at the month end 30 Sep 2025" in body
+
+
 def test_it_shows_recent_orders_with_their_lines_and_tickets(as_manager, make_metrics):
     metrics = make_metrics()
     order = OrderFactory(customer=metrics.customer, order_id="ORD-77", placed_at=at("2026-09-03T10:00:00"))

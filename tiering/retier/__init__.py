@@ -6,9 +6,11 @@ retier_all (run.py)          the entry point: the lock, the run record, the tran
   apply_tiers (apply.py)     tiers, history and CustomerMetrics, via retier_changed
   retier_applied             the hand-off to other apps (a RetierApplied value)
   refresh_planner_statistics (vacuum.py)   after commit
+backfill_tiers (backfill.py)  the same stages at past month ends: tier history from the loaded orders
 """
 
 from .apply import CHANGED_COLUMNS, COMPARED, STORED
+from .backfill import backfill_tiers, ruleset_for
 from .lock import DEAD_RUN_ERROR, RETIER_LOCK_KEY, mark_dead_runs_failed, reap_dead_runs, single_flight
 from .plan import ALL, CHANGED, Plan, RetierError
 from .run import retier_all
@@ -22,6 +24,8 @@ __all__ = [
     "RETIER_LOCK_KEY",
     "STORED",
     "Plan",
+    "backfill_tiers",
+    "ruleset_for",
     "RetierError",
     "mark_dead_runs_failed",
     "reap_dead_runs",

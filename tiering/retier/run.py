@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from customers import changes
+from customers.models import Customer
 
 from .. import runs
 from ..cuts import cuts_json
 from ..models import RetierRun, RuleSet
 from ..signals import RetierApplied, retier_applied
+from . import backfill
 from .apply import Applied, apply_tiers
 from .lock import single_flight
 from .plan import Plan, RetierError, build_plan, with_cuts_resolved
@@ -31,6 +34,16 @@ def retier_all(
     Returns the run record: succeeded, or skipped when another run holds the lock. A failure is
     recorded on the run (status failed, error text) and re-raised.
     """
+    deferred: list[int] = []
+    run = _retier_all(as_of=as_of, ruleset=ruleset, dry_run=dry_run, triggered_by=triggered_by, deferred=deferred)
+    if deferred and run.status == RetierRun.Status.SUCCEEDED:
+        _queue_backfill(months=deferred[0], triggered_by=triggered_by)
+    return run
+
+
+def _retier_all(
+    *, as_of: dt.date, ruleset: RuleSet | None, dry_run: bool, triggered_by: str, deferred: list[int]
+) -> RetierRun:
     ruleset = ruleset or RuleSet.objects.filter(status=RuleSet.Status.PUBLISHED).first()
     record = {"as_of": as_of, "ruleset": ruleset, "dry_run": dry_run, "triggered_by": triggered_by[:100]}
     with single_flight() as acquired:
@@ -41,6 +54,8 @@ def retier_all(
                 error="Another re-tier run was going; this one did nothing.",
                 finished_at=timezone.now(),
             )
+        if not dry_run:
+            _backfill_if_first(as_of=as_of, ruleset=ruleset, triggered_by=triggered_by, deferred=deferred)
         run = RetierRun.objects.create(**record)  # after the lock, so no one takes it for dead
         try:
             with runs.heartbeat(run):  # tiering.runs: a run whose process dies is seen at once
@@ -57,6 +72,41 @@ def retier_all(
         if vacuum:
             _save_progress(run, vacuum=vacuum)
     return run
+
+
+def _backfill_if_first(*, as_of: dt.date, ruleset: RuleSet | None, triggered_by: str, deferred: list[int]) -> None:
+    """A first run over loaded history replays the tiers at the month ends before its date first
+    (tiering.retier.backfill), so that churn detection tonight and the timelines see the tiers held
+    while customers were buying. Its failure is on its own record and does not stop the run.
+
+    Above RETIER_BACKFILL_INLINE_MAX_CUSTOMERS the replay (minutes per month end at a million
+    customers) would not fit the run's own time limit: the run goes first, and the backfill is
+    queued as a task of its own once the run has succeeded (`deferred` receives its months)."""
+    months = settings.RETIER_BACKFILL_MONTHS
+    if ruleset is None or not RuleSet.objects.filter(pk=ruleset.pk, status=RuleSet.Status.PUBLISHED).exists():
+        return  # the run itself will say what is wrong
+    if not backfill.wanted_on_first_run(months):
+        return
+    if Customer.objects.count() > settings.RETIER_BACKFILL_INLINE_MAX_CUSTOMERS:
+        log.warning("first re-tier over loaded history: the %s-month backfill is queued after the run", months)
+        deferred.append(months)
+        return
+    try:
+        backfill.backfill_locked(
+            months=months, ruleset=ruleset, before=as_of, triggered_by=f"first run: {triggered_by}"
+        )
+    except Exception:
+        log.exception("the backfill before the first re-tier failed; the run goes on without it")
+
+
+def _queue_backfill(*, months: int, triggered_by: str) -> None:
+    """The first run's backfill, as its own task (tiering.tasks.backfill_tiers_task, longer limits)."""
+    from ..tasks import backfill_tiers_task
+
+    try:
+        backfill_tiers_task.delay(months=months, triggered_by=f"after the first run: {triggered_by}"[:100])
+    except Exception:  # the queue is down: the run stands; `manage.py backfill_tiers` does the same
+        log.exception("the backfill after the first re-tier could not be queued; run manage.py backfill_tiers")
 
 
 def _run(run: RetierRun, ruleset: RuleSet | None) -> tuple[Plan, Applied]:
