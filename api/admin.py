@@ -5,20 +5,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from core.admin import ReadOnlyAdmin
+
 from . import services, tasks, webhooks
 from .models import ApiCall, ApiToken, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .scopes import EVENT_CHOICES, SCOPE_CHOICES
-
-
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class TokenForm(forms.ModelForm):
@@ -86,7 +77,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiCall)
-class ApiCallAdmin(ReadOnly):
+class ApiCallAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "token", "method", "path", "status", "row_count", "duration_ms"]
     list_filter = ["status"]
     search_fields = ["token__name", "token__prefix", "path"]
@@ -145,7 +136,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnly):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "created_at",

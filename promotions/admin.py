@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
+
 from .models import ExportLog, Promotion
 
 
@@ -11,19 +13,10 @@ class PromotionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExportLog)
-class ExportLogAdmin(admin.ModelAdmin):
+class ExportLogAdmin(ReadOnlyAdmin):
     """Read-only: the log is a record of what happened, nobody edits it."""
 
     list_display = ["created_at", "actor", "source", "promotion", "filters_text", "row_count", "format"]
     list_filter = ["source", "format"]
     search_fields = ["actor", "promotion__name"]
     list_select_related = ["promotion"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

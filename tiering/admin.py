@@ -24,6 +24,8 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin import ReadOnlyAdmin
+
 from .calibration import calibrate_ruleset
 from .metrics import METRICS
 from .models import Condition, RuleGroup, RuleSet, Tier, TierBackfill
@@ -522,7 +524,7 @@ def _customer_url(customer_id: int) -> str | None:
 
 
 @admin.register(TierBackfill)
-class TierBackfillAdmin(admin.ModelAdmin):
+class TierBackfillAdmin(ReadOnlyAdmin):
     """The replays of the tiers at month ends (docs/backfill.md): read only, with a button that queues
     one (the changelist's "Replay tier history now", for admins who may start a re-tier)."""
 
@@ -530,15 +532,6 @@ class TierBackfillAdmin(admin.ModelAdmin):
                     "replaced", "started_at", "finished_at", "triggered_by"]  # fmt: skip
     readonly_fields = [f.name for f in TierBackfill._meta.fields]
     change_list_template = "admin/tiering/tierbackfill/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         view = self.admin_site.admin_view(require_POST(self.start_view))

@@ -27,7 +27,7 @@ from ..models import RuleSet, TierBackfill, TierChange
 from ..rules import rules_from_ruleset, tier_sql, why_sql
 from .apply import _grace_sql
 from .lock import single_flight
-from .plan import ALL, Plan, RetierError, with_cuts_resolved
+from .plan import ALL, Plan, RetierError, failure_text, with_cuts_resolved
 from .stage import clear_stage, stage_metrics
 
 log = logging.getLogger(__name__)
@@ -270,9 +270,7 @@ def _finish(record: TierBackfill) -> None:
 def _record_failure(record: TierBackfill, exc: BaseException) -> None:
     if not connection.is_usable():
         connection.close()
-    message = str(exc) or exc.__class__.__name__
-    if not isinstance(exc, RetierError):
-        message = f"{exc.__class__.__name__}: {message}"
+    message = failure_text(exc)
     try:
         TierBackfill.objects.filter(pk=record.pk, status=TierBackfill.Status.RUNNING).update(
             status=TierBackfill.Status.FAILED, error=message, finished_at=timezone.now()

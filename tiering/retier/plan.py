@@ -31,6 +31,12 @@ class RetierError(Exception):
     """A run that cannot start (no published rule set); the message says what to do."""
 
 
+def failure_text(exc: BaseException) -> str:
+    """What a failed run or backfill records: a RetierError's own words, else the exception's class too."""
+    message = str(exc) or exc.__class__.__name__
+    return message if isinstance(exc, RetierError) else f"{exc.__class__.__name__}: {message}"
+
+
 @dataclass(frozen=True)
 class LastRun:
     """The run whose results the metrics hold when this one starts (the run in force)."""

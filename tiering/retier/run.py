@@ -19,7 +19,7 @@ from ..signals import RetierApplied, retier_applied
 from . import backfill
 from .apply import Applied, apply_tiers
 from .lock import single_flight
-from .plan import Plan, RetierError, build_plan, with_cuts_resolved
+from .plan import Plan, build_plan, failure_text, with_cuts_resolved
 from .stage import clear_stage, stage_metrics
 from .vacuum import refresh_planner_statistics
 
@@ -167,9 +167,7 @@ def _record_failure(run: RetierRun, exc: BaseException) -> None:
     """Record the failure on a connection that works (the failing one may have been killed)."""
     if not connection.is_usable():
         connection.close()
-    message = str(exc) or exc.__class__.__name__
-    if not isinstance(exc, RetierError):
-        message = f"{exc.__class__.__name__}: {message}"
+    message = failure_text(exc)
     try:
         RetierRun.objects.filter(pk=run.pk).update(
             status=RetierRun.Status.FAILED, error=message, finished_at=timezone.now()
