@@ -223,6 +223,9 @@ class Lapse(models.Model):
     tier_while_active = models.PositiveSmallIntegerField()
     response = models.CharField(max_length=40, help_text='"Investigate", "Win back" or "no action: tier 1".')
     returned_at = models.DateTimeField(null=True, blank=True, help_text="When a run saw the customer order again.")
+    returned_on = models.DateField(
+        null=True, blank=True, help_text="The as-of date of the run that saw the customer order again."
+    )
     trigger = models.CharField(
         max_length=8,
         choices=[(policy.TRIGGER_LAPSE, "lapse rule"), (policy.TRIGGER_RISK, "churn risk")],
@@ -242,9 +245,11 @@ class Lapse(models.Model):
                 fields=["customer"], condition=models.Q(returned_at__isnull=True), name="lapse_unreturned_idx"
             ),
             models.Index(fields=["detected_at"], name="lapse_detected_idx"),
-            # win-backs per month (dashboard.trends): only the lapses that ended
+            # lapses and win-backs per month (dashboard.trends), by the runs' as-of dates; only the
+            # lapses that ended for the win-backs
+            models.Index(fields=["detected_on"], name="lapse_detected_on_idx"),
             models.Index(
-                fields=["returned_at"], condition=models.Q(returned_at__isnull=False), name="lapse_returned_idx"
+                fields=["returned_on"], condition=models.Q(returned_on__isnull=False), name="lapse_returned_on_idx"
             ),
         ]
         permissions = [("view_insights", "Can view churn insights")]

@@ -8,8 +8,12 @@
   backfilled entries included): the net moves recorded up to that month's end, summed from the
   start, grouped per month in SQL and read only before the first month with run totals (an
   index on changed_at bounds it). Such a month shows no margin share.
-- Lapses: customers found lapsed that month (Lapse.detected_at); win-backs: lapsed customers who
-  ordered again, seen that month (Lapse.returned_at).
+- Lapses: customers found lapsed that month; win-backs: lapsed customers seen ordering again that
+  month. Both by the as-of date of the run that saw it (Lapse.detected_on, Lapse.returned_on), not
+  by when that run happened to execute (detected_at, returned_at): a replay of past months, or a
+  night's run that caught up after a pause, records lapses today that the data dates months back.
+  The lapse has no date of its own: its rule (no order for N days, N per customer and policy)
+  or the churn risk says "lapsed" as of a date, and the first run to see it dates it.
 
 Four grouped queries whatever the number of customers, cached under the last run: at 1,000,000
 customers with 1,000,000 history rows the history query is empty once every month shown has a
@@ -63,7 +67,6 @@ def monthly_trends(*, run: RetierRun | None, today: dt.date | None = None, month
 
 def _read(*, today: dt.date, months: int) -> list[MonthTrend]:
     first = month_starts(today, months)[0]
-    since = _midnight(first)
     run_totals = _run_totals(first)
     covered = {as_of.replace(day=1) for _, as_of, _, _, _ in run_totals}
     # History is read only up to the first month that run totals cover (all of it with none).
@@ -73,8 +76,8 @@ def _read(*, today: dt.date, months: int) -> list[MonthTrend]:
         months=months,
         flows=_flows(until=history_until),
         run_totals=run_totals,
-        lapses=_per_month(Lapse.objects.filter(detected_at__gte=since), "detected_at"),
-        win_backs=_per_month(Lapse.objects.filter(returned_at__gte=since), "returned_at"),
+        lapses=_per_month(Lapse.objects.filter(detected_on__gte=first), "detected_on"),
+        win_backs=_per_month(Lapse.objects.filter(returned_on__gte=first), "returned_on"),
     )
 
 

@@ -6,6 +6,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from churn.models import Lapse
+from churn.services import detect_churn
 from dashboard.trends import monthly_trends
 from tests.churn.factories import LapseFactory, RetierRunFactory, TierChangeFactory
 from tests.factories import CustomerFactory, CustomerMetricsFactory
@@ -57,7 +59,12 @@ def history():
         CustomerMetricsFactory(customer=customer, tier=tier)
     for day in ("2026-10-03", "2026-10-20", "2026-11-01"):
         LapseFactory(detected_at=at(day, "02:00:00"), detected_on=dt.date.fromisoformat(day))
-    LapseFactory(detected_at=at("2026-08-01"), returned_at=at("2026-11-15"))  # lapsed in August: outside sizes
+    LapseFactory(  # lapsed in August: outside sizes
+        detected_at=at("2026-08-01"),
+        detected_on=dt.date(2026, 8, 1),
+        returned_at=at("2026-11-15"),
+        returned_on=dt.date(2026, 11, 15),
+    )
     return a, b, c, d
 
 
@@ -76,6 +83,27 @@ def test_tier_sizes_margin_shares_lapses_and_win_backs_per_month_are_the_hand_co
     assert by_month[NOV].margin_share == pytest.approx({1: 0.0, 2: 0.25, 3: 0.75})  # the 20th, not the 5th
     assert by_month[DEC].margin_share == by_month[NOV].margin_share
     assert [(t.lapses, t.win_backs) for t in trends] == [(1, 0), (0, 0), (2, 0), (1, 1), (0, 0)]
+
+
+def test_a_replay_of_past_months_counts_each_lapse_and_win_back_in_the_month_its_run_was_dated():
+    """Three runs as of September, October and November, all executed now (a replay, or nights
+    caught up in December): each lapse shows in its run's month, not all in December."""
+    replayed_at = at("2026-12-02", "09:30:00")  # the wall clock of every detection below
+    last_orders = {"Sep": "2026-06-01", "Oct": "2026-07-15", "Nov": "2026-08-15"}  # 90+ days before each run
+    metrics = {
+        key: CustomerMetricsFactory(tier=2, last_order_at=at(day, "12:00:00"), days_since_last_order=None)
+        for key, day in last_orders.items()
+    }
+    for as_of in (dt.date(2026, 9, 30), dt.date(2026, 10, 31)):
+        detect_churn(run_id=RetierRunFactory(as_of=as_of).pk, as_of=as_of, now=replayed_at)
+    metrics["Sep"].last_order_at = at("2026-11-10", "12:00:00")  # September's lapse orders again
+    metrics["Sep"].save()
+    nov = dt.date(2026, 11, 30)
+    detect_churn(run_id=RetierRunFactory(as_of=nov).pk, as_of=nov, now=replayed_at)
+
+    assert set(Lapse.objects.values_list("detected_at", flat=True)) == {replayed_at}
+    by_month = {t.month: (t.lapses, t.win_backs) for t in monthly_trends(run=None, today=TODAY)}
+    assert (by_month[SEP], by_month[OCT], by_month[NOV], by_month[DEC]) == ((1, 0), (1, 0), (1, 1), (0, 0))
 
 
 def test_the_overview_shows_the_trend_numbers_in_a_table(client, make_user, history):
