@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from core.context_processors import navigation
 from core.params import PER_PAGE_CHOICES, clean_list_params, small_int, valid_filterset
 from customers import search as customer_search
+from tiering.matrix import run_matrix
 from tiering.metrics import METRICS
 from tiering.models import TierChange
 from tiering.preview import rules_as_applied
@@ -91,33 +92,13 @@ def overview(request: HttpRequest) -> HttpResponse:
         "movement_run": succeeded,
         "pyramid": pyramid,
         "total_customers": sum(t.customers for t in pyramid),
-        "matrix": _movement_matrix(succeeded, levels=sorted(tiers)),
+        "matrix": run_matrix(succeeded, tiers=tiers.values()) if succeeded else None,
         "chart_data": _chart_data(pyramid),
         "followups": selectors.follow_up_numbers(levels=sorted(tiers), user=request.user, today=timezone.localdate()),
         "can_work_queue": request.user.has_perm(WORK_QUEUE),
         **trends_context(monthly_trends(run=succeeded), tiers),
     }
     return render(request, "dashboard/overview.html", context)
-
-
-def _movement_matrix(run, *, levels: list[int]) -> dict | None:
-    """Rows "from" × columns "to" from the run's stored {"2->3": n} counts (no query)."""
-    if run is None:
-        return None
-    counts = {}
-    for key, n in (run.matrix or {}).items():
-        source, _, target = str(key).partition("->")
-        counts[(_level(source), _level(target))] = n
-    sources = [None] + levels if any(s is None for s, _ in counts) else levels
-    rows = [{"from": s, "cells": [{"to": t, "n": counts.get((s, t), 0)} for t in levels]} for s in sources]
-    moved = run.moved if run.moved else sum(n for (s, t), n in counts.items() if s is not None and s != t)
-    new = sum(n for (s, _), n in counts.items() if s is None)
-    return {"levels": levels, "rows": rows, "moved": moved, "new": new}
-
-
-def _level(text: str) -> int | None:
-    text = text.strip()
-    return int(text) if text.isdigit() else None
 
 
 def _chart_data(pyramid) -> dict:

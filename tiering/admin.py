@@ -27,6 +27,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from core.admin import ReadOnlyAdmin
 
 from .calibration import calibrate_ruleset
+from .matrix import build_matrix
 from .metrics import METRICS
 from .models import Condition, RuleGroup, RuleSet, Tier, TierBackfill
 from .preview import preview_ruleset
@@ -230,7 +231,7 @@ class RuleSetAdmin(SimpleHistoryAdmin):
             "ruleset": ruleset,
             "preview": preview,
             "as_of": preview.as_of,
-            "rows": _matrix_rows(preview, tiers),
+            "matrix": build_matrix(preview.matrix, tiers=tiers, verb="would move", note=_preview_note(ruleset)),
             "shares": _shares_rows(preview, tiers),
             "tiers": tiers,
             "movers": [
@@ -495,21 +496,12 @@ def _pct(share: float) -> str:
     return f"{share * 100:.1f}%".replace("-", "−")
 
 
-def _matrix_rows(preview, tiers: list[Tier]) -> list[dict]:
-    """One row per tier held now: counts per tier the rules would give, highest first."""
-    rows = []
-    for held in tiers:
-        cells = [
-            {
-                "to": to.level,
-                "count": preview.matrix.get((held.level, to.level), 0),
-                "stays": to.level == held.level,
-                "up": to.level > held.level,
-            }
-            for to in tiers
-        ]
-        rows.append({"tier": held, "cells": cells, "total": sum(c["count"] for c in cells)})
-    return rows
+def _preview_note(ruleset: RuleSet) -> str:
+    return (
+        f"Rows: the tier each customer holds now; columns: the tier v{ruleset.version} would give. "
+        "No list holds the customers a draft would move, so the numbers are not links: "
+        "the customers below link to their pages."
+    )
 
 
 def _customer_url(customer_id: int) -> str | None:

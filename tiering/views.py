@@ -9,7 +9,8 @@ from kombu.exceptions import OperationalError
 
 from config.celery import publish_once
 
-from .models import RetierRun
+from .matrix import run_matrix
+from .models import RetierRun, Tier
 from .runs import reap_interrupted
 from .tasks import retier_task
 from .tiers import LEVELS
@@ -27,8 +28,9 @@ def run_list(request: HttpRequest) -> HttpResponse:
 @permission_required("tiering.view_retierrun", raise_exception=True)
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(RetierRun.objects.select_related("ruleset"), pk=pk)
-    matrix = _matrix_rows(run)
-    context = {"run": run, "levels": LEVELS, "matrix": matrix, "placed": matrix[0]["total"]}
+    tiers = list(Tier.objects.all())
+    matrix = run_matrix(run, tiers=tiers)
+    context = {"run": run, "levels": [t.level for t in tiers], "matrix": matrix, "placed": matrix.new}
     return render(request, "tiering/run_detail.html", context)
 
 
@@ -70,12 +72,3 @@ def run_now(request: HttpRequest) -> HttpResponse:
         return redirect("tiering:runs")
     messages.success(request, "Re-tier queued: it appears below as soon as a worker starts it.")
     return redirect("tiering:runs")
-
-
-def _matrix_rows(run: RetierRun) -> list[dict]:
-    """From-tier rows ("new" first) of to-tier cells; stays are not recorded, only moves."""
-    rows = []
-    for origin in ("new", *LEVELS):
-        cells = [{"to": to, "count": run.matrix.get(f"{origin}->{to}"), "stay": origin == to} for to in LEVELS]
-        rows.append({"origin": origin, "cells": cells, "total": sum(c["count"] or 0 for c in cells)})
-    return rows

@@ -161,7 +161,7 @@ def test_the_preview_page_shows_the_matrix_and_says_nothing_is_written(admin_cli
     page = admin_client.get(reverse("admin:tiering_ruleset_preview", args=[draft.pk])).content.decode()
     assert "Nothing is written." in page
     assert "Falling Ltd" in page
-    assert 'title="tier 2 → 1">1</td>' in page
+    assert '<td class="down" title="1 customer would move from tier 2 to tier 1">1</td>' in page
     assert "Each tier's share of customers, 12-month revenue and net margin" in page
     # tier 2: every customer (2) now, half (1) with the draft, 50 points fewer
     assert '<td>100.0%<div class="tb-muted">2</div></td>' in page
