@@ -27,6 +27,7 @@ PAGES = {
         "/", "/tiers/", "/tiers/3/", "/customer/{customer}/", "/churn/", "/churn/team/", "/churn/insights/",
         "/churn/backtest/", "/promotions/", "/promotions/new/", "/promotions/exports/", "/tiering/runs/",
         "/tiering/runs/{run}/", "/customers/import/", "/tiering/rules/", "/tiering/rules/{ruleset}/", "/no-such-page/",
+        "/admin/tiering/ruleset/{ruleset}/preview/",
     ],
     ("manager", "tierboard-manager"): [
         "/", "/tiers/", "/tiers/2/?sort=-net_margin", "/tiers/?q=co", "/customer/{customer}/", "/churn/",
