@@ -162,3 +162,17 @@ def test_run_now_with_a_worker_queue_says_queued_and_records_nothing_yet(client,
     page = response.content.decode()
     assert "Re-tier queued" in page and "Re-tier done" not in page
     assert not RetierRun.objects.exists()
+
+
+@pytest.mark.parametrize("matrix", [{}, {"1->2": 12, "2->3": 3, "3->2": 1, "new->1": 40}])
+def test_a_runs_page_uses_the_same_queries_however_many_moves_it_made(
+    client, make_user, django_assert_num_queries, matrix
+):
+    client.force_login(make_user("Admin"))
+    run = finished_run(matrix=matrix)
+
+    # 1 session, 2 user, 3 user permissions, 4 group permissions, 5 the run joined with its rule set,
+    # 6 the tiers (the matrix's rows and columns; its counts are the run's own), 7 the menu's
+    # open-item count beside My queue.
+    with django_assert_num_queries(7):
+        client.get(reverse("tiering:run_detail", args=[run.pk]))
