@@ -6,7 +6,7 @@ import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, Lookup, OuterRef
 from django.utils import timezone
 
 from churn import policy as churn_policy
@@ -49,6 +49,19 @@ DATE_RANGE = [
 MONEY = {"max_digits": 14, "decimal_places": 2}  # CustomerMetrics' money columns
 LEVEL_RANGE = {"min_value": 0, "max_value": 32767}  # a tier level column (PositiveSmallIntegerField)
 SEARCH_IDS = 5_000  # a search matching at most this many customers is narrowed to their ids
+
+
+class AnyOf(Lookup):
+    """`column = ANY(%s)` with the Python list as ONE array parameter (`__in` writes one
+    placeholder per value)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
 
 
 def _date_filter(method: str, label: str) -> django_filters.DateFilter:
@@ -121,7 +134,11 @@ class CustomerFilter(django_filters.FilterSet):
             return queryset
         matches = customer_search.search(value).order_by().values("id")
         ids = list(matches.values_list("id", flat=True)[: SEARCH_IDS + 1])
-        return queryset.filter(customer_id__in=ids if len(ids) <= SEARCH_IDS else matches)
+        if len(ids) > SEARCH_IDS:
+            return queryset.filter(customer_id__in=matches)
+        # One array parameter, not one placeholder per id: planning 1,400 literals cost more than
+        # reading their rows (the page, its total and its estimate each plan it).
+        return queryset.filter(AnyOf(F("customer_id"), ids))
 
     def only_mine(self, queryset, name, value):
         return queryset.filter(customer__account_manager=self.user) if value and self.user else queryset
