@@ -343,12 +343,17 @@ class FollowUp(models.Model):
                 name="followup_active_order_idx",
             ),
             models.Index(fields=["status", "closed_at"], name="followup_closed_idx"),
-            # The queues' default order: value at risk, largest first, over the items still being worked.
+            # The queues' default order, whole (churn.tables._ordered): value at risk, largest first,
+            # then tier, due date, id, over the items still being worked. With the key's tail missing
+            # the items not valued yet (every item, before a risk model) were all read and sorted:
+            # 0.54 s for the team queue's first page at 1M, 7 ms with it.
             models.Index(
                 models.F("value_at_risk").desc(nulls_last=True),
+                models.F("tier").desc(),
+                "due_on",
                 "id",
                 condition=models.Q(status__in=policy.ACTIVE_STATUSES),
-                name="followup_active_value_idx",
+                name="followup_value_order_idx",
             ),
         ]
         permissions = [

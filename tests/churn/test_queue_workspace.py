@@ -4,10 +4,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from churn import services
 from churn.models import CustomerRisk, FollowUp
+from churn.selectors import queue_items
 from tests.churn.factories import FollowUpFactory
 from tests.factories import UserFactory
 
@@ -71,6 +73,24 @@ def test_the_queue_sorts_by_value_at_risk_by_default_with_unvalued_items_last(cl
     )
     html = client.get(reverse("churn:my_queue")).content.decode()
     assert order_of(html, [small, big, unvalued, middle]) == [big.pk, middle.pk, small.pk, unvalued.pk]
+
+
+def test_the_queue_default_order_is_read_from_an_index_not_sorted(ann):
+    """The first page of a queue of every open item must stop after 50 rows. An index covering
+    only part of the order (value at risk, id) made the unvalued items (all of them before a risk
+    model) read and sorted whole: 0.54 s for the team queue at 1M customers."""
+    from churn import policy
+    from churn.tables import FollowUpTable
+
+    for value in (None, None, "100", "900"):
+        item(value=value)
+    table = FollowUpTable(queue_items().filter(status__in=policy.ACTIVE_STATUSES, assignee=None))
+    sql, params = table.data.data[:50].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a handful of rows: judge the index, not the size
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "followup_value_order_idx" in plan and "Sort" not in plan, plan
 
 
 def test_the_queue_sorts_by_risk_or_last_order_when_asked(client, ann):
