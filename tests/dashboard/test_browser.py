@@ -1,55 +1,23 @@
-"""A real browser walks the dashboard: sign in → overview → a tier list → filter → a customer.
-
-Debian's Chromium is launched by path (never `playwright install`). Playwright's sync API runs an
-event loop in this thread, so Django's async-safety check must be told it is fine here.
-"""
+"""A real browser walks the dashboard: sign in → overview → a tier list → filter → a customer; saved
+views. The browser, the page and signing in come from tests/conftest.py."""
 
 import datetime as dt
-import os
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from customers.models import Customer  # noqa: E402
-from tests.factories import CustomerFactory, CustomerMetricsFactory  # noqa: E402
-from tiering.models import RetierRun, TierChange  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+from customers.models import Customer
+from tests.factories import CustomerFactory, CustomerMetricsFactory
+from tiering.models import RetierRun, TierChange
 
 # serialized_rollback: the flush after a transactional test would otherwise drop the roles and
 # tiers that migrations created, and every later test needs them.
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def restore_migration_rows_afterwards(django_db_setup, django_db_blocker):
-    """A transactional test ends with a flush, and Django restores the serialized rows only at the
-    start of the next such test: put the roles and tiers back now, or the next session
-    (--reuse-db) starts without them."""
-    yield
-    from django.db import connection
-
-    contents = getattr(connection, "_test_serialized_contents", None)
-    if contents:
-        with django_db_blocker.unblock():
-            connection.creation.deserialize_db_from_string(contents)
-
-
-@pytest.fixture
-def browser_page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        yield page
-        browser.close()
-        assert errors == [], f"JavaScript errors: {errors}"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("restore_migrated_data"),
+]
 
 
 @pytest.fixture
