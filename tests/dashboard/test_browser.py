@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from customers.models import Customer
+from dashboard.models import SavedView
 from tests.factories import CustomerFactory, CustomerMetricsFactory
 from tiering.models import RetierRun, TierChange
 
@@ -117,3 +118,44 @@ def test_an_account_manager_searches_by_company_sorts_and_keeps_a_saved_view(liv
     page.locator(".view-links").get_by_role("link", name="Brightwater").click()
     expect(page.get_by_label("Search")).to_have_value("brightwater")
     assert "sort=name" in page.url
+
+
+def test_a_saved_view_is_kept_found_opened_and_deleted_by_its_owner_only(open_page, sign_in, customers, make_user):
+    """Filter and sort → save under a name (Enter) → the name is among my views on every list → it
+    opens with the same filter and order → delete it. A colleague never sees it."""
+    make_user("Account manager", username="bo")
+    page = open_page()
+    sign_in(page, "amira")
+    page.goto(page.base_url + "/tiers/")
+    page.get_by_label("Net margin from").fill("500")
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("link", name="Customer", exact=True).click()  # sort by name
+    expect(page.locator("#list-total")).to_have_text("3 customers match")
+    names = page.locator("table.customers tbody tr td:first-child a").all_inner_texts()
+    assert names == ["Customer 0 tier 3", "Customer 1 tier 3", "Customer 2 tier 2"]
+
+    page.get_by_label("Name of this view").fill("Margin over 500")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Saved the view “Margin over 500”.")).to_be_visible()
+    view = SavedView.objects.get()
+    assert (view.user.username, view.level) == ("amira", None)
+    assert "min_margin=500" in view.query and "sort=name" in view.query
+
+    colleague = open_page()
+    sign_in(colleague, "bo")
+    colleague.goto(colleague.base_url + "/tiers/")
+    expect(colleague.locator(".saved-views")).to_contain_text("None yet")
+    expect(colleague.get_by_text("Margin over 500")).to_have_count(0)
+
+    page.goto(page.base_url + "/tiers/3/")  # my views are listed above every list
+    page.locator(".view-links").get_by_role("link", name="Margin over 500").click()
+    expect(page.get_by_label("Net margin from")).to_have_value("500")
+    expect(page.locator(".view-links a[aria-current=page]")).to_have_text("Margin over 500")
+    assert page.locator("table.customers tbody tr td:first-child a").all_inner_texts() == names
+    assert page.url.startswith(page.base_url + "/tiers/?")
+
+    page.get_by_text("Rename or delete").click()
+    page.get_by_role("button", name="Delete Margin over 500").click()
+    expect(page.get_by_text("Deleted the view “Margin over 500”.")).to_be_visible()
+    expect(page.locator(".view-links")).to_have_count(0)
+    assert not SavedView.objects.exists()
