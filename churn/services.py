@@ -464,10 +464,14 @@ def _name(user: User) -> str:
 
 
 def _conflict(follow_up_id: int) -> StaleFollowUp:
-    current = FollowUp.objects.select_related("updated_by").get(pk=follow_up_id)
+    """Who changed the item, and where it is now: its status and whose it is (an admin may have
+    given it to a colleague, whose name is then what the refused person needs)."""
+    current = FollowUp.objects.select_related("updated_by", "assignee").get(pk=follow_up_id)
     who = _name(current.updated_by) if current.updated_by else "the nightly run"
+    whose = f"assigned to {_name(current.assignee)}" if current.assignee else "in the team queue"
     return StaleFollowUp(
-        f"This item was changed by {who} meanwhile (it is now {current.get_status_display()}) — reload and try again."
+        f"This item was changed by {who} meanwhile (it is now {current.get_status_display()} and {whose})"
+        " — reload and try again."
     )
 
 

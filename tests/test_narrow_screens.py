@@ -8,17 +8,11 @@ import os
 import pytest
 from django.core.management import call_command
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-playwright = pytest.importorskip("playwright.sync_api")
-
-from tests.tiering.retier_helpers import restore_migrated_data  # noqa: E402, F401
-
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.usefixtures("restore_migrated_data"),
 ]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 TODAY = dt.date(2026, 11, 30)
 
 # The pages of each demo user; {customer} and {run} are filled from the seeded data.
@@ -63,23 +57,16 @@ def seeded():
     return {"customer": customer, "run": run.pk, "ruleset": run.ruleset_id}
 
 
-def test_no_page_of_any_role_scrolls_sideways_on_a_phone_or_a_laptop(live_server, seeded):
+def test_no_page_of_any_role_scrolls_sideways_on_a_phone_or_a_laptop(seeded, open_page, sign_in):
     problems = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        for (username, password), paths in PAGES.items():
-            for width in (390, 1366):
-                page = browser.new_page(viewport={"width": width, "height": 900})
-                page.goto(live_server.url + "/accounts/login/")
-                page.fill("input[name=username]", username)
-                page.fill("input[name=password]", password)
-                page.click("button[type=submit]")
-                page.wait_for_url(lambda url: "/accounts/login/" not in url)
-                for path in paths:
-                    page.goto(live_server.url + path.format(**seeded))
-                    overflow = page.evaluate(OVERFLOW, width)
-                    if overflow:
-                        problems.append(f"{username} {path} at {width} px: {overflow}")
-                page.close()
-        browser.close()
+    for (username, password), paths in PAGES.items():
+        for width in (390, 1366):
+            page = open_page(width=width)
+            sign_in(page, username, password)
+            for path in paths:
+                page.goto(page.base_url + path.format(**seeded))
+                overflow = page.evaluate(OVERFLOW, width)
+                if overflow:
+                    problems.append(f"{username} {path} at {width} px: {overflow}")
+            page.close()
     assert problems == []

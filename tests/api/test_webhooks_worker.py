@@ -17,7 +17,6 @@ from api.receiver import Receiver
 from api.tasks import deliver_webhook_task
 from config.celery import app
 from tests.churn.factories import FollowUpFactory
-from tests.tiering.retier_helpers import restore_migrated_data  # noqa: F401
 
 REDIS_URL = os.environ.get("RETIER_TEST_REDIS_URL", "redis://127.0.0.1:6379/10")
 ROOT = Path(__file__).resolve().parents[2]

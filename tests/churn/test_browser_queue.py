@@ -1,41 +1,26 @@
 """The browser walk: an account manager works an item from open to lost, and insights show it."""
 
 import datetime as dt
-import os
 
 import pytest
 
 from tests.churn.factories import FollowUpFactory
 from tests.factories import ProductFactory, UserFactory
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-playwright = pytest.importorskip("playwright.sync_api")
-
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("restore_migrated_data"),
+]
 UTC = dt.UTC
 
 
 @pytest.fixture
-def page(live_server):
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 900})
-        page.set_default_timeout(10_000)
-        page.base_url = live_server.url
-        yield page
-        browser.close()
+def page(browser_page):
+    return browser_page
 
 
-def log_in(page, username):
-    page.goto(page.base_url + "/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "pw")
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
-
-
-def test_an_account_manager_works_an_item_from_open_to_lost_and_insights_show_it(page):
+def test_an_account_manager_works_an_item_from_open_to_lost_and_insights_show_it(page, sign_in):
     ann = UserFactory(role="Account manager", username="ann")
     ProductFactory(sku="SYNC-2", name="Cloud Sync 2", launched_on=dt.date(2026, 5, 1))
     item = FollowUpFactory(
@@ -43,7 +28,7 @@ def test_an_account_manager_works_an_item_from_open_to_lost_and_insights_show_it
         lapse__customer__name="Acme Lifetime",
         lapse__last_order_at=dt.datetime(2026, 6, 1, 12, tzinfo=UTC),
     )
-    log_in(page, "ann")
+    sign_in(page, "ann")
     page.goto(page.base_url + "/churn/")
     row = page.locator(f"#follow-up-{item.pk}")
     assert "Acme Lifetime" in row.inner_text()
@@ -78,7 +63,7 @@ def test_an_account_manager_works_an_item_from_open_to_lost_and_insights_show_it
     page.screenshot(path="/tmp/churn_browser_insights.png", full_page=True)
 
 
-def test_an_account_manager_claims_ticked_items_from_the_keyboard_and_the_queue_fits_390_px(page):
+def test_an_account_manager_claims_ticked_items_from_the_keyboard_and_the_queue_fits_390_px(page, sign_in):
     UserFactory(role="Account manager", username="ann")
     items = [
         FollowUpFactory(
@@ -86,7 +71,7 @@ def test_an_account_manager_claims_ticked_items_from_the_keyboard_and_the_queue_
         )
         for n in range(3)
     ]
-    log_in(page, "ann")
+    sign_in(page, "ann")
     page.goto(page.base_url + "/churn/team/")
     for it in items[:2]:
         page.get_by_label(f"Tick Team item {items.index(it)}").focus()

@@ -92,6 +92,23 @@ def test_a_second_change_from_a_stale_form_is_refused_naming_who_changed_it(mana
     assert "second" not in item.notes
 
 
+def test_a_stale_change_is_refused_naming_whose_item_it_is_now(manager):
+    """An admin gave the item to a colleague while Ann's page still showed it in the team queue."""
+    bob = UserFactory(role="Account manager", first_name="Bob", last_name="Baker")
+    item = FollowUpFactory(assignee=None)
+    reassign_follow_up(follow_up_id=item.pk, user=UserFactory(role="Admin", username="ada"), version=1, to_user=bob)
+    with pytest.raises(StaleFollowUp) as refused:
+        claim_follow_up(follow_up_id=item.pk, user=manager, version=1)
+    assert "changed by ada meanwhile (it is now open and assigned to Bob Baker)" in str(refused.value)
+
+
+def test_a_stale_change_says_when_the_item_went_back_to_the_team_queue(manager):
+    item = FollowUpFactory(assignee=manager)
+    FollowUp.objects.filter(pk=item.pk).update(assignee=None, version=2)
+    with pytest.raises(StaleFollowUp, match=r"it is now open and in the team queue\)"):
+        move(item, manager, "contacted")
+
+
 def test_the_conditional_update_refuses_a_change_that_slipped_in_after_reading(manager, monkeypatch):
     """Both people read version 1; the other's UPDATE lands between our read and our write."""
     from churn import services

@@ -21,7 +21,6 @@ from customers.imports import IMPORT_LOCK_ID
 from customers.models import ImportJob, Order, OrderLine
 from tests.customers.test_import_killed import orders_file
 from tests.factories import CustomerFactory, ProductFactory
-from tests.tiering.retier_helpers import restore_migrated_data  # noqa: F401
 
 REDIS_URL = os.environ.get("RETIER_TEST_REDIS_URL", "redis://127.0.0.1:6379/10")
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,6 @@ from django.db import connection
 
 from customers.models import Order, OrderLine
 from tests.factories import CustomerFactory, ProductFactory
-from tests.tiering.retier_helpers import restore_migrated_data  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 LINES = 200_000

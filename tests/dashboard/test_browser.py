@@ -1,55 +1,24 @@
-"""A real browser walks the dashboard: sign in → overview → a tier list → filter → a customer.
-
-Debian's Chromium is launched by path (never `playwright install`). Playwright's sync API runs an
-event loop in this thread, so Django's async-safety check must be told it is fine here.
-"""
+"""A real browser walks the dashboard: sign in → overview → a tier list → filter → a customer; saved
+views. The browser, the page and signing in come from tests/conftest.py."""
 
 import datetime as dt
-import os
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from customers.models import Customer  # noqa: E402
-from tests.factories import CustomerFactory, CustomerMetricsFactory  # noqa: E402
-from tiering.models import RetierRun, TierChange  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+from customers.models import Customer
+from dashboard.models import SavedView
+from tests.factories import CustomerFactory, CustomerMetricsFactory
+from tiering.models import RetierRun, TierChange
 
 # serialized_rollback: the flush after a transactional test would otherwise drop the roles and
 # tiers that migrations created, and every later test needs them.
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def restore_migration_rows_afterwards(django_db_setup, django_db_blocker):
-    """A transactional test ends with a flush, and Django restores the serialized rows only at the
-    start of the next such test: put the roles and tiers back now, or the next session
-    (--reuse-db) starts without them."""
-    yield
-    from django.db import connection
-
-    contents = getattr(connection, "_test_serialized_contents", None)
-    if contents:
-        with django_db_blocker.unblock():
-            connection.creation.deserialize_db_from_string(contents)
-
-
-@pytest.fixture
-def browser_page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        yield page
-        browser.close()
-        assert errors == [], f"JavaScript errors: {errors}"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("restore_migrated_data"),
+]
 
 
 @pytest.fixture
@@ -149,3 +118,44 @@ def test_an_account_manager_searches_by_company_sorts_and_keeps_a_saved_view(liv
     page.locator(".view-links").get_by_role("link", name="Brightwater").click()
     expect(page.get_by_label("Search")).to_have_value("brightwater")
     assert "sort=name" in page.url
+
+
+def test_a_saved_view_is_kept_found_opened_and_deleted_by_its_owner_only(open_page, sign_in, customers, make_user):
+    """Filter and sort → save under a name (Enter) → the name is among my views on every list → it
+    opens with the same filter and order → delete it. A colleague never sees it."""
+    make_user("Account manager", username="bo")
+    page = open_page()
+    sign_in(page, "amira")
+    page.goto(page.base_url + "/tiers/")
+    page.get_by_label("Net margin from").fill("500")
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("link", name="Customer", exact=True).click()  # sort by name
+    expect(page.locator("#list-total")).to_have_text("3 customers match")
+    names = page.locator("table.customers tbody tr td:first-child a").all_inner_texts()
+    assert names == ["Customer 0 tier 3", "Customer 1 tier 3", "Customer 2 tier 2"]
+
+    page.get_by_label("Name of this view").fill("Margin over 500")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Saved the view “Margin over 500”.")).to_be_visible()
+    view = SavedView.objects.get()
+    assert (view.user.username, view.level) == ("amira", None)
+    assert "min_margin=500" in view.query and "sort=name" in view.query
+
+    colleague = open_page()
+    sign_in(colleague, "bo")
+    colleague.goto(colleague.base_url + "/tiers/")
+    expect(colleague.locator(".saved-views")).to_contain_text("None yet")
+    expect(colleague.get_by_text("Margin over 500")).to_have_count(0)
+
+    page.goto(page.base_url + "/tiers/3/")  # my views are listed above every list
+    page.locator(".view-links").get_by_role("link", name="Margin over 500").click()
+    expect(page.get_by_label("Net margin from")).to_have_value("500")
+    expect(page.locator(".view-links a[aria-current=page]")).to_have_text("Margin over 500")
+    assert page.locator("table.customers tbody tr td:first-child a").all_inner_texts() == names
+    assert page.url.startswith(page.base_url + "/tiers/?")
+
+    page.get_by_text("Rename or delete").click()
+    page.get_by_role("button", name="Delete Margin over 500").click()
+    expect(page.get_by_text("Deleted the view “Margin over 500”.")).to_be_visible()
+    expect(page.locator(".view-links")).to_have_count(0)
+    assert not SavedView.objects.exists()

@@ -1,37 +1,23 @@
 """In a real browser: the count and rows follow the filters as a marketer changes them (htmx)."""
 
 import pytest
-from django.db import connection
 
 from tests.factories import CustomerMetricsFactory, UserFactory
 
 # The live server reads committed data, so the test is transactional and the database is
 # flushed after it; serialized_rollback keeps a copy of what the migrations made (the roles).
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def migrated_data_put_back(django_db_setup, django_db_blocker):
-    """After the flush that ends the module's last test, restore the roles and tiers the data
-    migrations made, so a later --reuse-db run still finds them."""
-    yield
-    with django_db_blocker.unblock():
-        connection.creation.deserialize_db_from_string(connection._test_serialized_contents)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("restore_migrated_data"),
+]
 
 
 @pytest.fixture
-def page(live_server):
-    playwright = pytest.importorskip("playwright.sync_api")
+def page(browser_page, sign_in):
     UserFactory(username="mia", role="Marketing")  # password "pw"
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=username]", "mia")
-        page.fill("input[name=password]", "pw")
-        page.click("main button[type=submit], main input[type=submit]")
-        yield page
-        browser.close()
+    sign_in(browser_page, "mia")
+    return browser_page
 
 
 @pytest.fixture

@@ -71,20 +71,3 @@ def other_connection():
 
     s = connection.settings_dict
     return psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, user=s["USER"], dbname=s["NAME"], autocommit=True)
-
-
-import pytest  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def restore_migrated_data(django_db_blocker):
-    """After a module of transactional tests, put back what data migrations created (roles, tiers,
-    rule set v1, the nightly schedule): the flush after each such test empties every table, and
-    with --reuse-db the next session would start without them."""
-    yield
-    from django.db import connection
-
-    with django_db_blocker.unblock():
-        contents = getattr(connection, "_test_serialized_contents", None)
-        if contents:
-            connection.creation.deserialize_db_from_string(contents)

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from tests.factories import CustomerFactory
-from tests.tiering.retier_helpers import at, buy, other_connection, publish_rules, restore_migrated_data, tiers  # noqa: F401
+from tests.tiering.retier_helpers import at, buy, other_connection, publish_rules, tiers
 from tiering.models import CustomerMetrics, MetricsStage, RetierRun, TierChange
 from tiering.runs import INTERRUPTED_ERROR
 from tiering.services import RETIER_LOCK_KEY, retier_all

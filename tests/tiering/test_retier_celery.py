@@ -12,7 +12,7 @@ from celery import Celery
 from django.db import connection
 
 from tests.factories import CustomerFactory
-from tests.tiering.retier_helpers import at, buy, publish_rules, restore_migrated_data, tiers  # noqa: F401
+from tests.tiering.retier_helpers import at, buy, publish_rules, tiers
 from tiering.models import RetierRun
 
 REDIS_URL = os.environ.get("RETIER_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")

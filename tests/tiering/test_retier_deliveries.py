@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import CustomerFactory
-from tests.tiering.retier_helpers import at, buy, other_connection, publish_rules, restore_migrated_data, tiers  # noqa: F401
+from tests.tiering.retier_helpers import at, buy, other_connection, publish_rules, tiers
 from tiering.models import RetierRun, TaskDelivery, TierChange
 from tiering.runs import RETIER_LOCK_KEY, count_delivery, run_delivered
 from tiering.services import retier_all

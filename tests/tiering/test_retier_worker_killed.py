@@ -18,7 +18,7 @@ from django.db import transaction
 
 from config.celery import app as celery_app
 from tests.factories import CustomerFactory
-from tests.tiering.retier_helpers import at, buy, other_connection, publish_rules, restore_migrated_data, tiers  # noqa: F401
+from tests.tiering.retier_helpers import at, buy, other_connection, publish_rules, tiers
 from tests.tiering.test_retier_celery import REDIS_URL, _start_worker, _stopped_at_the_end
 from tiering.models import CustomerMetrics, RetierRun, TaskDelivery
 from tiering.runs import RETIER_LOCK_KEY, reap_interrupted

@@ -16,7 +16,6 @@ from tests.tiering.retier_helpers import (  # noqa: F401
     buy,
     other_connection,
     publish_rules,
-    restore_migrated_data,
     tiers,
 )
 from tiering.models import RetierRun
