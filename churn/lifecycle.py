@@ -9,7 +9,9 @@ days) (min_days alone for a single order day) and H its horizon:
             more than 2 × T: it stays so until they buy again (both hold until then);
 - lapsed    silent for more than T (the lapse rule);
 - new       a single order day, not lapsed;
-- won_back  ordered again after a recorded lapse, the return seen within the last H days;
+- won_back  ordered again after a recorded lapse, the return seen within the last H days: by the
+            as-of date of the run that saw it (`Lapse.returned_on`), not when that run executed
+            (`returned_at`), so a replayed or backfilled history dates it as the nights would have;
 - at_risk   churn risk at or above the policy's risk threshold;
 - active    everyone else.
 """
@@ -37,7 +39,7 @@ STAGE_SQL = f"""CASE
     WHEN %(as_of)s - s.last_day > {THRESHOLD} THEN 'lapsed'
     WHEN s.occasions = 1 THEN 'new'
     WHEN EXISTS (SELECT 1 FROM churn_lapse l WHERE l.customer_id = s.customer_id
-                   AND l.returned_at >= %(as_of)s - %(horizon)s) THEN 'won_back'
+                   AND l.returned_on >= %(as_of)s - %(horizon)s AND l.returned_on <= %(as_of)s) THEN 'won_back'
     WHEN s.risk >= %(risk_threshold)s THEN 'at_risk'
     ELSE 'active'
 END"""

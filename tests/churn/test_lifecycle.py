@@ -67,7 +67,31 @@ def test_closed_as_lost_stays_lost_until_they_buy_again_and_is_then_won_back(bus
 
     order(ids[CLOSED_LOST], as_of + dt.timedelta(days=1))
     lapse.returned_at = dt.datetime.combine(as_of + dt.timedelta(days=2), dt.time(2), tzinfo=dt.UTC)
+    lapse.returned_on = as_of + dt.timedelta(days=1)  # the nightly run as of that day saw the order
     lapse.save()
 
     assert stages_on(model, as_of + dt.timedelta(days=2), ids)[CLOSED_LOST] == "won_back"
     assert stages_on(model, as_of + dt.timedelta(days=100), ids)[CLOSED_LOST] != "won_back"  # past H
+
+
+def test_a_replayed_history_dates_the_win_back_by_the_run_that_saw_it_not_by_when_it_ran(business):
+    # A replay of past nights (or a backfill) runs today: `returned_at` is today's wall clock, years
+    # after the history; `returned_on` is the as-of date of the replayed run that saw the return.
+    ids, model, as_of = business
+    last_order = dt.datetime.combine(synthetic.day(380), dt.time(12), tzinfo=dt.UTC)
+    order(ids[CLOSED_LOST], as_of + dt.timedelta(days=1))
+    order(ids[CLOSED_LOST], as_of + dt.timedelta(days=80))  # and buys on: not lapsed again by day 100
+    LapseFactory(
+        customer_id=ids[CLOSED_LOST],
+        last_order_at=last_order,
+        returned_at=dt.datetime.now(dt.UTC),
+        returned_on=as_of + dt.timedelta(days=3),  # the replayed night that saw it (nights 1-2 skipped)
+    )
+
+    unseen = stages_on(model, as_of + dt.timedelta(days=2), ids)[CLOSED_LOST]  # bought, no run has seen it yet
+    soon = stages_on(model, as_of + dt.timedelta(days=30), ids)[CLOSED_LOST]
+    past_h = stages_on(model, as_of + dt.timedelta(days=100), ids)[CLOSED_LOST]  # 97 days after it was seen
+
+    assert soon == "won_back"
+    assert unseen != "won_back"
+    assert past_h != "won_back"
