@@ -8,7 +8,9 @@ the database touched (bench.harness.counting_pages):
 - backfill_again (`--set backfill_again=1`): the same command once more (it replaces what the first
   wrote): `seconds`, `peak_rss_mb`, `pages`, `entries`, `replaced`;
 - risk_train: `manage.py churn_risk --as-of <as_of> --train` (training, then scoring everyone):
-  `seconds`, `peak_rss_mb`, `pages`, and from the model row `train_rows`, `kind`, `heldout_auc`;
+  `seconds`, `peak_rss_mb`, `pages`, and from the model row `train_rows`, `kind`, `heldout_auc`; from
+  the command's own lines, training apart from scoring: `train_seconds`, `train_peak_mb`,
+  `score_seconds`, `score_peak_mb` (each phase's own peak resident memory);
 - risk_score: `manage.py churn_risk --as-of <as_of + 1 day>` with that model (the nightly refresh one
   day later, nothing trained): `seconds`, `peak_rss_mb`, `pages`, `rewritten` (customer risk rows it
   wrote) and `rewritten_share` of the rows stored.
@@ -60,14 +62,27 @@ def _risk(ctx) -> dict:
         kind, rows, auc = conn.execute(
             "SELECT kind, train_rows, heldout_auc FROM churn_riskmodel ORDER BY id DESC LIMIT 1"
         ).fetchone()
-    train.update(kind=kind, train_rows=rows, heldout_auc=auc)
+    train.update(kind=kind, train_rows=rows, heldout_auc=auc, **_phases(ctx.last_output))
     score = _measured(ctx, ctx.manage("churn_risk", "--as-of", (ctx.as_of + dt.timedelta(days=1)).isoformat()))
+    score.update(_phases(ctx.last_output))
     written = re.search(r"(\d+) rows written", " ".join(ctx.last_output))
     with ctx.connect() as conn:
         stored = conn.execute("SELECT count(*) FROM churn_customerrisk").fetchone()[0]
     score["rewritten"] = int(written.group(1)) if written else None
     score["rewritten_share"] = round(score["rewritten"] / stored, 4) if written and stored else None
     return {"risk_train": train, "risk_score": score}
+
+
+# The command's own lines: training apart from scoring, each with its own peak (core.measure).
+PHASE = re.compile(r"^(Trained|Scored) in ([\d.]+) s, peak memory (\d+) MB")
+
+
+def _phases(lines: list[str]) -> dict:
+    found = {}
+    for match in filter(None, map(PHASE.match, lines)):
+        key = "train" if match[1] == "Trained" else "score"
+        found |= {f"{key}_seconds": float(match[2]), f"{key}_peak_mb": int(match[3])}
+    return found
 
 
 if __name__ == "__main__":

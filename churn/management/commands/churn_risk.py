@@ -4,6 +4,8 @@ from django.core.management.base import BaseCommand
 
 from churn import risk, services
 from churn.models import ChurnPolicy
+from churn.risk_models import RiskModel
+from core.measure import phase
 
 
 class Command(BaseCommand):
@@ -16,15 +18,21 @@ class Command(BaseCommand):
     def handle(self, *args, as_of=None, train=False, **options):
         as_of = as_of or dt.date.today()
         horizon = ChurnPolicy.current().horizon_days
+        newest = RiskModel.objects.order_by("-id").values_list("id", flat=True).first() or 0
         try:
-            if train:
-                model = risk.train_model(as_of=as_of, horizon_days=horizon)
-            else:
-                model = risk.model_for(as_of=as_of, horizon_days=horizon)
+            with phase() as training:
+                if train:
+                    model = risk.train_model(as_of=as_of, horizon_days=horizon)
+                else:
+                    model = risk.model_for(as_of=as_of, horizon_days=horizon)
         except risk.HistoryTooShort as short:
             self.stdout.write(f"Not scored: the history is too short ({short}).")
             return
-        written = risk.score_customers(model=model, as_of=as_of)
+        if model.pk > newest:  # trained now (by --train, or because the last model was due)
+            self.stdout.write(f"Trained in {training} on {model.train_rows} rows.")
+        with phase() as scoring:
+            written = risk.score_customers(model=model, as_of=as_of)
+        self.stdout.write(f"Scored in {scoring}.")
         self.stdout.write(
             f"Scored as of {as_of} with model {model.pk} ({model.kind}, trained as of {model.as_of}, "
             f"held-out AUC {model.heldout_auc}): {written} rows written."
