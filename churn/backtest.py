@@ -40,7 +40,7 @@ class Group:
 
 @dataclass
 class Cut:
-    threshold: float
+    threshold: float | None  # None: the lapse rule's flag, which has no threshold on the risk
     flagged: int
     precision: float | None
     recall: float | None
@@ -57,6 +57,7 @@ class TierThresholds:
     positives: int
     cuts: list[Cut] = field(default_factory=list)
     suggested: float | None = None
+    lapse_rule: Cut | None = None  # today's lapse flag among the same customers, to compare with
 
 
 @dataclass
@@ -118,9 +119,10 @@ def _judge(result: Result, model, policy: ChurnPolicy, judged_on: dt.date) -> No
     raw = {name: rows.raw[:, i] for i, name in enumerate(F.RAW)}
     recency, gap = raw["recency"], raw["median_gap"]
     threshold = np.where(np.isnan(gap), policy.min_days, np.maximum(policy.min_days, float(policy.gap_multiple) * gap))
+    lapsed = recency > threshold
     scores = {
         f"churn risk (flag at ≥ {policy.risk_threshold:g})": (predicted, predicted >= policy.risk_threshold),
-        "lapse rule (silence ÷ threshold; flag when lapsed)": (recency / threshold, recency > threshold),
+        "lapse rule (silence ÷ threshold; flag when lapsed)": (recency / threshold, lapsed),
         f"days since last order (flag at > {policy.min_days})": (recency, recency > policy.min_days),
     }
     for name, keep in (("all customers", slice(None)), ("repeat buyers", raw["occasions"] >= 2)):
@@ -128,7 +130,7 @@ def _judge(result: Result, model, policy: ChurnPolicy, judged_on: dt.date) -> No
     tiers = _tiers_held(rows.ids, judged_on)
     for tier in sorted(set(tiers.tolist()), reverse=True):
         keep = tiers == tier
-        result.tiers.append(tier_thresholds(int(tier), rows.labels[keep], predicted[keep]))
+        result.tiers.append(tier_thresholds(int(tier), rows.labels[keep], predicted[keep], lapsed=lapsed[keep]))
 
 
 # The tier each customer held on the day judged: their latest tier change up to then, else (no
@@ -151,20 +153,27 @@ def _tiers_held(ids: np.ndarray, judged_on: dt.date) -> np.ndarray:
     return np.array([held.get(int(i), 1) for i in ids.tolist()], dtype=np.int64)
 
 
-def tier_thresholds(tier: int, truth: np.ndarray, risk_scores: np.ndarray) -> TierThresholds:
-    """Flags, precision, recall and F1 at each candidate threshold; the best F1 suggested."""
+def tier_thresholds(
+    tier: int, truth: np.ndarray, risk_scores: np.ndarray, *, lapsed: np.ndarray | None = None
+) -> TierThresholds:
+    """Flags, precision, recall and F1 at each candidate threshold; the best F1 suggested; and the
+    lapse rule's flag (`lapsed`) among the same customers."""
     found = TierThresholds(tier=tier, customers=len(truth), positives=int(truth.sum()))
-    for threshold in CANDIDATE_THRESHOLDS:
-        flagged = risk_scores >= threshold
-        hits, n = int((flagged & truth).sum()), int(flagged.sum())
-        precision = hits / n if n else None
-        recall = hits / found.positives if found.positives else None
-        f1 = 2 * precision * recall / (precision + recall) if precision and recall else None
-        found.cuts.append(Cut(threshold, n, precision, recall, f1))
+    found.cuts = [_cut(threshold, truth, risk_scores >= threshold) for threshold in CANDIDATE_THRESHOLDS]
     scored = [c for c in found.cuts if c.f1 is not None]
     if scored:
         found.suggested = max(scored, key=lambda c: (c.f1, c.threshold)).threshold
+    if lapsed is not None:
+        found.lapse_rule = _cut(None, truth, lapsed)
     return found
+
+
+def _cut(threshold: float | None, truth: np.ndarray, flagged: np.ndarray) -> Cut:
+    hits, n, positives = int((flagged & truth).sum()), int(flagged.sum()), int(truth.sum())
+    precision = hits / n if n else None
+    recall = hits / positives if positives else None
+    f1 = 2 * precision * recall / (precision + recall) if precision and recall else None
+    return Cut(threshold, n, precision, recall, f1)
 
 
 def _group(name: str, truth: np.ndarray, scores: dict) -> Group:
@@ -211,6 +220,11 @@ def as_text(result: Result) -> str:
         for c in t.cuts:
             lines.append(
                 f"{c.threshold:>9.2f} {c.flagged:>8} {_num(c.precision):>9} {_num(c.recall):>6} {_num(c.f1):>6}"
+            )
+        if (c := t.lapse_rule) is not None:
+            lines.append(
+                f"{'lapse':>9} {c.flagged:>8} {_num(c.precision):>9} {_num(c.recall):>6} {_num(c.f1):>6}"
+                "  (today's lapse flag on the same customers)"
             )
     return "\n".join(lines)
 

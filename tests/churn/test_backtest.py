@@ -1,6 +1,7 @@
 import datetime as dt
 import io
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
@@ -56,3 +57,40 @@ def test_admins_see_the_latest_backtest_and_others_are_refused(client, make_user
     page = client.get(reverse("churn:backtest")).content.decode()
 
     assert "The history is too short to judge a 30-day risk" in page
+
+
+def test_each_tier_shows_the_lapse_rules_flags_beside_the_risk_thresholds_on_the_same_customers():
+    _, events = synthetic.poisson_buyers(customers=400, days=500, future_days=0, seed=6)
+    synthetic.load(events, customers=400)
+
+    output = backtest("--horizon-days", "90")
+
+    # By hand, as of J = day 409: lapsed when silent for more than max(90, 2.5 × median gap).
+    days: dict[int, list[int]] = {}
+    for who, d in sorted(set(events)):
+        if d <= 409:
+            days.setdefault(who, []).append(d)
+    came_back = {who for who, d in events if 409 < d <= 499}
+    lapsed = {
+        who
+        for who, seen in days.items()
+        if 409 - seen[-1] > (max(90, 2.5 * float(np.median(np.diff(seen)))) if len(seen) > 1 else 90)
+    }
+    right = len(lapsed - came_back)
+    (tier,) = Backtest.objects.get().result["tiers"]  # no tier history here: everyone in tier 1
+    assert tier["lapse_rule"]["flagged"] == len(lapsed)
+    assert tier["lapse_rule"]["precision"] == pytest.approx(right / len(lapsed))
+    assert tier["lapse_rule"]["recall"] == pytest.approx(right / len(set(days) - came_back))
+    assert f"    lapse {len(lapsed):>8} " in output
+
+
+def test_the_page_shows_the_lapse_rule_under_each_tiers_thresholds(client, make_user):
+    _, events = synthetic.poisson_buyers(customers=200, days=400, future_days=0, seed=6)
+    synthetic.load(events, customers=200)
+    backtest("--horizon-days", "90")
+    (tier,) = Backtest.objects.get().result["tiers"]
+    client.force_login(make_user(role="Admin"))
+
+    page = client.get(reverse("churn:backtest")).content.decode()
+
+    assert f'<tr class="lapse-rule"><td>the lapse rule</td><td class="num">{tier["lapse_rule"]["flagged"]}</td>' in page
