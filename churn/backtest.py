@@ -49,8 +49,10 @@ class Cut:
 
 @dataclass
 class TierThresholds:
-    """The risk's flags at each candidate threshold among one tier's customers, and the one suggested
-    for that tier's follow-ups: the best F1 (ties: the higher threshold, fewer items)."""
+    """The risk's flags at each candidate threshold among one tier's customers, today's lapse flag on
+    the same customers, and the threshold suggested for that tier's follow-ups: the lowest (on a
+    0.01 grid) that flags no more customers than the lapse rule, so the tier's workload stays as it
+    is and goes to the riskiest (docs/churn-risk.md, "Judged on": best F1 doubled the queues)."""
 
     tier: int
     customers: int
@@ -58,6 +60,9 @@ class TierThresholds:
     cuts: list[Cut] = field(default_factory=list)
     suggested: float | None = None
     lapse_rule: Cut | None = None  # today's lapse flag among the same customers, to compare with
+    at_suggested: Cut | None = None
+    best_f1: float | None = None  # shown for information (ties: the higher threshold)
+    given: Cut | None = None  # a threshold asked for (--thresholds), judged on the same customers
 
 
 @dataclass
@@ -71,7 +76,8 @@ class Result:
     tiers: list[TierThresholds] = field(default_factory=list)
 
 
-CANDIDATE_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(2, 20))  # 0.10 to 0.95
+CANDIDATE_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(2, 20))  # 0.10 to 0.95, shown
+SUGGESTION_GRID = tuple(round(0.01 * i, 2) for i in range(1, 100))  # 0.01 to 0.99, searched
 
 
 def last_order_day() -> dt.date | None:
@@ -80,7 +86,15 @@ def last_order_day() -> dt.date | None:
         return cursor.fetchone()[0]
 
 
-def run_backtest(*, as_of: dt.date | None = None, horizon_days: int | None = None, save: bool = True) -> Result:
+def run_backtest(
+    *,
+    as_of: dt.date | None = None,
+    horizon_days: int | None = None,
+    thresholds: dict[int, float] | None = None,
+    save: bool = True,
+) -> Result:
+    """`thresholds` (tier → risk threshold, e.g. chosen on an earlier period) are judged per tier
+    beside the suggestion."""
     policy = ChurnPolicy.current()
     h = horizon_days or policy.horizon_days
     as_of = as_of or last_order_day() or dt.date.today()
@@ -91,13 +105,13 @@ def run_backtest(*, as_of: dt.date | None = None, horizon_days: int | None = Non
     except risk.HistoryTooShort as short:
         result.too_short = f"The history is too short to judge a {h}-day risk as of {judged_on}: {short}."
     else:
-        _judge(result, model, policy, judged_on)
+        _judge(result, model, policy, judged_on, thresholds or {})
     if save:
         Backtest.objects.create(as_of=as_of, horizon_days=h, result=asdict(result))
     return result
 
 
-def _judge(result: Result, model, policy: ChurnPolicy, judged_on: dt.date) -> None:
+def _judge(result: Result, model, policy: ChurnPolicy, judged_on: dt.date, thresholds: dict[int, float]) -> None:
     # the truth over H days; the features as the model was trained (its trend period is its label window)
     rows = risk.load_rows(
         cut_off=judged_on,
@@ -130,7 +144,10 @@ def _judge(result: Result, model, policy: ChurnPolicy, judged_on: dt.date) -> No
     tiers = _tiers_held(rows.ids, judged_on)
     for tier in sorted(set(tiers.tolist()), reverse=True):
         keep = tiers == tier
-        result.tiers.append(tier_thresholds(int(tier), rows.labels[keep], predicted[keep], lapsed=lapsed[keep]))
+        found = tier_thresholds(int(tier), rows.labels[keep], predicted[keep], lapsed=lapsed[keep])
+        if int(tier) in thresholds:
+            found.given = _cut(thresholds[int(tier)], rows.labels[keep], predicted[keep] >= thresholds[int(tier)])
+        result.tiers.append(found)
 
 
 # The tier each customer held on the day judged: their latest tier change up to then, else (no
@@ -153,18 +170,21 @@ def _tiers_held(ids: np.ndarray, judged_on: dt.date) -> np.ndarray:
     return np.array([held.get(int(i), 1) for i in ids.tolist()], dtype=np.int64)
 
 
-def tier_thresholds(
-    tier: int, truth: np.ndarray, risk_scores: np.ndarray, *, lapsed: np.ndarray | None = None
-) -> TierThresholds:
-    """Flags, precision, recall and F1 at each candidate threshold; the best F1 suggested; and the
-    lapse rule's flag (`lapsed`) among the same customers."""
+def tier_thresholds(tier: int, truth: np.ndarray, risk_scores: np.ndarray, *, lapsed: np.ndarray) -> TierThresholds:
+    """Flags, precision, recall and F1 at each candidate threshold and for the lapse rule's flag
+    (`lapsed`) among the same customers; the suggestion: the lowest threshold that flags no more
+    customers than the lapse rule (none when it flags nobody); the best F1 for information."""
     found = TierThresholds(tier=tier, customers=len(truth), positives=int(truth.sum()))
     found.cuts = [_cut(threshold, truth, risk_scores >= threshold) for threshold in CANDIDATE_THRESHOLDS]
+    found.lapse_rule = _cut(None, truth, lapsed)
+    workload = found.lapse_rule.flagged
+    fitting = [t for t in SUGGESTION_GRID if workload and int((risk_scores >= t).sum()) <= workload]
+    if fitting:
+        found.suggested = fitting[0]
+        found.at_suggested = _cut(fitting[0], truth, risk_scores >= fitting[0])
     scored = [c for c in found.cuts if c.f1 is not None]
     if scored:
-        found.suggested = max(scored, key=lambda c: (c.f1, c.threshold)).threshold
-    if lapsed is not None:
-        found.lapse_rule = _cut(None, truth, lapsed)
+        found.best_f1 = max(scored, key=lambda c: (c.f1, c.threshold)).threshold
     return found
 
 
@@ -214,19 +234,27 @@ def as_text(result: Result) -> str:
         lines += [
             "",
             f"tier {t.tier}: {t.customers} judged, {t.positives} did not buy; suggested risk threshold "
-            f"{_num(t.suggested)} (best F1)",
+            f"{_threshold(t.suggested)} (at most the items of the lapse flag); best F1 at {_threshold(t.best_f1)}",
         ]
         lines.append(f"{'threshold':>9} {'flagged':>8} {'precision':>9} {'recall':>6} {'F1':>6}")
-        for c in t.cuts:
-            lines.append(
-                f"{c.threshold:>9.2f} {c.flagged:>8} {_num(c.precision):>9} {_num(c.recall):>6} {_num(c.f1):>6}"
-            )
-        if (c := t.lapse_rule) is not None:
-            lines.append(
-                f"{'lapse':>9} {c.flagged:>8} {_num(c.precision):>9} {_num(c.recall):>6} {_num(c.f1):>6}"
-                "  (today's lapse flag on the same customers)"
-            )
+        lines += [_cut_line(f"{c.threshold:.2f}", c) for c in t.cuts]
+        lines.append(_cut_line("lapse", t.lapse_rule, "today's lapse flag on the same customers"))
+        if t.at_suggested:
+            lines.append(_cut_line(f"{t.suggested:.2f}", t.at_suggested, "suggested"))
+        if t.given:
+            lines.append(_cut_line(f"{t.given.threshold:.2f}", t.given, "given (--thresholds)"))
     return "\n".join(lines)
+
+
+def _cut_line(label: str, c: Cut | None, note: str = "") -> str:
+    if c is None:
+        return f"{label:>9} n/a"
+    line = f"{label:>9} {c.flagged:>8} {_num(c.precision):>9} {_num(c.recall):>6} {_num(c.f1):>6}"
+    return f"{line}  ({note})" if note else line
+
+
+def _threshold(value: float | None) -> str:
+    return "none" if value is None else f"{value:.2f}"
 
 
 def _num(value: float | None) -> str:

@@ -3,7 +3,7 @@ import io
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from churn.models import Backtest
@@ -94,3 +94,20 @@ def test_the_page_shows_the_lapse_rule_under_each_tiers_thresholds(client, make_
     page = client.get(reverse("churn:backtest")).content.decode()
 
     assert f'<tr class="lapse-rule"><td>the lapse rule</td><td class="num">{tier["lapse_rule"]["flagged"]}</td>' in page
+
+
+def test_thresholds_chosen_elsewhere_are_judged_on_the_same_customers():
+    _, events = synthetic.poisson_buyers(customers=300, days=500, future_days=0, seed=7)
+    synthetic.load(events, customers=300)
+
+    output = backtest("--horizon-days", "90", "--thresholds", "1=0.6,3=0.4")
+
+    (tier,) = Backtest.objects.get().result["tiers"]  # tier 1 only: the tier 3 threshold has nobody to judge
+    at_060 = next(line for line in output.splitlines() if line.startswith("     0.60 "))
+    assert f"{at_060}  (given (--thresholds))" in output
+    assert tier["given"]["threshold"] == 0.6
+
+
+def test_a_threshold_outside_0_and_1_is_refused_before_anything_runs():
+    with pytest.raises(CommandError, match="between 0 and 1"):
+        backtest("--thresholds", "2=1.5")

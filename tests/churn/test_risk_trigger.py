@@ -144,19 +144,33 @@ def test_a_threshold_outside_0_and_1_is_refused():
         tier3.full_clean()
 
 
-def test_the_backtest_suggests_the_best_f1_threshold_per_tier():
+def test_the_backtest_suggests_per_tier_the_threshold_that_keeps_the_lapse_rules_workload():
     import numpy as np
 
     from churn.backtest import tier_thresholds
 
     truth = np.array([True, True, True, False, False, False])
     risk = np.array([0.9, 0.8, 0.45, 0.5, 0.3, 0.1])
-    found = tier_thresholds(3, truth, risk)
+    lapsed = np.array([True, False, True, True, False, False])  # 3 items today
+    found = tier_thresholds(3, truth, risk, lapsed=lapsed)
     assert (found.customers, found.positives) == (6, 3)
+    # 3 items at most: the three riskiest (0.9, 0.8, 0.5) from 0.46 up; at 0.45, 4 items
+    assert found.suggested == 0.46
+    assert (found.at_suggested.flagged, round(found.at_suggested.precision, 3)) == (3, 0.667)
+    assert (found.lapse_rule.flagged, round(found.lapse_rule.precision, 3)) == (3, 0.667)
     # at 0.55 to 0.80: 2 flagged, both right (F1 0.8); at 0.45: 4 flagged, 3 right (F1 0.857)
-    assert found.suggested == 0.45
+    assert found.best_f1 == 0.45
     at = {c.threshold: c for c in found.cuts}
     assert (at[0.6].flagged, at[0.6].precision, round(at[0.6].recall, 3)) == (2, 1.0, 0.667)
+
+
+def test_a_tier_the_lapse_rule_flags_nobody_in_gets_no_suggestion():
+    import numpy as np
+
+    from churn.backtest import tier_thresholds
+
+    found = tier_thresholds(2, np.array([True, False]), np.array([0.9, 0.2]), lapsed=np.array([False, False]))
+    assert found.suggested is None and found.best_f1 == 0.9
 
 
 def test_an_admin_switches_follow_ups_to_churn_risk_with_a_threshold_per_tier(client, make_user):
