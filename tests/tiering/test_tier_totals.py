@@ -3,6 +3,7 @@
 the whole metrics table gave before."""
 
 import datetime as dt
+import importlib
 import random
 from decimal import Decimal
 
@@ -174,3 +175,18 @@ def test_a_tier_nobody_holds_any_more_gets_no_total_row_as_before():
 
     assert TierCount.objects.get(tier=3).customers == 0  # the trigger keeps the emptied row
     assert run_totals(run) == summed_now() == {1: (1, Decimal("100.00"), Decimal("40.00"))}
+
+
+@pytest.mark.django_db
+def test_the_migration_sums_the_metrics_already_stored_and_recounts_the_tiers():
+    for tier, revenue in ((1, "12.34"), (2, "-5.00"), (2, HUGE), (3, "0.01")):
+        CustomerMetricsFactory(tier=tier, revenue=Decimal(revenue))
+    with connection.cursor() as cursor:  # as a database from before tiering 0026 holds them: counts only
+        cursor.execute("UPDATE tiering_tiercount SET revenue = 0, net_margin = 0, customers = customers + 7")
+    migration = importlib.import_module("tiering.migrations.0026_totals10_tier_sums")
+
+    with connection.schema_editor() as editor:
+        migration.install(apps=None, schema_editor=editor)
+
+    assert kept_by_the_trigger() == summed_now()
+    assert kept_by_the_trigger()[2] == (2, HUGE - 5, HUGE - 5 - 1200)
