@@ -392,11 +392,15 @@ class CustomerMetrics(models.Model):
 
 
 class TierCount(models.Model):
-    """Customers holding each tier, kept by a trigger on CustomerMetrics (PostgreSQL, migration
-    0010) whatever writes it: the run reads its counts here instead of counting a million rows."""
+    """Customers holding each tier and the sums of their revenue and net margin, kept exactly by a
+    trigger on CustomerMetrics (PostgreSQL, migrations 0010 and 0026) whatever writes it: the run
+    reads its counts and copies its RunTierTotal rows from here instead of reading a million rows.
+    A tier nobody holds may keep a row with zero customers."""
 
     tier = models.PositiveSmallIntegerField(primary_key=True)
     customers = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=18, decimal_places=2, default=0, db_default=0)
+    net_margin = models.DecimalField(max_digits=18, decimal_places=2, default=0, db_default=0)
 
 
 class TierChange(models.Model):
