@@ -12,7 +12,6 @@ from customers.models import Customer, Order, OrderLine, Ticket
 from tiering.models import CustomerMetrics, RetierRun, RuleSet, Tier, TierChange, TierCount
 
 
-
 @dataclass(frozen=True)
 class TierShare:
     level: int

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tests.factories import CustomerMetricsFactory
-from tests.tiering.retier_helpers import other_connection, restore_migrated_data  # noqa: F401
+from tests.tiering.retier_helpers import other_connection
 from tests.tiering.test_tier_totals import kept_by_the_trigger, summed_now
 
 pytestmark = [
