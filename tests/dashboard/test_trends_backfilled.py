@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from dashboard.trends import _shares, monthly_trends
+from dashboard.trends import NOTHING, _flows, _shares, _totals, history_until, month_starts, monthly_trends
 from tests.tiering.retier_helpers import publish_rules
 from tests.tiering.test_backfill import BEFORE, MONTH_ENDS, history  # noqa: F401 (a fixture)
 from tiering.models import BackfillTierTotal, RunTierTotal
@@ -78,3 +78,17 @@ def test_the_overview_over_a_backfilled_history_makes_the_same_queries(
     # 13 the menu's open-item count beside My queue.
     with django_assert_num_queries(13):
         assert client.get(reverse("home")).status_code == 200
+
+
+def test_no_history_is_read_when_every_month_shown_has_a_run_or_a_replayed_month_end(history):
+    publish_rules()
+    backfill_tiers(months=24, before=BEFORE)  # 2025-09-30 to 2026-10-31: the window's first 11 months
+    retier_all(as_of=BEFORE, triggered_by="test")
+    starts = month_starts(TODAY, 12)
+    totals = _totals(starts[0])
+
+    run_totals, replayed = [r for r in totals if r[0] is not None], [r[1:] for r in totals if r[0] is None]
+    assert history_until(starts, run_totals, replayed) == NOTHING
+    assert _flows(until=NOTHING) == []
+    # the same months without the replayed totals (a backfill from before them): the history says
+    assert history_until(starts, run_totals, []) == dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
