@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tiering", "0025_hist12_backfill_view_permission"),
+        ("tiering", "0026_totals10_tier_sums"),
     ]
 
     operations = [
