@@ -3,11 +3,14 @@
 - Tier sizes and share of net margin at a month's end: from the per-run totals (RunTierTotal)
   of the month's last real run (by as-of date), a few rows per run.
 - A month with no run of its own keeps the previous run's numbers (only a run moves customers).
-- A month before the first run with totals (history backfilled over months before the first
-  run, or runs from before the totals were recorded) takes its sizes from the tier history (TierChange,
+- A month before the first run with totals whose month end a history backfill replayed takes its
+  sizes and margin share from the backfill's totals at that month end (BackfillTierTotal, a few
+  rows per month end), read in the same query as the run totals.
+- Any other month before the first run with totals (runs from before the totals were recorded, or
+  a backfill from before its totals were) takes its sizes from the tier history (TierChange,
   backfilled entries included): the net moves recorded up to that month's end, summed from the
-  start, grouped per month in SQL and read only before the first month with run totals (an
-  index on changed_at bounds it). Such a month shows no margin share.
+  start, grouped per month in SQL and read only up to the last such month (an index on changed_at
+  bounds it; an empty range when no month needs it). Such a month shows no margin share.
 - Lapses: customers found lapsed that month; win-backs: lapsed customers seen ordering again that
   month. Both by the as-of date of the run that saw it (Lapse.detected_on, Lapse.returned_on), not
   by when that run happened to execute (detected_at, returned_at): a replay of past months, or a
@@ -17,7 +20,8 @@
 
 Four grouped queries whatever the number of customers, cached under the last run: at 1,000,000
 customers with 1,000,000 history rows the history query is empty once every month shown has a
-run, and the lapse counts are an index range (docs/dashboard.md, Trends, has the figures).
+run or a replayed month end, and the lapse counts are an index range (docs/dashboard.md, Trends,
+has the figures).
 """
 
 import datetime as dt
@@ -25,22 +29,23 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count
+from django.db.models import BigIntegerField, Count, F, Value
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from churn.models import Lapse
-from tiering.models import RetierRun, RunTierTotal, TierChange
+from tiering.models import BackfillTierTotal, RetierRun, RunTierTotal, TierChange
 
 MONTHS = 12
 CACHE_SECONDS = 3600  # the numbers change with a run, which changes the key; the timeout bounds other writes
+NOTHING = dt.datetime(1, 1, 2, tzinfo=dt.UTC)  # history read before this: none (the query stays, its count too)
 
 
 @dataclass(frozen=True)
 class MonthTrend:
     month: dt.date  # the first day of the month
     sizes: dict[int, int]  # customers per tier at the month's end (today for this month)
-    margin_share: dict[int, float] | None  # of the positive net margin; None: no run that month
+    margin_share: dict[int, float] | None  # of the positive net margin; None: no run nor replayed month end
     lapses: int
     win_backs: int
     run_id: int | None = None  # the run whose totals give the margin share
@@ -66,18 +71,18 @@ def monthly_trends(*, run: RetierRun | None, today: dt.date | None = None, month
 
 
 def _read(*, today: dt.date, months: int) -> list[MonthTrend]:
-    first = month_starts(today, months)[0]
-    run_totals = _run_totals(first)
-    covered = {as_of.replace(day=1) for _, as_of, _, _, _ in run_totals}
-    # History is read only up to the first month that run totals cover (all of it with none).
-    history_until = _midnight(min(covered)) if covered else None
+    starts = month_starts(today, months)
+    totals = _totals(starts[0])
+    run_totals = [row for row in totals if row[0] is not None]
+    replayed = [row[1:] for row in totals if row[0] is None]
     return assemble(
         today=today,
         months=months,
-        flows=_flows(until=history_until),
+        flows=_flows(until=history_until(starts, run_totals, replayed)),
         run_totals=run_totals,
-        lapses=_per_month(Lapse.objects.filter(detected_on__gte=first), "detected_on"),
-        win_backs=_per_month(Lapse.objects.filter(returned_on__gte=first), "returned_on"),
+        replayed=replayed,
+        lapses=_per_month(Lapse.objects.filter(detected_on__gte=starts[0]), "detected_on"),
+        win_backs=_per_month(Lapse.objects.filter(returned_on__gte=starts[0]), "returned_on"),
     )
 
 
@@ -85,11 +90,23 @@ def _midnight(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
-def _flows(*, until: dt.datetime | None) -> list[tuple[dt.date, int | None, int, int]]:
-    """Net moves per month (from, to, customers) recorded before `until` (all with None)."""
-    changes = TierChange.objects.all() if until is None else TierChange.objects.filter(changed_at__lt=until)
+def history_until(starts: list[dt.date], run_totals, replayed) -> dt.datetime:
+    """The history the months need: up to the end of the last month before the first run with
+    totals that no replayed month end covers (NOTHING when there is none)."""
+    first_run = min((as_of.replace(day=1) for _, as_of, _, _, _ in run_totals), default=None)
+    months_replayed = {as_of.replace(day=1) for as_of, _, _, _ in replayed}
+    needed = [s for s in starts if (first_run is None or s < first_run) and s not in months_replayed]
+    if not needed:
+        return NOTHING
+    after = needed[-1] + dt.timedelta(days=31)
+    return _midnight(after.replace(day=1))
+
+
+def _flows(*, until: dt.datetime) -> list[tuple[dt.date, int | None, int, int]]:
+    """Net moves per month (from, to, customers) recorded before `until`."""
     rows = (
-        changes.annotate(month=TruncMonth("changed_at"))
+        TierChange.objects.filter(changed_at__lt=until)
+        .annotate(month=TruncMonth("changed_at"))
         .values_list("month", "from_tier", "to_tier")
         .annotate(n=Count("id"))
         .order_by()
@@ -97,13 +114,17 @@ def _flows(*, until: dt.datetime | None) -> list[tuple[dt.date, int | None, int,
     return [(_day(month), source, target, n) for month, source, target, n in rows]
 
 
-def _run_totals(first: dt.date) -> list[tuple[int, dt.date, int, int, Decimal]]:
-    """(run, as_of, tier, customers, net margin) of every real run since `first`: a few rows per run."""
-    return list(
-        RunTierTotal.objects.filter(
-            run__as_of__gte=first, run__dry_run=False, run__status=RetierRun.Status.SUCCEEDED
-        ).values_list("run_id", "run__as_of", "tier", "customers", "net_margin")
+def _totals(first: dt.date) -> list[tuple[int | None, dt.date, int, int, Decimal]]:
+    """(run, as_of, tier, customers, net margin) of every real run since `first`, and (None, month
+    end, ...) of every replayed month end since then: a few rows per run or month end, one query."""
+    runs = RunTierTotal.objects.filter(
+        run__as_of__gte=first, run__dry_run=False, run__status=RetierRun.Status.SUCCEEDED
+    ).annotate(a=F("run_id"), b=F("run__as_of"), c=F("tier"), d=F("customers"), e=F("net_margin"))
+    replays = BackfillTierTotal.objects.filter(as_of__gte=first).annotate(
+        a=Value(None, output_field=BigIntegerField()), b=F("as_of"), c=F("tier"), d=F("customers"), e=F("net_margin")
     )
+    columns = ("a", "b", "c", "d", "e")  # annotations: a union lines them up in this order
+    return list(runs.values_list(*columns).union(replays.values_list(*columns), all=True))
 
 
 def _per_month(queryset, field_name: str) -> dict[dt.date, int]:
@@ -125,25 +146,31 @@ def month_starts(today: dt.date, months: int) -> list[dt.date]:
     return starts[::-1]
 
 
-def assemble(*, today, months, flows, run_totals, lapses, win_backs) -> list[MonthTrend]:
+def assemble(*, today, months, flows, run_totals, lapses, win_backs, replayed=()) -> list[MonthTrend]:
     """Pure: the months from plain rows (tested on hand-computed numbers)."""
     starts = month_starts(today, months)
     last_runs = _last_run_per_month(run_totals)
+    month_ends = _replayed_per_month(replayed)
     from_history = _sizes_from_history(flows, starts)
     levels = tuple(
-        sorted({level for _, (_, sizes, _) in last_runs.items() for level in sizes} | _levels_of(from_history))
+        sorted(
+            {level for _, sizes, _ in last_runs.values() for level in sizes}
+            | {level for sizes, _ in month_ends.values() for level in sizes}
+            | _levels_of(from_history)
+        )
     )
     trends = []
     run_id, sizes, margins = None, None, None
     for start in starts:
         # A month with no run of its own keeps the last run's tiers (only a run moves customers);
-        # before the first run shown, the history says.
+        # before the first run shown, the backfill's month end in that month says, else the history.
         run_id, sizes, margins = last_runs.get(start, (run_id, sizes, margins))
+        shown, shown_margins = (sizes, margins) if sizes is not None else month_ends.get(start, (None, None))
         trends.append(
             MonthTrend(
                 month=start,
-                sizes={level: (sizes if sizes is not None else from_history[start]).get(level, 0) for level in levels},
-                margin_share=_shares(margins) if margins is not None else None,
+                sizes={level: (shown if shown is not None else from_history[start]).get(level, 0) for level in levels},
+                margin_share=_shares(shown_margins) if shown_margins is not None else None,
                 run_id=run_id,
                 lapses=lapses.get(start, 0),
                 win_backs=win_backs.get(start, 0),
@@ -191,6 +218,16 @@ def _last_run_per_month(run_totals) -> dict[dt.date, tuple[int, dict[int, int], 
         if month not in last or (as_of, run_id) > last[month]:
             last[month] = (as_of, run_id)
     return {month: (run_id, runs[run_id][1], runs[run_id][2]) for month, (_, run_id) in last.items()}
+
+
+def _replayed_per_month(replayed) -> dict[dt.date, tuple[dict[int, int], dict[int, Decimal]]]:
+    """Each replayed month end's customers and margin per tier, by its month (a backfill replays
+    one day a month, its last)."""
+    by_month: dict[dt.date, tuple[dict[int, int], dict[int, Decimal]]] = {}
+    for as_of, tier, customers, margin in replayed:
+        sizes, margins = by_month.setdefault(as_of.replace(day=1), ({}, {}))
+        sizes[tier], margins[tier] = customers, margin
+    return by_month
 
 
 def _shares(margins: dict[int, Decimal]) -> dict[int, float]:

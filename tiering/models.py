@@ -392,11 +392,15 @@ class CustomerMetrics(models.Model):
 
 
 class TierCount(models.Model):
-    """Customers holding each tier, kept by a trigger on CustomerMetrics (PostgreSQL, migration
-    0010) whatever writes it: the run reads its counts here instead of counting a million rows."""
+    """Customers holding each tier and the sums of their revenue and net margin, kept exactly by a
+    trigger on CustomerMetrics (PostgreSQL, migrations 0010 and 0026) whatever writes it: the run
+    reads its counts and copies its RunTierTotal rows from here instead of reading a million rows.
+    A tier nobody holds may keep a row with zero customers."""
 
     tier = models.PositiveSmallIntegerField(primary_key=True)
     customers = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=18, decimal_places=2, default=0, db_default=0)
+    net_margin = models.DecimalField(max_digits=18, decimal_places=2, default=0, db_default=0)
 
 
 class TierChange(models.Model):
@@ -550,3 +554,25 @@ class TierBackfill(models.Model):
         if p.get("total"):
             return f"{p['step']} ({p.get('done', 0)} of {p['total']} month ends done)"
         return p["step"]
+
+
+class BackfillTierTotal(models.Model):
+    """Each tier's size, revenue and net margin at one month end a backfill replayed: one row per
+    month end and tier, written with its history entries and replaced with them (tiering.retier.
+    backfill). Not a RunTierTotal: no run happened, and the month end is not a run's as-of date.
+    The trends read these rows for the months no real run covers."""
+
+    backfill = models.ForeignKey(TierBackfill, on_delete=models.CASCADE, related_name="tier_totals")
+    as_of = models.DateField(help_text="The month end replayed.")
+    tier = models.PositiveSmallIntegerField()
+    customers = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=18, decimal_places=2)
+    net_margin = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["backfill", "as_of", "tier"], name="one_total_per_month_end_and_tier")
+        ]
+
+    def __str__(self) -> str:
+        return f"Backfill {self.backfill_id}, {self.as_of}, tier {self.tier}: {self.customers} customers"

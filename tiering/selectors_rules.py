@@ -66,15 +66,20 @@ def _describe_ruleset(row, prev) -> str | None:
 
 def _describe_group(row, prev, levels) -> str | None:
     level = levels.get(row.tier_id)
-    match = "ALL of" if row.match == "all" else "ANY of"
+    match = _match_words(row.match)
     if row.history_type == "+":
         return f"Added the tier {level} group ({match})"
     if row.history_type == "-":
         return f"Removed the tier {level} group"
     if prev is not None and (prev.match, prev.tier_id) != (row.match, row.tier_id):
-        old = "ALL of" if prev.match == "all" else "ANY of"
+        old = _match_words(prev.match)
         return f"Tier {levels.get(prev.tier_id)} group ({old}) → tier {level} group ({match})"
     return None
+
+
+def _match_words(match: str) -> str:
+    """The match in words ("ALL of", "ANY of", "NONE of"): the start of the group's own label."""
+    return RuleGroup.Match(match).label.split(" these")[0] if match in RuleGroup.Match.values else match
 
 
 def _describe_condition(row, prev, group_level) -> str | None:

@@ -1,5 +1,6 @@
 """The triggers on the metrics: a deleted row marks its customer for the next run (migration 0008,
-with customers' function), and TierCount follows every write (migration 0010). The rules: a rule
+with customers' function), and TierCount's counts and sums follow every write (migration 0026, which
+replaced 0010's counting function and holds the four triggers' SQL). The rules: a rule
 set that has been in force, its groups and conditions refuse changes (migration 0013)."""
 
 from core.triggers import Trigger
@@ -12,7 +13,7 @@ TRIGGERS = (
         for event in ("delete", "truncate")
     ),
     *(
-        Trigger(f"tiering_count_{event}", METRICS, "tiering_count_tiers", ("tiering", "0010_tier_counts"))
+        Trigger(f"tiering_count_{event}", METRICS, "tiering_count_tiers", ("tiering", "0026_totals10_tier_sums"))
         for event in ("insert", "update", "delete", "truncate")
     ),
     *(

@@ -32,8 +32,9 @@ def test_it_reads_the_pyramid_with_one_grouped_query(client, manager, make_metri
     # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 tiers,
     # 6 the last run, 7 customers/revenue/margin per tier: one GROUP BY over CustomerMetrics,
     # 8 the follow-up queue in numbers: one aggregate over the active follow-ups,
-    # 9-12 the trends (dashboard.trends): the runs' tier totals, history moves per month before
-    # them, lapses per month, win-backs per month (not cached: this run has no finish time),
+    # 9-12 the trends (dashboard.trends): the runs' and replayed month ends' tier totals (one
+    # query), history moves per month before them, lapses per month, win-backs per month (not
+    # cached: this run has no finish time),
     # 13 the menu's open-item count beside My queue.
     with django_assert_num_queries(13):
         client.get(URL)

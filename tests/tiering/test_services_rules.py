@@ -92,3 +92,12 @@ def test_a_group_for_tier_1_fails_model_validation():
     assert excinfo.value.message_dict == {
         "tier": ["Tier 1 is the fallback for anyone no group places higher; it takes no group."]
     }
+
+
+def test_the_change_history_names_a_none_group_as_none_of():
+    from tiering.selectors_rules import ruleset_changes
+
+    draft = make_ruleset({3: ("none", [("complaints", "gte", "3")]), 2: ("any", [("orders", "gte", "3")])})
+    said = [c.what for c in ruleset_changes(ruleset=draft)]
+    assert "Added the tier 3 group (NONE of)" in said
+    assert "Added the tier 2 group (ANY of)" in said

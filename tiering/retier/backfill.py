@@ -7,10 +7,11 @@ downgrade grace (apply._grace_sql) against the tiers the replay reached at the m
 in a temporary table (never CustomerMetrics: nothing users read changes while it runs). A change
 goes, with its why, into a second temporary table.
 
-All or nothing: the replay's changes replace the earlier backfilled ones in one transaction at the
-end. A backfill that fails or whose process dies leaves the history as it was (its temporary tables
-die with its session), and its record says so. The history that nightly runs wrote is never
-touched: the month ends replayed all come before the first run that wrote history.
+All or nothing: the replay's changes, and each tier's totals at each month end (for the trends),
+replace the earlier backfilled ones in one transaction at the end. A backfill that fails or whose
+process dies leaves the history as it was (its temporary tables die with its session), and its
+record says so. The history that nightly runs wrote is never touched: the month ends replayed all
+come before the first run that wrote history.
 """
 
 from __future__ import annotations
@@ -173,6 +174,8 @@ def _replay(record: TierBackfill, ruleset: RuleSet, ends: list[dt.date]) -> None
             record.replaced = cursor.rowcount
             cursor.execute(_PUBLISH)
             record.entries = cursor.rowcount
+            cursor.execute("DELETE FROM tiering_backfilltiertotal")  # the earlier backfill's, with its entries
+            cursor.execute(_PUBLISH_TOTALS, [record.pk])
         _finish(record)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE tiering_tierchange")  # a first backfill can write a million rows
@@ -185,7 +188,8 @@ def _replay(record: TierBackfill, ruleset: RuleSet, ends: list[dt.date]) -> None
 # customers whose tier changes or who are placed first, with the why over their staged metrics.
 _NEXT_STATE = """
 CREATE TEMP TABLE backfill_next AS
-SELECT r.customer_id, r.as_of, r.rule_tier, m.tier AS old_tier, {new_tier} AS tier, {new_below} AS below_runs
+SELECT r.customer_id, r.as_of, r.rule_tier, m.tier AS old_tier, {new_tier} AS tier, {new_below} AS below_runs,
+       r.revenue, r.net_margin
 FROM {staged} LEFT JOIN backfill_state m ON m.customer_id = r.customer_id
 WHERE r.tenure_start <= r.as_of
 """
@@ -196,18 +200,31 @@ FROM backfill_next n JOIN tiering_metricsstage s ON s.run_id = %s AND s.customer
 WHERE n.old_tier IS NULL OR n.old_tier <> n.tier
 """
 
+# Each tier's size, revenue and margin at the month end, for the trends (dashboard.trends): the sizes
+# the history's net moves add up to by then, and the margin share no history row carries.
+_TOTALS = """
+INSERT INTO backfill_totals (as_of, tier, customers, revenue, net_margin)
+SELECT as_of, tier, COUNT(*), COALESCE(SUM(revenue), 0), COALESCE(SUM(net_margin), 0)
+FROM backfill_next GROUP BY as_of, tier
+"""
+
 _PUBLISH = """
 INSERT INTO tiering_tierchange (customer_id, run_id, from_tier, to_tier, changed_at, why, backfilled)
 SELECT b.customer_id, NULL, b.from_tier, b.to_tier, (b.as_of + 1)::timestamp AT TIME ZONE 'UTC', b.why, TRUE
 FROM backfill_changes b JOIN customers_customer k ON k.id = b.customer_id
 ORDER BY b.customer_id, b.as_of
 """
+_PUBLISH_TOTALS = """
+INSERT INTO tiering_backfilltiertotal (backfill_id, as_of, tier, customers, revenue, net_margin)
+SELECT %s, as_of, tier, customers, revenue, net_margin FROM backfill_totals
+"""
 
 
 def _replay_month(plan: Plan) -> None:
     expression, tier_params = tier_sql(plan.rules, column=lambda name: sql.column("s", name))
     staged = sql.compose(
-        "(SELECT s.customer_id, s.as_of, s.tenure_start, {tier} AS rule_tier FROM tiering_metricsstage s"
+        "(SELECT s.customer_id, s.as_of, s.tenure_start, s.revenue, s.net_margin, {tier} AS rule_tier"
+        " FROM tiering_metricsstage s"
         " WHERE s.run_id = %s) r",
         tier=expression,
     )
@@ -222,6 +239,7 @@ def _replay_month(plan: Plan) -> None:
         # a hash of both to disk (40 s a month at 1M customers) instead of hashing the few changed
         cursor.execute("ANALYZE backfill_next")
         cursor.execute(sql.compose(_CHANGES, why=why), [*why_params, plan.run_id])
+        cursor.execute(_TOTALS)
         cursor.execute("DROP TABLE backfill_state")
         cursor.execute("ALTER TABLE backfill_next RENAME TO backfill_state")
 
@@ -231,11 +249,15 @@ def _create_scratch() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE backfill_state (customer_id bigint, as_of date, rule_tier smallint,"
-            " old_tier smallint, tier smallint, below_runs integer)"
+            " old_tier smallint, tier smallint, below_runs integer, revenue numeric, net_margin numeric)"
         )
         cursor.execute(
             "CREATE TEMP TABLE backfill_changes (customer_id bigint NOT NULL, from_tier smallint,"
             " to_tier smallint NOT NULL, as_of date NOT NULL, why jsonb NOT NULL)"
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE backfill_totals (as_of date NOT NULL, tier smallint NOT NULL, customers bigint NOT NULL,"
+            " revenue numeric NOT NULL, net_margin numeric NOT NULL)"
         )
 
 
@@ -245,7 +267,7 @@ def _drop_scratch() -> None:
         return
     try:
         with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS backfill_state, backfill_next, backfill_changes")
+            cursor.execute("DROP TABLE IF EXISTS backfill_state, backfill_next, backfill_changes, backfill_totals")
     except DatabaseError:  # the connection broke: the session and its tables are gone
         log.warning("could not drop the backfill's scratch tables", exc_info=True)
 
