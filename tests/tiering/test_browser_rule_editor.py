@@ -49,6 +49,7 @@ def test_an_admin_edits_a_draft_and_an_account_manager_is_refused(open_page, sig
     assert page.url == f"{page.base_url}/tiering/rules/{draft.pk}/"
     expect(page.locator("#preview-body")).to_contain_text("4 customers")  # loaded after the page
     expect(page.locator("#calibration")).to_contain_text("4 customers with metrics")
+    page.wait_for_load_state("networkidle")  # the preview's swap has settled before the form is touched
     tier_2_before = conditions(draft, group__tier__level=2, group__parent=None)
     assert tier_2_before[0] == ("orders", "gte", D(2))
 
@@ -62,8 +63,10 @@ def test_an_admin_edits_a_draft_and_an_account_manager_is_refused(open_page, sig
     before = nested.locator(".cond-row").count()
     nested.get_by_role("button", name="+ Condition").first.click()
     expect(nested.locator(".cond-row")).to_have_count(before + 1)
-    page.keyboard.type("Months")  # picks "Months with an order" in the focused select
     new_row = nested.locator(".cond-row").last
+    # the focus moves once htmx has settled the swap: typing before that went elsewhere
+    expect(new_row.get_by_label("Metric")).to_be_focused()
+    page.keyboard.type("Months")  # picks "Months with an order" in the focused select
     expect(new_row.get_by_label("Metric")).to_have_value("active_months")
     new_row.get_by_label("Compare").select_option("gte")
     new_row.get_by_label("Value").fill("14")
