@@ -288,6 +288,12 @@ def score_customers(*, model: RiskModel, as_of: dt.date, policy: ChurnPolicy | N
         )
         written = cursor.rowcount
         cursor.execute("DROP TABLE churn_risk_scored")
+        # A first scoring writes every customer; later nights rewrite the few whose risk moved. With
+        # the statistics of an empty table the queues' joins to the risks plan for a handful of
+        # rows (autovacuum may be off, as on the machines measured here): refresh them when a
+        # night's writes are a tenth of what the planner believes the table holds.
+        if written > services.ANALYZE_AFTER and services._grew_by_a_tenth(cursor, written, "churn_customerrisk"):
+            cursor.execute("ANALYZE churn_customerrisk")
         return written
 
 

@@ -113,3 +113,22 @@ def _fresh_risks(model, as_of) -> dict[int, float]:
         rows = F.rows_from(cursor.fetchall(), labelled=False)
     scores, _ = risk.predict(risk.load_estimators(model), rows.raw)
     return {int(i): round(float(s), 4) for i, s in zip(rows.ids, scores, strict=True)}
+
+
+@pytest.mark.django_db
+def test_a_first_scoring_of_many_customers_leaves_fresh_statistics_for_the_planner():
+    customers = 1500
+    _, events = synthetic.poisson_buyers(customers=customers, days=HISTORY, future_days=0, seed=5)
+    synthetic.load(events, customers=customers)
+    as_of = synthetic.day(HISTORY - 1)
+    model = risk.train_model(as_of=as_of, horizon_days=H)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        started = cursor.fetchone()[0]
+        risk.score_customers(model=model, as_of=as_of)
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'churn_customerrisk'")
+        analysed = cursor.fetchone()[0]
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'churn_customerrisk'::regclass")
+        assert cursor.fetchone()[0] == customers  # not -1 (never analysed) or 0
+    assert analysed is not None and analysed >= started  # by this scoring, not left from an earlier one
