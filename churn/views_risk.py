@@ -61,7 +61,12 @@ def _trigger_text() -> str:
 
 def _page(request, latest, *, form, status: int = 200) -> HttpResponse:
     result = latest and latest.result
-    suggested = {t["tier"]: t["suggested"] for t in (result or {}).get("tiers", [])}
+    horizon = ChurnPolicy.current().horizon_days
+    # A threshold is a probability of no purchase within H days: one chosen for another H would
+    # flag another share of customers. Offer the backtest's only when it judged the policy's H.
+    other_horizon = latest.horizon_days if latest and latest.horizon_days != horizon else None
+    tiers_judged = [] if other_horizon else (result or {}).get("tiers", [])
+    suggested = {t["tier"]: t["suggested"] for t in tiers_judged}
     policies = [p for p in FollowUpPolicy.in_force() if p.action != FollowUpPolicy.Action.NONE]
     if form is None:
         initial = {"trigger": ChurnPolicy.current().follow_up_trigger}
@@ -70,4 +75,5 @@ def _page(request, latest, *, form, status: int = 200) -> HttpResponse:
     tiers = [{"policy": p, "field": form[f"threshold_{p.tier}"], "suggested": suggested.get(p.tier)} for p in policies]
     model = RiskModel.objects.defer("estimator").first()
     context = {"backtest": latest, "result": result, "model": model, "form": form, "tier_fields": tiers}
+    context |= {"other_horizon": other_horizon, "policy_horizon": horizon}
     return render(request, "churn/backtest.html", context | {"trigger_text": _trigger_text()}, status=status)

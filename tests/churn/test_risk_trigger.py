@@ -203,3 +203,19 @@ def test_account_managers_cannot_change_what_opens_follow_ups(client, make_user)
     response = client.post(reverse("churn:follow_up_trigger"), {"trigger": "risk", "threshold_3": "0.5"})
     assert response.status_code == 403
     assert ChurnPolicy.current().follow_up_trigger == "lapse"
+
+
+def test_thresholds_are_offered_only_from_a_backtest_of_the_policys_horizon(client, make_user):
+    from churn.risk_models import Backtest
+
+    client.force_login(make_user(role="Admin"))
+    horizon = ChurnPolicy.current().horizon_days
+    tiers = [{"tier": 3, "suggested": 0.41, "customers": 10, "positives": 5}]
+    Backtest.objects.create(as_of=dt.date(2026, 11, 1), horizon_days=horizon + 183, result={"tiers": tiers})
+    page = client.get(reverse("churn:backtest")).content.decode()
+    assert 'value="0.41"' not in page and "the backtest suggests 0.41" not in page
+    assert f"the latest backtest judged {horizon + 183} days, the policy's horizon is {horizon}" in page
+
+    Backtest.objects.create(as_of=dt.date(2026, 11, 2), horizon_days=horizon, result={"tiers": tiers})
+    page = client.get(reverse("churn:backtest")).content.decode()
+    assert 'value="0.41"' in page and "the backtest suggests 0.41" in page
