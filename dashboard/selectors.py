@@ -38,12 +38,11 @@ def last_succeeded_run() -> RetierRun | None:
     return RetierRun.objects.filter(dry_run=False, status=RetierRun.Status.SUCCEEDED).first()
 
 
-def tier_totals(*, run: RetierRun | None = None) -> dict[int, dict]:
+def tier_totals() -> dict[int, dict]:
     """Customers, revenue and net margin per tier level, as CustomerMetrics holds them now: the
     rows of TierCount, which a trigger on the metrics keeps exact (tiering 0026), a few rows where
     a GROUP BY over the metrics read the whole table (24,000 pages, 0.3–0.5 s at 1M customers, on
-    the first view after every run). A tier nobody holds is left out. `run` is not needed any
-    more (the numbers no longer come from a cache keyed by it) and kept for the callers."""
+    the first view after every run). A tier nobody holds is left out."""
     rows = TierCount.objects.filter(customers__gt=0).values("tier", "customers", "revenue", "net_margin")
     return {row["tier"]: row for row in rows}
 

@@ -63,7 +63,7 @@ def marketing_home(request: HttpRequest) -> HttpResponse:
 
     tiers = selectors.tiers_by_level()
     succeeded = selectors.last_succeeded_run()
-    pyramid = selectors.tier_pyramid(tiers=tiers, totals=selectors.tier_totals(run=succeeded))
+    pyramid = selectors.tier_pyramid(tiers=tiers, totals=selectors.tier_totals())
     context = {
         "tiers": tiers,
         "movement_run": succeeded,
@@ -85,7 +85,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     if run and run.status == "running" and reap_interrupted():  # its process may be gone (tiering.runs)
         run = selectors.latest_run()
     succeeded = run if run and run.status == "succeeded" else selectors.last_succeeded_run()
-    pyramid = selectors.tier_pyramid(tiers=tiers, totals=selectors.tier_totals(run=succeeded))
+    pyramid = selectors.tier_pyramid(tiers=tiers, totals=selectors.tier_totals())
     context = {
         "tiers": tiers,
         "run": run,

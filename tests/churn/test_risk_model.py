@@ -84,10 +84,7 @@ def test_risk_is_close_to_the_share_who_do_not_buy_on_customers_whose_rates_are_
 @pytest.mark.django_db
 def test_the_next_nights_scoring_rewrites_only_the_risks_that_moved_by_a_point_or_whose_stage_changed():
     customers = 1500
-    _, events = synthetic.poisson_buyers(customers=customers, days=HISTORY, future_days=0, seed=4)
-    synthetic.load(events, customers=customers)
-    as_of = synthetic.day(HISTORY - 1)
-    model = risk.train_model(as_of=as_of, horizon_days=H)
+    model, as_of = _trained_on_poisson_buyers(customers=customers, seed=4)
     assert risk.score_customers(model=model, as_of=as_of) == customers
     before = {r.customer_id: r for r in CustomerRisk.objects.all()}
 
@@ -104,6 +101,14 @@ def test_the_next_nights_scoring_rewrites_only_the_risks_that_moved_by_a_point_o
     assert all(abs(after[i].risk - fresh[i]) < risk.REWRITE_STEP for i in after)  # never a point off
 
 
+def _trained_on_poisson_buyers(*, customers: int, seed: int):
+    """Load HISTORY days of synthetic buyers and train a model as of the last day: (model, as_of)."""
+    _, events = synthetic.poisson_buyers(customers=customers, days=HISTORY, future_days=0, seed=seed)
+    synthetic.load(events, customers=customers)
+    as_of = synthetic.day(HISTORY - 1)
+    return risk.train_model(as_of=as_of, horizon_days=H), as_of
+
+
 def _fresh_risks(model, as_of) -> dict[int, float]:
     from churn import features as F
 
@@ -118,10 +123,7 @@ def _fresh_risks(model, as_of) -> dict[int, float]:
 @pytest.mark.django_db
 def test_a_first_scoring_of_many_customers_leaves_fresh_statistics_for_the_planner():
     customers = 1500
-    _, events = synthetic.poisson_buyers(customers=customers, days=HISTORY, future_days=0, seed=5)
-    synthetic.load(events, customers=customers)
-    as_of = synthetic.day(HISTORY - 1)
-    model = risk.train_model(as_of=as_of, horizon_days=H)
+    model, as_of = _trained_on_poisson_buyers(customers=customers, seed=5)
     with connection.cursor() as cursor:
         cursor.execute("SELECT clock_timestamp()")
         started = cursor.fetchone()[0]
